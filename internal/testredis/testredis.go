@@ -1,0 +1,297 @@
+// Package testredis starts a real, private redis-server for tests.
+//
+// Tests that need Redis call [Start]; it runs redis-server from PATH on a free
+// loopback port with persistence disabled and its working directory in
+// t.TempDir(), and stops it when the test ends. The machine's own Redis
+// service, if any, is never used.
+//
+// When redis-server is not installed, [Start] skips the test, unless the
+// environment variable CI is non-empty: then it fails the test, so that a CI
+// machine without Redis cannot pass by skipping.
+//
+// This package is for tests only.
+package testredis
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// InstallHint tells a developer how to get redis-server.
+const InstallHint = "install it with: sudo apt-get update && sudo apt-get install -y redis-server"
+
+const (
+	startAttempts = 5                // free-port races before giving up
+	readyTimeout  = 10 * time.Second // redis-server normally answers within milliseconds
+	pollInterval  = 5 * time.Millisecond
+	stopTimeout   = 10 * time.Second // after SIGTERM, before SIGKILL
+)
+
+// Server is a redis-server process owned by one test. It is safe for
+// concurrent use.
+type Server struct {
+	tb   testing.TB
+	path string // redis-server executable
+	dir  string // working directory of the server
+
+	mu     sync.Mutex
+	port   int
+	proc   *process // nil while stopped
+	client *redis.Client
+}
+
+// process is one run of redis-server.
+type process struct {
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan struct{} // closed when the process has exited
+}
+
+// Start starts a redis-server for tb and registers its shutdown with
+// tb.Cleanup. It skips tb when redis-server is not on PATH (fails it when the
+// environment variable CI is set).
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("testredis: redis-server not found on PATH (CI is set, so this is a failure); %s", InstallHint)
+		}
+		tb.Skipf("redis-server not found; %s", InstallHint)
+	}
+	s := &Server{tb: tb, path: path, dir: tb.TempDir()}
+	tb.Cleanup(s.cleanup)
+
+	var errs []error
+	for range startAttempts {
+		port, err := freePort()
+		if err != nil {
+			tb.Fatalf("testredis: %v", err)
+		}
+		if err := s.startOn(port); err != nil {
+			errs = append(errs, err) // most likely another process took the port
+			continue
+		}
+		return s
+	}
+	tb.Fatalf("testredis: could not start redis-server: %v", errors.Join(errs...))
+	return nil
+}
+
+// Addr returns the server's "127.0.0.1:port" address. It stays the same
+// across [Server.Stop] and [Server.Restart].
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addrLocked()
+}
+
+func (s *Server) addrLocked() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
+}
+
+// Client returns a client connected to the server, created on first use and
+// closed when the test ends. It honours context deadlines
+// (ContextTimeoutEnabled), and reconnects after a [Server.Restart].
+func (s *Server) Client() *redis.Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client == nil {
+		s.client = redis.NewClient(&redis.Options{
+			Addr:                  s.addrLocked(),
+			ContextTimeoutEnabled: true,
+		})
+	}
+	return s.client
+}
+
+// Stop stops the server and waits until it has exited. Stopping a stopped
+// server does nothing. Data is not kept: a restarted server is empty.
+func (s *Server) Stop() {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.stopLocked(); err != nil {
+		s.tb.Errorf("testredis: %v", err)
+	}
+}
+
+// Restart starts a stopped server again on the same port, or stops and
+// starts a running one, and waits until it answers PING.
+func (s *Server) Restart() {
+	s.tb.Helper()
+	s.mu.Lock()
+	port := s.port
+	err := s.stopLocked()
+	s.mu.Unlock()
+	if err != nil {
+		s.tb.Fatalf("testredis: %v", err)
+	}
+	var errs []error
+	// The port was ours a moment ago; retry briefly in case the kernel has
+	// not released it yet.
+	for range startAttempts {
+		if err := s.startOn(port); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		return
+	}
+	s.tb.Fatalf("testredis: could not restart redis-server on port %d: %v", port, errors.Join(errs...))
+}
+
+// startOn runs redis-server on port and waits until it answers PING.
+func (s *Server) startOn(port int) error {
+	out := &lockedBuffer{}
+	cmd := exec.Command(s.path,
+		"--port", strconv.Itoa(port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", s.dir,
+		"--daemonize", "no",
+	)
+	cmd.Stdout = out
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", s.path, err)
+	}
+	p := &process{cmd: cmd, out: out, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(p.done)
+	}()
+
+	s.mu.Lock()
+	s.port = port
+	s.proc = p
+	s.mu.Unlock()
+
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	deadline := time.NewTimer(readyTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		if ping(addr) {
+			return nil
+		}
+		select {
+		case <-p.done:
+			s.mu.Lock()
+			s.proc = nil
+			s.mu.Unlock()
+			return fmt.Errorf("redis-server on port %d exited early: %s", port, bytes.TrimSpace(out.Bytes()))
+		case <-deadline.C:
+			s.mu.Lock()
+			err := s.stopLocked()
+			s.mu.Unlock()
+			return errors.Join(fmt.Errorf("redis-server on port %d did not answer PING within %v: %s",
+				port, readyTimeout, bytes.TrimSpace(out.Bytes())), err)
+		case <-tick.C:
+		}
+	}
+}
+
+// stopLocked sends SIGTERM, waits for the exit, and kills the process if it
+// lingers. s.mu must be held.
+func (s *Server) stopLocked() error {
+	p := s.proc
+	if p == nil {
+		return nil
+	}
+	s.proc = nil
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("signal redis-server: %w", err)
+	}
+	t := time.NewTimer(stopTimeout)
+	defer t.Stop()
+	select {
+	case <-p.done:
+		return nil
+	case <-t.C:
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("redis-server did not exit within %v of SIGTERM; killed it", stopTimeout)
+	}
+}
+
+func (s *Server) cleanup() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client != nil {
+		_ = s.client.Close()
+		s.client = nil
+	}
+	if err := s.stopLocked(); err != nil {
+		s.tb.Errorf("testredis: %v", err)
+	}
+}
+
+// ping reports whether a Redis server at addr answers PING, using a raw
+// connection so that no client library retries or pools get in the way.
+func ping(addr string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	dl, _ := ctx.Deadline()
+	if err := conn.SetDeadline(dl); err != nil {
+		return false
+	}
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	return err == nil && line == "+PONG\r\n"
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if !ok {
+		return 0, fmt.Errorf("find a free port: unexpected address %v", l.Addr())
+	}
+	return addr.Port, nil
+}
+
+// lockedBuffer collects a process's output; the process writes while the
+// test may read.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}

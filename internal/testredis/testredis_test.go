@@ -1,0 +1,71 @@
+package testredis
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestStartStopRestart(t *testing.T) {
+	s := Start(t)
+	ctx := context.Background()
+	c := s.Client()
+	require.NoError(t, c.Ping(ctx).Err())
+	require.NoError(t, c.Set(ctx, "k", "v", 0).Err())
+	addr := s.Addr()
+
+	s.Stop()
+	assert.False(t, ping(addr), "server still answers after Stop")
+	s.Stop() // idempotent
+
+	s.Restart()
+	assert.Equal(t, addr, s.Addr(), "Restart keeps the address")
+	require.NoError(t, c.Ping(ctx).Err(), "the same client reconnects")
+	n, err := c.Exists(ctx, "k").Result()
+	require.NoError(t, err)
+	assert.Zero(t, n, "a restarted server starts empty (no persistence)")
+}
+
+func TestTwoServersAreIndependent(t *testing.T) {
+	a, b := Start(t), Start(t)
+	require.NotEqual(t, a.Addr(), b.Addr())
+	ctx := context.Background()
+	require.NoError(t, a.Client().Set(ctx, "k", "a", 0).Err())
+	n, err := b.Client().Exists(ctx, "k").Result()
+	require.NoError(t, err)
+	assert.Zero(t, n)
+}
+
+func TestMissingRedisSkipsOutsideCI(t *testing.T) {
+	var skipped bool
+	t.Run("no redis-server", func(t *testing.T) {
+		t.Setenv("PATH", t.TempDir())
+		t.Setenv("CI", "")
+		defer func() { skipped = t.Skipped() }()
+		Start(t)
+		t.Error("Start returned without redis-server on PATH")
+	})
+	assert.True(t, skipped, "Start must skip when redis-server is missing and CI is unset")
+}
+
+// TestMissingRedisFailsInCI runs this test binary again with CI set and an
+// empty PATH; the child must fail, not skip.
+func TestMissingRedisFailsInCI(t *testing.T) {
+	if os.Getenv("TESTREDIS_CHILD") != "" {
+		Start(t)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestMissingRedisFailsInCI$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "TESTREDIS_CHILD=1", "CI=true", "PATH="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	var exitErr *exec.ExitError
+	require.ErrorAs(t, err, &exitErr, "child must fail in CI without redis-server; output:\n%s", out)
+	assert.NotEqual(t, 0, exitErr.ExitCode())
+}
