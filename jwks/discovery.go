@@ -1,0 +1,109 @@
+package jwks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// discoveryURLs returns where to look for issuer's metadata, in order:
+// OpenID Connect Discovery 1.0 §4 (append to the issuer), RFC 8414 §3.1
+// (insert the well-known segment between host and path), and, for issuers
+// with a path, the appended RFC 8414 form that many servers use. A trailing
+// "/" of the issuer (Auth0: "https://tenant.auth0.com/") never yields "//".
+func discoveryURLs(issuer string) ([]string, error) {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return nil, fmt.Errorf("%w: issuer is not a URL", ErrDiscovery)
+	}
+	trimmed := strings.TrimSuffix(issuer, "/")
+	path := strings.TrimSuffix(u.EscapedPath(), "/")
+	urls := []string{
+		trimmed + "/.well-known/openid-configuration",
+		u.Scheme + "://" + u.Host + "/.well-known/oauth-authorization-server" + path,
+	}
+	if path != "" {
+		urls = append(urls, trimmed+"/.well-known/oauth-authorization-server")
+	}
+	return urls, nil
+}
+
+// discover returns the jwks_uri of issuer's metadata, trying each discovery
+// URL in turn.
+func (k *Keys) discover(ctx context.Context, issuer string) (string, error) {
+	urls, err := discoveryURLs(issuer)
+	if err != nil {
+		return "", err
+	}
+	var errs []error
+	for _, u := range urls {
+		jwksURI, err := k.fetchMetadata(ctx, u, issuer)
+		if err == nil {
+			return jwksURI, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", u, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return "", fmt.Errorf("%w: %w", ErrDiscovery, errors.Join(errs...))
+}
+
+func (k *Keys) fetchMetadata(ctx context.Context, metadataURL, issuer string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metadataURL, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := k.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("status %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, k.maxBody+1)) // the transport enforces the cap too
+	if err != nil {
+		return "", err
+	}
+	if int64(len(body)) > k.maxBody {
+		return "", errTooLarge
+	}
+	return parseMetadata(body, issuer)
+}
+
+// parseMetadata checks authorization server metadata (RFC 8414 §3.3, OIDC
+// Discovery §4.3): "issuer" must equal the expected issuer exactly, and
+// "jwks_uri" must be an absolute http(s) URL, https when the issuer is.
+func parseMetadata(body []byte, issuer string) (string, error) {
+	var m struct {
+		Issuer  *string `json:"issuer"`
+		JWKSURI *string `json:"jwks_uri"`
+	}
+	if err := json.Unmarshal(body, &m); err != nil {
+		return "", fmt.Errorf("%w: metadata is not a JSON object of the expected shape", ErrDiscovery)
+	}
+	if m.Issuer == nil || *m.Issuer != issuer {
+		return "", fmt.Errorf("%w: metadata issuer does not equal the configured issuer", ErrDiscovery)
+	}
+	if m.JWKSURI == nil || *m.JWKSURI == "" {
+		return "", fmt.Errorf("%w: metadata has no jwks_uri", ErrDiscovery)
+	}
+	if err := checkURL(*m.JWKSURI); err != nil {
+		return "", fmt.Errorf("%w: jwks_uri: %w", ErrDiscovery, err)
+	}
+	iu, err := url.Parse(issuer)
+	if err != nil {
+		return "", fmt.Errorf("%w: issuer is not a URL", ErrDiscovery)
+	}
+	if ju, _ := url.Parse(*m.JWKSURI); iu.Scheme == "https" && ju.Scheme != "https" { // checkURL parsed it
+		return "", fmt.Errorf("%w: jwks_uri is not https", ErrDiscovery)
+	}
+	return *m.JWKSURI, nil
+}

@@ -1,0 +1,37 @@
+package jwks
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// limitTransport reads every response body whole, up to max bytes, before
+// handing it on: a larger body is an error, so that no parser ever sees a
+// truncated document. Discovery and JWKS bodies are small.
+type limitTransport struct {
+	base http.RoundTripper
+	max  int64
+}
+
+func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength > t.max {
+		return nil, fmt.Errorf("%w: Content-Length %d > %d", errTooLarge, resp.ContentLength, t.max)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, t.max+1))
+	if err != nil {
+		return nil, fmt.Errorf("jwks: reading response body: %w", err)
+	}
+	if int64(len(b)) > t.max {
+		return nil, fmt.Errorf("%w: more than %d bytes", errTooLarge, t.max)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	return resp, nil
+}
