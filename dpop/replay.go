@@ -3,6 +3,7 @@ package dpop
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"time"
 )
@@ -27,20 +28,14 @@ const replayKeyDomain = "senderbound/dpop/replay/v1\x00"
 // NewReplayKey returns the replay key for a proof with the given JWK
 // thumbprint and jti.
 func NewReplayKey(thumbprint, jti string) ReplayKey {
-	h := sha256.New()
-	var lenbuf [8]byte
-	h.Write([]byte(replayKeyDomain))
-	// Length-prefix the thumbprint so that ("ab","c") and ("a","bc") differ.
-	n := uint64(len(thumbprint))
-	for i := range lenbuf {
-		lenbuf[i] = byte(n >> (56 - 8*i))
-	}
-	h.Write(lenbuf[:])
-	h.Write([]byte(thumbprint))
-	h.Write([]byte(jti))
-	var k ReplayKey
-	h.Sum(k[:0])
-	return k
+	// domain || uint64 big-endian len(thumbprint) || thumbprint || jti; the
+	// length prefix keeps ("ab", "c") apart from ("a", "bc").
+	var stack [256]byte
+	b := append(stack[:0], replayKeyDomain...)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(thumbprint)))
+	b = append(b, thumbprint...)
+	b = append(b, jti...)
+	return sha256.Sum256(b)
 }
 
 // ReplayCache remembers proofs that were accepted, for as long as they could

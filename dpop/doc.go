@@ -1,0 +1,21 @@
+// Package dpop implements OAuth 2.0 Demonstrating Proof of Possession
+// ([RFC 9449]) for both ends of a request.
+//
+// On the server, a [Verifier] checks one DPoP proof against the request it
+// came with: every check of RFC 9449 §4.3 in order, with the §7 additions for
+// resource servers (ath, and the token's cnf.jkt), then replay detection
+// (§11.1) through a [ReplayCache]. A [MemoryReplayCache] serves one process;
+// a fleet shares one cache (see package dpopredis). Server nonces (§8, §9)
+// come from a [NonceSource]; [HMACNonces] is stateless, so every instance of
+// a fleet can check the nonces of every other. A [URLResolver] finds the
+// external URL of a request, behind proxies only when they are trusted, and
+// [NormalizeURI] compares htu values as RFC 3986 §6.2.2 and §6.2.3 allow.
+// [Thumbprint] and [ThumbprintJWK] compute RFC 7638 JWK thumbprints, the
+// values of a token's cnf.jkt.
+//
+// On the client, a [Signer] makes proofs with a [crypto.Signer], and a
+// [Transport] adds a token and a fresh proof to every request and answers a
+// server's use_dpop_nonce challenge once.
+//
+// [RFC 9449]: https://www.rfc-editor.org/rfc/rfc9449
+package dpop
