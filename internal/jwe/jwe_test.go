@@ -147,6 +147,8 @@ func TestKeyRotation(t *testing.T) {
 		{"removed kid", onlyNew, old, ErrUnknownKey},
 		{"kid names the other key", both, mustEncrypt(t, jws, &k1.PublicKey, "k2", RSAOAEP256, A256GCM), ErrDecrypt},
 		{"unknown kid", both, mustEncrypt(t, jws, &k1.PublicKey, "k3", RSAOAEP256, A256GCM), ErrUnknownKey},
+		{"kid null is not the empty kid", newDecrypter(t, Config{Keys: map[string]*rsa.PrivateKey{"": k1, "k2": k2}}),
+			sealHeader(t, `{"alg":"RSA-OAEP-256","enc":"A256GCM","cty":"JWT","kid":null}`, jws), ErrUnknownKey},
 		{"kid not a string", both, sealHeader(t, `{"alg":"RSA-OAEP-256","enc":"A256GCM","cty":"JWT","kid":1}`, jws), ErrUnknownKey},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -256,6 +258,7 @@ func TestContentType(t *testing.T) {
 		{"empty", hdr(`,"cty":""`), ErrContentType, ErrContentType},
 		{"not a string", hdr(`,"cty":1`), ErrContentType, ErrContentType},
 		{"null", hdr(`,"cty":null`), ErrContentType, ErrContentType},
+		{"array", hdr(`,"cty":["JWT"]`), ErrContentType, ErrContentType},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tok := sealHeader(t, tc.hdr, jws)
@@ -289,7 +292,8 @@ func TestInnerNotSigned(t *testing.T) {
 		{"alg missing", hdr(`{"typ":"JWT"}`)},
 		{"alg empty", hdr(`{"alg":""}`)},
 		{"alg not a string", hdr(`{"alg":256}`)},
-		{"duplicate alg", hdr(`{"alg":"RS256","alg":"none"}`)},
+		{"duplicate alg, none first", hdr(`{"alg":"none","alg":"RS256"}`)},
+		{"duplicate alg, none last", hdr(`{"alg":"RS256","alg":"none"}`)},
 		{"header not JSON", hdr(`RS256`)},
 		{"not base64", "e30.e30.c2ln!"},
 	} {
