@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -82,9 +84,9 @@ type Fault struct {
 	Delay time.Duration
 	// Garbage answers 200 with a body that is not valid JSON.
 	Garbage bool
-	// Oversized answers 200 with a body of this many bytes: for the JWKS an
-	// otherwise valid but empty key set, for discovery the real metadata,
-	// padded with spaces. A client without a size limit accepts it.
+	// Oversized answers 200 with the real JWKS or metadata padded with
+	// spaces to this many bytes: valid JSON, so that only a client's size
+	// limit rejects it.
 	Oversized int64
 	// Status answers with this HTTP status code and an empty body.
 	Status int
@@ -155,6 +157,7 @@ func NewIssuer(opts ...Option) (*Issuer, error) {
 	mux.HandleFunc("GET "+OAuthMetadataPath, i.serveDiscovery)
 	mux.HandleFunc("GET "+JWKSPath, i.serveJWKS)
 	i.srv = httptest.NewUnstartedServer(mux)
+	i.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // clients that distrust the TLS certificate are expected
 	if c.tls {
 		i.srv.StartTLS()
 	} else {
@@ -377,12 +380,12 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 
 func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	i.jwksFetches.Add(1)
-	if i.faultResponse(w, r, []byte(`{"keys":[]}`)) {
-		return
-	}
 	body, err := i.jwksJSON()
 	if err != nil {
 		http.Error(w, "cannot marshal keys", http.StatusInternalServerError)
+		return
+	}
+	if i.faultResponse(w, r, body) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
