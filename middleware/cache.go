@@ -1,0 +1,102 @@
+package middleware
+
+import (
+	"crypto"
+	"sync"
+	"time"
+)
+
+const (
+	defaultCacheSize   = 10_000
+	defaultCacheMaxAge = 5 * time.Minute
+	cacheShards        = 32
+)
+
+// WithTokenCache sets the verified-token cache: up to entries tokens, each
+// kept until its exp and at most maxAge. A cached token skips signature
+// verification, but on every hit its signing key must still be the one its
+// issuer publishes, so a key that leaves the JWKS stops cached tokens at the
+// next refresh. Tokens are kept by SHA-256; their claims are immutable and
+// shared. Default: 10,000 tokens, 5 minutes. entries = 0 turns it off.
+func WithTokenCache(entries int, maxAge time.Duration) Option {
+	return func(c *config) {
+		if entries < 0 || maxAge < 0 || (entries > 0 && maxAge == 0) {
+			c.fail("token cache needs entries >= 0 and a positive max age")
+		}
+		c.cacheSize, c.cacheMaxAge = entries, maxAge
+	}
+}
+
+// tokenCache maps SHA-256(token) to verified claims. It is sharded to keep
+// lock contention low, and bounded: a full shard drops expired entries
+// first, then arbitrary ones (a miss costs only a re-verification).
+type tokenCache struct {
+	shards   [cacheShards]cacheShard
+	perShard int
+	maxAge   time.Duration
+}
+
+type cacheShard struct {
+	mu sync.RWMutex
+	m  map[[32]byte]*cacheEntry
+}
+
+type cacheEntry struct {
+	claims           *Claims
+	expires          time.Time
+	issuer, kid, alg string
+	key              crypto.PublicKey
+	hmac             bool
+}
+
+func newTokenCache(entries int, maxAge time.Duration) *tokenCache {
+	c := &tokenCache{perShard: max(1, entries/cacheShards), maxAge: maxAge}
+	for i := range c.shards {
+		c.shards[i].m = make(map[[32]byte]*cacheEntry)
+	}
+	return c
+}
+
+func (c *tokenCache) shard(sum [32]byte) *cacheShard { return &c.shards[sum[0]%cacheShards] }
+
+func (c *tokenCache) get(sum [32]byte, now time.Time) *cacheEntry {
+	s := c.shard(sum)
+	s.mu.RLock()
+	e := s.m[sum]
+	s.mu.RUnlock()
+	if e == nil || !now.Before(e.expires) {
+		return nil
+	}
+	return e
+}
+
+func (c *tokenCache) put(sum [32]byte, e *cacheEntry, now time.Time) {
+	e.expires = now.Add(c.maxAge)
+	if exp := e.claims.expiresAt; !exp.IsZero() && exp.Before(e.expires) {
+		e.expires = exp
+	}
+	s := c.shard(sum)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.m) >= c.perShard {
+		for k, old := range s.m {
+			if !now.Before(old.expires) {
+				delete(s.m, k)
+			}
+		}
+		for k := range s.m {
+			if len(s.m) < c.perShard {
+				break
+			}
+			delete(s.m, k)
+		}
+	}
+	s.m[sum] = e
+}
+
+func (c *tokenCache) remove(sum [32]byte) {
+	s := c.shard(sum)
+	s.mu.Lock()
+	delete(s.m, sum)
+	s.mu.Unlock()
+}

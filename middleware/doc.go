@@ -1,0 +1,54 @@
+// Package middleware protects net/http handlers with OAuth 2.0 access
+// tokens, including sender-constrained ones: DPoP-bound tokens (RFC 9449)
+// and certificate-bound tokens (RFC 8705).
+//
+// A [Guard] is built once with [New] from a key source (usually
+// [github.com/senderbound/senderbound/jwks.Keys]) and options, and then
+// wraps handlers with [Guard.Handler], like the standard library's
+// http.CrossOriginProtection. [Guard.Check] does the same for one request
+// without wrapping, and [Guard.Verify] takes plain inputs so that other
+// transports can reuse the verification.
+//
+// # One request
+//
+//  1. Extract: Authorization with scheme Bearer or DPoP (case-insensitive,
+//     exactly one credential, RFC 6750 §2), at most one DPoP header. Sizes
+//     are checked before parsing.
+//  2. Verify the access token: split and decode once; the key comes from the
+//     key source by iss and kid, never from jku, x5u, jwk or x5c; only the
+//     allowed asymmetric algorithms (HS256 only for an issuer configured
+//     with [WithHMACSecret]); the key type must fit alg; exp (required), nbf,
+//     iat with leeway; aud must contain a configured audience; crit is
+//     refused; typ at+jwt with [WithRFC9068].
+//  3. Read the binding from cnf and apply the policy below; a DPoP proof is
+//     verified with the dpop package, a certificate with the mtls package,
+//     and thumbprints are compared in constant time.
+//  4. Put the [Token] (claims and proven binding) in the request context.
+//
+// # Sender-constraining policy
+//
+// [WithProofOfPossession] mirrors Auth0's proof_of_possession setting:
+//
+//	token's cnf  presented as               none    dpop    dpop,required  mtls
+//	none         Bearer                     accept  accept  401            401
+//	none         DPoP + proof               401     401     401            401
+//	jkt          DPoP + valid proof         accept  accept  accept         401
+//	jkt          Bearer (downgrade)         401     401     401            401
+//	x5t#S256     matching client cert       accept  accept  401            accept
+//	x5t#S256     no or another certificate  401     401     401            401
+//
+// A binding that a token carries is always enforced, whatever the policy.
+//
+// # Errors
+//
+//	no credentials                            401, challenges without error
+//	malformed request, several credentials    400 invalid_request
+//	token invalid, expired, iss/aud, binding  401 invalid_token
+//	DPoP proof invalid, several DPoP headers  401 invalid_dpop_proof
+//	nonce required or stale                   401 use_dpop_nonce + DPoP-Nonce
+//	scope or permission missing               403 insufficient_scope
+//	keys, replay store or nonces unavailable  503 + Retry-After (fail closed)
+//
+// Every rejection is an [*Error] whose cause wraps a sentinel (ErrExpired,
+// dpop.ErrReplayed, mtls.ErrNoCertificate, …) for errors.Is.
+package middleware

@@ -1,0 +1,432 @@
+package middleware
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/senderbound/senderbound/dpop"
+	"github.com/senderbound/senderbound/internal/jose"
+	"github.com/senderbound/senderbound/internal/jwe"
+	"github.com/senderbound/senderbound/jwks"
+	"github.com/senderbound/senderbound/mtls"
+)
+
+// Guard verifies access tokens and their sender constraints for a resource
+// server. Build one with [New] and use [Guard.Handler] to protect handlers,
+// [Guard.Check] for programmatic use with net/http, or [Guard.Verify] from
+// other transports. A Guard is safe for concurrent use.
+type Guard struct {
+	keys      KeySource
+	cfg       config
+	validator *jwt.Validator
+	dpop      *dpop.Verifier
+	certs     *mtls.Source
+	cache     *tokenCache
+	jwe       *jwe.Decrypter
+	challenge challenge
+	logger    *slog.Logger
+}
+
+// New returns a Guard that takes signing keys from keys (usually a
+// [jwks.Keys]). It reports every configuration problem at once.
+func New(keys KeySource, opts ...Option) (*Guard, error) {
+	c := config{
+		algorithms:   defaultAlgorithms,
+		leeway:       30 * time.Second,
+		maxTokenSize: 16 << 10,
+		cacheSize:    defaultCacheSize,
+		cacheMaxAge:  defaultCacheMaxAge,
+		now:          time.Now,
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	if keys == nil && len(c.hmac) == 0 {
+		c.fail("nil key source")
+	}
+	g := &Guard{keys: keys, cfg: c, logger: c.logger}
+	if g.logger == nil {
+		g.logger = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	if g.dpop = c.dpopVerifier; g.dpop == nil {
+		if g.dpop, err = dpop.NewVerifier(); err != nil {
+			c.errs = append(c.errs, err)
+		}
+	}
+	if g.certs = c.certs; g.certs == nil {
+		if g.certs, err = mtls.NewSource(); err != nil {
+			c.errs = append(c.errs, err)
+		}
+	}
+	if len(c.decryptKeys) > 0 {
+		g.jwe, err = jwe.NewDecrypter(jwe.Config{
+			Keys:               c.decryptKeys,
+			KeyAlgorithms:      c.jweKeyAlgs,
+			ContentEncryptions: c.jweEncs,
+			MaxSize:            c.maxTokenSize,
+		})
+		if err != nil {
+			c.errs = append(c.errs, err)
+		}
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	g.validator = jwt.NewValidator(
+		jwt.WithLeeway(c.leeway),
+		jwt.WithAudience(c.audiences...),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(c.now),
+	)
+	if c.cacheSize > 0 {
+		g.cache = newTokenCache(c.cacheSize, c.cacheMaxAge)
+	}
+	g.challenge = challenge{
+		realm:            c.realm,
+		bearer:           !(c.mechanism == MechanismDPoP && c.required),
+		dpop:             c.mechanism != MechanismMTLS,
+		dpopAlgs:         joinAlgs(g.dpop.Algorithms()),
+		resourceMetadata: c.metadataURL,
+	}
+	return g, nil
+}
+
+// Scheme names how the access token was presented.
+const (
+	SchemeBearer = "Bearer"
+	SchemeDPoP   = "DPoP"
+)
+
+// Request is one request's credentials and context, in plain values, for
+// [Guard.Verify]. The net/http adapter fills it from an *http.Request; other
+// transports (gRPC, a gateway) fill it themselves.
+type Request struct {
+	// Scheme is SchemeBearer or SchemeDPoP (compared case-insensitively).
+	Scheme string
+	// Token is the access token as sent.
+	Token string
+	// Proof is the value of the single DPoP header, if any.
+	Proof string
+	// Method and URL are the request's method and external URL (for the
+	// DPoP proof's htm and htu).
+	Method string
+	URL    *url.URL
+	// Certificate is the client certificate of the connection (or the one
+	// a trusted proxy forwarded), if any.
+	Certificate *x509.Certificate
+}
+
+// Token is an access token verified for one request.
+type Token struct {
+	// Claims are the verified claims. They are shared and immutable.
+	Claims *Claims
+	// Binding says which sender constraint was proven for this request.
+	Binding Binding
+	// DPoPNonce, when set, should be sent to the client as the DPoP-Nonce
+	// response header (Handler does this): a fresh nonce before the one the
+	// client uses expires.
+	DPoPNonce string
+}
+
+// Binding is the sender constraint proven for one request.
+type Binding struct {
+	// Mechanism is MechanismNone for a bearer token, else how the binding
+	// was proven.
+	Mechanism Mechanism
+	// Thumbprint is the proven thumbprint: the DPoP key's (cnf.jkt) or the
+	// client certificate's (cnf["x5t#S256"]).
+	Thumbprint string
+}
+
+// input is a Request whose URL and certificate are computed only when a
+// binding needs them.
+type input struct {
+	scheme, token, proof, method string
+	url                          func() *url.URL
+	cert                         func() (*x509.Certificate, error)
+}
+
+// Verify verifies req's access token and its sender constraint. It returns
+// the verified token, or an *Error that says how to answer.
+func (g *Guard) Verify(ctx context.Context, req Request) (*Token, error) {
+	in := input{
+		scheme: req.Scheme, token: req.Token, proof: req.Proof, method: req.Method,
+		url: func() *url.URL { return req.URL },
+		cert: func() (*x509.Certificate, error) {
+			if req.Certificate == nil {
+				return nil, mtls.ErrNoCertificate
+			}
+			return req.Certificate, nil
+		},
+	}
+	switch {
+	case strings.EqualFold(in.scheme, SchemeBearer):
+		in.scheme = SchemeBearer
+	case strings.EqualFold(in.scheme, SchemeDPoP):
+		in.scheme = SchemeDPoP
+	default:
+		return nil, newError(CodeNone, "", ErrNoCredentials)
+	}
+	tok, e := g.verify(ctx, &in)
+	if e != nil {
+		return nil, e
+	}
+	return tok, nil
+}
+
+func (g *Guard) verify(ctx context.Context, in *input) (*Token, *Error) {
+	if len(in.token) > g.cfg.maxTokenSize {
+		return nil, g.tokenError(in, "token too large", ErrTokenTooLarge)
+	}
+	claims, e := g.verifyToken(ctx, in)
+	if e != nil {
+		return nil, e
+	}
+	return g.bind(ctx, in, claims)
+}
+
+// tokenError is an invalid_token rejection on the scheme the client used.
+func (g *Guard) tokenError(in *input, desc string, cause error) *Error {
+	e := newError(CodeInvalidToken, desc, cause)
+	e.scheme = in.scheme
+	return e
+}
+
+// header is the JOSE header of an access token. Only these members are
+// read: jku, x5u, jwk and x5c are never used to find a key.
+type header struct {
+	Alg  string          `json:"alg"`
+	Kid  string          `json:"kid"`
+	Typ  string          `json:"typ"`
+	Crit json.RawMessage `json:"crit"`
+}
+
+// verifyToken returns the verified claims of in.token, from the cache when
+// the token was verified before and its key is still published.
+func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
+	var sum [32]byte
+	if g.cache != nil {
+		sum = sha256.Sum256([]byte(in.token))
+		if ent := g.cache.get(sum, g.cfg.now()); ent != nil {
+			if g.stillPublished(ctx, ent) {
+				return ent.claims, nil
+			}
+			g.cache.remove(sum)
+		}
+	}
+	compact := in.token
+	if jose.IsCompactJWE(compact) {
+		if g.jwe == nil {
+			return nil, g.tokenError(in, "encrypted tokens are not accepted", ErrMalformedToken)
+		}
+		inner, err := g.jwe.Decrypt(compact)
+		if err != nil {
+			return nil, g.tokenError(in, "token could not be decrypted", errors.Join(ErrMalformedToken, err))
+		}
+		compact = inner
+	}
+	jws, err := jose.Split(compact)
+	if err != nil {
+		return nil, g.tokenError(in, "malformed token", errors.Join(ErrMalformedToken, err))
+	}
+	var h header
+	if err := json.Unmarshal(jws.Header, &h); err != nil {
+		return nil, g.tokenError(in, "malformed token", ErrMalformedToken)
+	}
+	// RFC 7515 §4.1.11: crit lists extensions that must be understood; this
+	// verifier understands none, so any crit member (even empty) fails.
+	if len(h.Crit) > 0 {
+		return nil, g.tokenError(in, "unsupported token header", ErrCritical)
+	}
+	if g.cfg.requireATJWT && !strings.EqualFold(h.Typ, "at+jwt") && !strings.EqualFold(h.Typ, "application/at+jwt") {
+		return nil, g.tokenError(in, "wrong token type", ErrTokenType)
+	}
+	var p payload
+	if err := json.Unmarshal(jws.Payload, &p); err != nil {
+		return nil, g.tokenError(in, "malformed token claims", errors.Join(ErrClaims, err))
+	}
+	ent := &cacheEntry{issuer: p.Issuer, kid: h.Kid, alg: h.Alg}
+	if secret, ok := g.cfg.hmac[p.Issuer]; ok && h.Alg == "HS256" {
+		ent.hmac = true
+		err = jose.Verify("HS256", jws.SigningInput, jws.Signature, secret)
+	} else {
+		if !g.cfg.acceptsAlg(h.Alg) {
+			return nil, g.tokenError(in, "token algorithm not accepted", ErrAlgorithm)
+		}
+		if g.keys == nil {
+			return nil, g.tokenError(in, "untrusted issuer", ErrIssuer)
+		}
+		ent.key, err = g.keys.Key(ctx, p.Issuer, h.Kid, h.Alg)
+		if err != nil {
+			return nil, g.keyError(in, err)
+		}
+		err = jose.Verify(h.Alg, jws.SigningInput, jws.Signature, ent.key)
+	}
+	if err != nil {
+		return nil, g.tokenError(in, "invalid token signature", errors.Join(ErrSignature, err))
+	}
+	if err := g.validator.Validate(&p); err != nil {
+		return nil, g.tokenError(in, "invalid token claims", mapJWTError(err))
+	}
+	claims, err := p.claims(jws.Payload)
+	if err != nil {
+		return nil, g.tokenError(in, "invalid token claims", err)
+	}
+	if g.cache != nil {
+		ent.claims = claims
+		g.cache.put(sum, ent, g.cfg.now())
+	}
+	return claims, nil
+}
+
+// keyError maps a key-source failure: keys that cannot be had at all fail
+// closed with 503; an unknown issuer or key is the token's fault.
+func (g *Guard) keyError(in *input, err error) *Error {
+	switch {
+	case errors.Is(err, jwks.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return unavailable(errors.Join(ErrUnavailable, err))
+	case errors.Is(err, jwks.ErrUnknownIssuer):
+		return g.tokenError(in, "untrusted issuer", errors.Join(ErrIssuer, err))
+	case errors.Is(err, jwks.ErrKeyMismatch):
+		return g.tokenError(in, "token algorithm not accepted", errors.Join(ErrAlgorithm, err))
+	}
+	return g.tokenError(in, "unknown signing key", errors.Join(ErrUnknownKey, err))
+}
+
+// stillPublished reports whether the key that verified a cached token is
+// still the one its issuer publishes, so that revocation takes effect at the
+// next JWKS refresh even for cached tokens.
+func (g *Guard) stillPublished(ctx context.Context, ent *cacheEntry) bool {
+	if ent.hmac {
+		return true
+	}
+	key, err := g.keys.Key(ctx, ent.issuer, ent.kid, ent.alg)
+	if err != nil {
+		return false
+	}
+	k, ok := key.(interface{ Equal(x crypto.PublicKey) bool })
+	return ok && k.Equal(ent.key)
+}
+
+// jwtErrors maps golang-jwt's validation sentinels to ours.
+var jwtErrors = []struct{ jwt, ours error }{
+	{jwt.ErrTokenExpired, ErrExpired},
+	{jwt.ErrTokenNotValidYet, ErrNotYetValid},
+	{jwt.ErrTokenUsedBeforeIssued, ErrIssuedInFuture},
+	{jwt.ErrTokenInvalidAudience, ErrAudience},
+	{jwt.ErrTokenInvalidIssuer, ErrIssuer},
+	{jwt.ErrTokenRequiredClaimMissing, ErrClaims},
+}
+
+func mapJWTError(err error) error {
+	for _, m := range jwtErrors {
+		if errors.Is(err, m.jwt) {
+			return errors.Join(m.ours, err)
+		}
+	}
+	return errors.Join(ErrClaims, err)
+}
+
+// bind applies the sender-constraining policy (the table in the package
+// documentation) to a token whose signature and claims verified.
+func (g *Guard) bind(ctx context.Context, in *input, c *Claims) (*Token, *Error) {
+	cnf := c.cnf
+	tok := &Token{Claims: c}
+	dpopScheme := in.scheme == SchemeDPoP
+	switch {
+	case cnf.JKT != "" && cnf.X5TS256 != "":
+		// RFC 7800 §3.1: cnf confirms a single key.
+		return nil, g.tokenError(in, "ambiguous token binding", ErrClaims)
+
+	case cnf.X5TS256 != "":
+		if dpopScheme {
+			return nil, g.tokenError(in, "token is not DPoP-bound", ErrNoBinding)
+		}
+		if g.cfg.mechanism == MechanismDPoP && g.cfg.required {
+			return nil, g.tokenError(in, "token binding not accepted", ErrBindingNotAllowed)
+		}
+		cert, err := in.cert()
+		if err != nil {
+			return nil, g.tokenError(in, "client certificate required", errors.Join(ErrBindingMismatch, err))
+		}
+		// RFC 8705 §3: the certificate of this connection must hash to the
+		// token's x5t#S256 (constant-time comparison).
+		if !mtls.MatchThumbprint(cert, cnf.X5TS256) {
+			return nil, g.tokenError(in, "client certificate does not match the token", ErrBindingMismatch)
+		}
+		tok.Binding = Binding{Mechanism: MechanismMTLS, Thumbprint: cnf.X5TS256}
+
+	case cnf.JKT != "":
+		if !dpopScheme {
+			// RFC 9449 §7.2: a DPoP-bound token sent as Bearer is refused.
+			return nil, g.tokenError(in, "DPoP-bound token requires the DPoP scheme", ErrBoundTokenAsBearer)
+		}
+		if g.cfg.mechanism == MechanismMTLS {
+			return nil, g.tokenError(in, "token binding not accepted", ErrBindingNotAllowed)
+		}
+		return g.proveDPoP(ctx, in, tok)
+
+	default:
+		if dpopScheme {
+			return nil, g.tokenError(in, "token is not DPoP-bound", ErrNoBinding)
+		}
+		if g.cfg.required || (g.cfg.dpopRequiredFn != nil && g.cfg.dpopRequiredFn(c)) {
+			e := g.tokenError(in, "sender-constrained token required", ErrBindingRequired)
+			e.scheme = "" // the error concerns every scheme offered
+			return nil, e
+		}
+	}
+	return tok, nil
+}
+
+// proveDPoP verifies the request's proof against the token's cnf.jkt. The
+// dpop verifier records the proof's jti only after every other check passed.
+func (g *Guard) proveDPoP(ctx context.Context, in *input, tok *Token) (*Token, *Error) {
+	if in.proof == "" {
+		return nil, g.proofError(CodeInvalidDPoPProof, "DPoP proof missing", ErrMissingProof)
+	}
+	p, err := g.dpop.Verify(ctx, in.proof, dpop.Request{
+		Method:      in.method,
+		URL:         in.url(),
+		AccessToken: in.token,
+		JKT:         tok.Claims.cnf.JKT,
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, dpop.ErrReplayCacheUnavailable), errors.Is(err, dpop.ErrReplayCacheFull):
+		return nil, unavailable(errors.Join(ErrUnavailable, err))
+	case errors.Is(err, dpop.ErrKeyMismatch):
+		return nil, g.proofError(CodeInvalidToken, "DPoP key does not match the token", errors.Join(ErrBindingMismatch, err))
+	case errors.Is(err, dpop.ErrNonce):
+		nonce, nerr := g.dpop.Nonce()
+		if nerr != nil {
+			return nil, unavailable(errors.Join(ErrUnavailable, nerr))
+		}
+		e := g.proofError(CodeUseDPoPNonce, "DPoP nonce required", errors.Join(ErrNonceRequired, err))
+		e.DPoPNonce = nonce
+		return nil, e
+	default:
+		return nil, g.proofError(CodeInvalidDPoPProof, "invalid DPoP proof", errors.Join(ErrInvalidProof, err))
+	}
+	tok.Binding = Binding{Mechanism: MechanismDPoP, Thumbprint: p.Thumbprint}
+	tok.DPoPNonce = p.NextNonce
+	return tok, nil
+}
+
+func (g *Guard) proofError(code ErrorCode, desc string, cause error) *Error {
+	e := newError(code, desc, cause)
+	e.scheme = SchemeDPoP
+	return e
+}

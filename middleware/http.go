@@ -1,0 +1,237 @@
+package middleware
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Check verifies the credentials of r: the Authorization header (schemes
+// Bearer and DPoP), the DPoP header, and the client certificate. It returns
+// the verified token or an *Error.
+func (g *Guard) Check(r *http.Request) (*Token, error) {
+	in, e := g.extract(r)
+	if e == nil {
+		var tok *Token
+		if tok, e = g.verify(r.Context(), in); e == nil {
+			return tok, nil
+		}
+	}
+	return nil, e
+}
+
+// Handler returns a handler that calls next only for requests whose token
+// (and binding) verified, with the [Token] in the request's context; every
+// other request gets the error answer and next never runs.
+func (g *Guard) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in, e := g.extract(r)
+		var tok *Token
+		if e == nil {
+			tok, e = g.verify(r.Context(), in)
+		}
+		if e != nil {
+			g.reject(w, r, e)
+			return
+		}
+		if tok.DPoPNonce != "" {
+			w.Header().Set("DPoP-Nonce", tok.DPoPNonce)
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
+	})
+}
+
+// RequireScopes returns a wrapper for handlers behind [Guard.Handler] that
+// answers 403 insufficient_scope unless the token grants every one of
+// scopes, each either in its scope claim or in Auth0's permissions claim.
+func (g *Guard) RequireScopes(scopes ...string) func(http.Handler) http.Handler {
+	need := strings.Join(scopes, " ")
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tok, ok := TokenFromContext(r.Context())
+			if !ok {
+				g.reject(w, r, newError(CodeNone, "", ErrNoCredentials))
+				return
+			}
+			for _, s := range scopes {
+				if !tok.Claims.Grants(s) {
+					e := newError(CodeInsufficientScope, "insufficient scope", ErrInsufficientScope)
+					e.Scope = need
+					if tok.Binding.Mechanism == MechanismDPoP {
+						e.scheme = SchemeDPoP
+					} else {
+						e.scheme = SchemeBearer
+					}
+					g.reject(w, r, e)
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// Grants reports whether the token grants scope, either in its scope claim
+// or in Auth0's permissions claim.
+func (c *Claims) Grants(scope string) bool { return c.HasScope(scope) || c.HasPermission(scope) }
+
+// WriteError writes err as the HTTP answer: status, WWW-Authenticate
+// challenges (RFC 6750 §3, RFC 9449 §7.1), DPoP-Nonce or Retry-After. An
+// error that is not an *Error is answered as 401 invalid_token.
+func (g *Guard) WriteError(w http.ResponseWriter, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = newError(CodeInvalidToken, "invalid token", err)
+	}
+	c := g.challenge
+	if (e.scheme == SchemeBearer && !c.bearer) || (e.scheme == SchemeDPoP && !c.dpop) {
+		cp := *e
+		cp.scheme = ""
+		e = &cp
+	}
+	c.writeError(w, e)
+}
+
+func (g *Guard) reject(w http.ResponseWriter, r *http.Request, e *Error) {
+	level := slog.LevelInfo
+	if e.Status >= 500 {
+		level = slog.LevelError
+	}
+	g.logger.LogAttrs(r.Context(), level, "request rejected",
+		slog.Int("status", e.Status), slog.String("code", string(e.Code)), slog.String("reason", e.Error()))
+	if g.cfg.errorHandler != nil {
+		g.cfg.errorHandler(w, r, e)
+		return
+	}
+	g.WriteError(w, e)
+}
+
+type tokenKey struct{}
+
+// TokenFromContext returns the token that [Guard.Handler] verified for this
+// request.
+func TokenFromContext(ctx context.Context) (*Token, bool) {
+	t, ok := ctx.Value(tokenKey{}).(*Token)
+	return t, ok
+}
+
+// ClaimsFromContext returns the verified claims that [Guard.Handler] put in
+// the request's context.
+func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
+	t, ok := TokenFromContext(ctx)
+	if !ok {
+		return nil, false
+	}
+	return t.Claims, true
+}
+
+// extract reads the credentials of r (RFC 6750 §2, RFC 9449 §7), checking
+// sizes before anything is parsed.
+func (g *Guard) extract(r *http.Request) (*input, *Error) {
+	in := &input{method: r.Method}
+	auth := r.Header.Values("Authorization")
+	if len(auth) > 1 {
+		return nil, newError(CodeInvalidRequest, "more than one Authorization header", ErrMultipleCredentials)
+	}
+	if len(auth) == 1 {
+		v := auth[0]
+		if len(v) > g.cfg.maxTokenSize+len("Bearer ") {
+			return nil, newError(CodeInvalidToken, "token too large", ErrTokenTooLarge)
+		}
+		scheme, token, ok := strings.Cut(v, " ")
+		switch {
+		case strings.EqualFold(scheme, SchemeBearer):
+			in.scheme = SchemeBearer
+		case strings.EqualFold(scheme, SchemeDPoP):
+			in.scheme = SchemeDPoP
+		}
+		if in.scheme != "" {
+			if !ok || !token68(token) {
+				return nil, newError(CodeInvalidRequest, "malformed Authorization header", ErrMalformedRequest)
+			}
+			in.token = token
+		}
+	}
+	if g.cfg.queryTokens || g.cfg.formTokens {
+		if e := g.extractParam(r, in); e != nil {
+			return nil, e
+		}
+	}
+	if in.token == "" {
+		return nil, newError(CodeNone, "", ErrNoCredentials)
+	}
+	proofs := r.Header.Values("DPoP")
+	if len(proofs) > 1 {
+		// RFC 9449 §4.3 (1): not more than one DPoP header field.
+		return nil, g.proofError(CodeInvalidDPoPProof, "more than one DPoP header", ErrMultipleProofs)
+	}
+	if len(proofs) == 1 {
+		in.proof = proofs[0]
+	}
+	in.url = func() *url.URL { return g.cfg.urls.URL(r) }
+	in.cert = func() (*x509.Certificate, error) { return g.certs.Certificate(r) }
+	return in, nil
+}
+
+// extractParam reads access_token from the query or a form body, when those
+// methods are enabled. A second credential is a 400 (RFC 6750 §2).
+func (g *Guard) extractParam(r *http.Request, in *input) *Error {
+	var found []string
+	if g.cfg.queryTokens {
+		if len(r.URL.RawQuery) > g.cfg.maxTokenSize+4096 {
+			return newError(CodeInvalidToken, "token too large", ErrTokenTooLarge)
+		}
+		found = append(found, r.URL.Query()["access_token"]...)
+	}
+	if g.cfg.formTokens && r.Method == http.MethodPost && r.Body != nil {
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if mt == "application/x-www-form-urlencoded" {
+			r.Body = http.MaxBytesReader(nil, r.Body, int64(g.cfg.maxTokenSize)+1024)
+			if err := r.ParseForm(); err != nil {
+				return newError(CodeInvalidRequest, "malformed form body", ErrMalformedRequest)
+			}
+			found = append(found, r.PostForm["access_token"]...)
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	if len(found) > 1 || in.token != "" {
+		return newError(CodeInvalidRequest, "more than one access token", ErrMultipleCredentials)
+	}
+	if len(found[0]) > g.cfg.maxTokenSize {
+		return newError(CodeInvalidToken, "token too large", ErrTokenTooLarge)
+	}
+	in.scheme, in.token = SchemeBearer, found[0]
+	return nil
+}
+
+// token68 reports whether s is an RFC 7235 token68:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func token68(s string) bool {
+	if s == "" {
+		return false
+	}
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
+			break
+		}
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}

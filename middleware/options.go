@@ -1,0 +1,336 @@
+package middleware
+
+import (
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/senderbound/senderbound/dpop"
+	"github.com/senderbound/senderbound/internal/jose"
+	"github.com/senderbound/senderbound/mtls"
+)
+
+// Mechanism is a sender-constraining method, as in the mechanism member of
+// Auth0's proof_of_possession setting for an API.
+type Mechanism int
+
+const (
+	// MechanismNone accepts bearer tokens; bound tokens are still held to
+	// their binding.
+	MechanismNone Mechanism = iota
+	// MechanismDPoP is DPoP (RFC 9449).
+	MechanismDPoP
+	// MechanismMTLS is certificate-bound tokens (RFC 8705).
+	MechanismMTLS
+)
+
+func (m Mechanism) String() string {
+	switch m {
+	case MechanismNone:
+		return "none"
+	case MechanismDPoP:
+		return "dpop"
+	case MechanismMTLS:
+		return "mtls"
+	}
+	return fmt.Sprintf("Mechanism(%d)", int(m))
+}
+
+// KeySource finds the key that verifies a token. [jwks.Keys] is the usual
+// implementation. Key must only return keys of issuers the operator trusts,
+// must never fetch anything the token names (jku, x5u), and is called on
+// every request whose token is not in the token cache.
+type KeySource interface {
+	Key(ctx context.Context, issuer, kid, alg string) (crypto.PublicKey, error)
+}
+
+// Option configures a [Guard]. Options are checked together by [New].
+type Option func(*config)
+
+type config struct {
+	audiences      []string
+	algorithms     []string
+	hmac           map[string][]byte
+	leeway         time.Duration
+	requireATJWT   bool
+	realm          string
+	maxTokenSize   int
+	formTokens     bool
+	queryTokens    bool
+	errorHandler   func(http.ResponseWriter, *http.Request, *Error)
+	logger         *slog.Logger
+	mechanism      Mechanism
+	required       bool
+	dpopRequiredFn func(*Claims) bool
+	dpopVerifier   *dpop.Verifier
+	urls           dpop.URLResolver
+	certs          *mtls.Source
+	cacheSize      int
+	cacheMaxAge    time.Duration
+	decryptKeys    map[string]*rsa.PrivateKey
+	jweKeyAlgs     []string
+	jweEncs        []string
+	metadataURL    string
+	now            func() time.Time
+	errs           []error
+}
+
+func (c *config) fail(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf("middleware: "+format, args...))
+}
+
+// WithAudience sets the audiences a token may be for: its aud must contain
+// at least one of them. Required.
+func WithAudience(audiences ...string) Option {
+	return func(c *config) {
+		for _, a := range audiences {
+			if a == "" {
+				c.fail("empty audience")
+			}
+		}
+		c.audiences = append(c.audiences, audiences...)
+	}
+}
+
+// WithAlgorithms sets the signature algorithms accepted for access tokens.
+// The default is RS256, PS256, ES256 and EdDSA. Only asymmetric algorithms
+// are allowed here; HS256 is enabled per issuer by [WithHMACSecret].
+// ES384 verifies about ten times slower than ES256 on amd64: avoid it on hot
+// paths.
+func WithAlgorithms(algs ...string) Option {
+	return func(c *config) {
+		if len(algs) == 0 {
+			c.fail("empty algorithm list")
+		}
+		for _, a := range algs {
+			if !jose.Asymmetric(a) {
+				c.fail("algorithm %q is not an allowed asymmetric algorithm", a)
+			}
+		}
+		c.algorithms = algs
+	}
+}
+
+// WithHMACSecret lets one issuer sign tokens with HS256 and a shared secret,
+// as Auth0 allows for an API. Tokens from every other issuer stay limited to
+// asymmetric algorithms, so a public key can never be used as an HMAC
+// secret. The secret must be at least 32 bytes.
+func WithHMACSecret(issuer string, secret []byte) Option {
+	return func(c *config) {
+		if issuer == "" {
+			c.fail("HMAC secret for an empty issuer")
+		}
+		if len(secret) < 32 {
+			c.fail("HMAC secret for %q is shorter than 32 bytes", issuer)
+		}
+		if c.hmac == nil {
+			c.hmac = map[string][]byte{}
+		}
+		c.hmac[issuer] = slices.Clone(secret)
+	}
+}
+
+// WithLeeway sets the clock leeway for exp, nbf and iat. Default 30s; at
+// most 5 minutes.
+func WithLeeway(d time.Duration) Option {
+	return func(c *config) {
+		if d < 0 || d > 5*time.Minute {
+			c.fail("leeway %v outside [0, 5m]", d)
+		}
+		c.leeway = d
+	}
+}
+
+// WithRFC9068 requires the RFC 9068 header typ "at+jwt" (or
+// "application/at+jwt"), which stops an ID token from being used as an
+// access token. Off by default, so that Auth0's default token dialect works.
+func WithRFC9068() Option { return func(c *config) { c.requireATJWT = true } }
+
+// WithRealm sets the realm attribute of challenges.
+func WithRealm(realm string) Option { return func(c *config) { c.realm = realm } }
+
+// WithMaxTokenSize sets the largest access token accepted, in bytes, checked
+// before any parsing. Default 16 KiB.
+func WithMaxTokenSize(n int) Option {
+	return func(c *config) {
+		if n < 256 || n > 1<<20 {
+			c.fail("max token size %d outside [256, 1 MiB]", n)
+		}
+		c.maxTokenSize = n
+	}
+}
+
+// WithFormToken accepts the access_token form parameter of
+// application/x-www-form-urlencoded POST bodies (RFC 6750 §2.2). Off by
+// default. The body is read up to the token size limit plus 1 KiB.
+func WithFormToken() Option { return func(c *config) { c.formTokens = true } }
+
+// WithQueryToken accepts the access_token query parameter (RFC 6750 §2.3).
+// Off by default: URLs end up in logs, and FAPI profiles forbid it.
+func WithQueryToken() Option { return func(c *config) { c.queryTokens = true } }
+
+// WithErrorHandler replaces how [Guard.Handler] writes a rejection. The
+// handler gets the *Error with its status and code; [Error.WriteTo]-like
+// behaviour is available through [Guard.WriteError].
+func WithErrorHandler(h func(http.ResponseWriter, *http.Request, *Error)) Option {
+	return func(c *config) {
+		if h == nil {
+			c.fail("nil error handler")
+		}
+		c.errorHandler = h
+	}
+}
+
+// WithLogger logs each rejection at Info (reason, issuer, kid; never a token
+// or proof) and each 503 at Error. Default: discard.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l == nil {
+			c.fail("nil logger")
+		}
+		c.logger = l
+	}
+}
+
+// WithProofOfPossession sets the sender-constraining policy, mirroring
+// Auth0's proof_of_possession object: a mechanism, and whether it is
+// required. With MechanismMTLS it is always required. Whatever the policy, a
+// token that carries a binding (cnf) is only accepted with that binding
+// proven. See the policy table in the package documentation.
+func WithProofOfPossession(m Mechanism, required bool) Option {
+	return func(c *config) {
+		if m < MechanismNone || m > MechanismMTLS {
+			c.fail("unknown mechanism %v", m)
+		}
+		c.mechanism = m
+		c.required = required || m == MechanismMTLS
+	}
+}
+
+// WithDPoPRequiredFor decides per request whether an unbound token must be
+// refused, for "DPoP required for public clients only": the token does not
+// say whether its client is public, so the API decides from the claims (for
+// example from a set of client IDs). It applies with mechanism DPoP when
+// required is false.
+func WithDPoPRequiredFor(required func(*Claims) bool) Option {
+	return func(c *config) {
+		if required == nil {
+			c.fail("nil DPoPRequiredFor function")
+		}
+		c.dpopRequiredFn = required
+	}
+}
+
+// WithDPoP sets the DPoP proof verifier (its algorithms, replay cache,
+// nonces, time window). Default: dpop.NewVerifier() with an in-memory
+// replay cache, which is right for a single instance; a fleet shares a
+// replay cache (see dpop/dpopredis).
+func WithDPoP(v *dpop.Verifier) Option {
+	return func(c *config) {
+		if v == nil {
+			c.fail("nil DPoP verifier")
+		}
+		c.dpopVerifier = v
+	}
+}
+
+// WithPublicURL sets the external base URL of the API (scheme, host, port)
+// used to check a DPoP proof's htu, for servers behind a proxy that rewrites
+// the host or terminates TLS.
+func WithPublicURL(raw string) Option {
+	return func(c *config) {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			c.fail("public URL %q is not an absolute http(s) URL", raw)
+			return
+		}
+		c.urls.PublicURL = u
+	}
+}
+
+// WithTrustedProxies lets X-Forwarded-Proto, X-Forwarded-Host and Forwarded
+// decide the request's external URL (for htu) when the request comes from
+// one of these addresses. By default no proxy is trusted. Forwarded client
+// certificates are configured on the [mtls.Source] (see
+// [WithCertificateSource]).
+func WithTrustedProxies(prefixes ...netip.Prefix) Option {
+	return func(c *config) { c.urls.TrustedProxies = append(c.urls.TrustedProxies, prefixes...) }
+}
+
+// WithCertificateSource sets where client certificates come from for
+// certificate-bound tokens. Default: the TLS connection only.
+func WithCertificateSource(s *mtls.Source) Option {
+	return func(c *config) {
+		if s == nil {
+			c.fail("nil certificate source")
+		}
+		c.certs = s
+	}
+}
+
+// WithClock sets the clock (for tests).
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now == nil {
+			c.fail("nil clock")
+		}
+		c.now = now
+	}
+}
+
+func (c *config) validate() error {
+	if len(c.audiences) == 0 {
+		c.fail("no audience: WithAudience is required")
+	}
+	if c.mechanism != MechanismDPoP && c.dpopRequiredFn != nil {
+		c.fail("WithDPoPRequiredFor needs mechanism DPoP")
+	}
+	return errors.Join(c.errs...)
+}
+
+var defaultAlgorithms = []string{"RS256", "PS256", "ES256", "EdDSA"}
+
+func (c *config) acceptsAlg(alg string) bool {
+	return slices.Contains(c.algorithms, alg)
+}
+
+func joinAlgs(algs []string) string { return strings.Join(algs, " ") }
+
+// WithDecryptionKeys accepts encrypted access tokens (a signed JWT nested in
+// a compact JWE, as Auth0 issues for APIs with token encryption on), keyed
+// by the JWE kid. Give several keys to add a new one before retiring the old.
+// The inner JWT is then verified like any other token. The DPoP ath claim
+// is computed over the token as sent: the JWE string, not the inner JWT.
+func WithDecryptionKeys(keys map[string]*rsa.PrivateKey) Option {
+	return func(c *config) {
+		if len(keys) == 0 {
+			c.fail("no decryption keys")
+		}
+		c.decryptKeys = keys
+	}
+}
+
+// WithJWEAlgorithms sets the JWE key-management algorithms and content
+// encryptions accepted with [WithDecryptionKeys]. Default: RSA-OAEP-256,
+// RSA-OAEP-384, RSA-OAEP-512; A256GCM, A128CBC-HS256.
+func WithJWEAlgorithms(keyAlgorithms, contentEncryptions []string) Option {
+	return func(c *config) {
+		c.jweKeyAlgs, c.jweEncs = keyAlgorithms, contentEncryptions
+	}
+}
+
+// WithResourceMetadata adds resource_metadata="url" to every challenge
+// (RFC 9728 §5.1), pointing clients to the document that
+// [MetadataHandler] serves.
+func WithResourceMetadata(url string) Option {
+	return func(c *config) { c.metadataURL = url }
+}
