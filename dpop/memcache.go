@@ -31,7 +31,8 @@ import (
 const (
 	maxProofsPerCPUSecond = 20_000
 	defaultEntryLifetime  = defaultIATWindow + 2*defaultClockSkew
-	replayShards          = 128 // a power of two
+	maxReplayShards       = 128 // a power of two
+	minPerShard           = 64
 	replaySweepPerRecord  = 2   // expired entries looked at per new entry
 )
 
@@ -54,7 +55,8 @@ func defaultReplayCapacity(lifetime time.Duration) int {
 //
 // A MemoryReplayCache is safe for concurrent use. It starts no goroutines.
 type MemoryReplayCache struct {
-	shards   [replayShards]replayShard
+	shards   []replayShard
+	mask     uint64
 	seed     maphash.Seed
 	perShard int
 	base     time.Time // second 0 of the 32-bit expiry clock
@@ -112,9 +114,17 @@ func NewMemoryReplayCache(opts ...MemoryOption) (*MemoryReplayCache, error) {
 	if err := errors.Join(cfg.errs...); err != nil {
 		return nil, err
 	}
-	per := cfg.capacity / replayShards
-	per += per/8 + 16 // slack: keys spread unevenly over shards
+	n := 1
+	for n < maxReplayShards && cfg.capacity/(2*n) >= minPerShard {
+		n *= 2
+	}
+	per := cfg.capacity / n
+	if n > 1 {
+		per += per/8 + 8 // slack: keys spread unevenly over shards
+	}
 	c := &MemoryReplayCache{
+		shards:   make([]replayShard, n),
+		mask:     uint64(n - 1),
 		seed:     maphash.MakeSeed(),
 		perShard: per,
 		now:      cfg.now,
@@ -143,11 +153,13 @@ func (c *MemoryReplayCache) seconds(t time.Time, ceil bool) uint32 {
 	return uint32(s)
 }
 
-// Record implements [ReplayCache]. It fails only with [ErrReplayCacheFull].
+// Record implements [ReplayCache]: an entry is live while the time is
+// before until (rounded up to a whole second). It fails only with
+// [ErrReplayCacheFull].
 func (c *MemoryReplayCache) Record(_ context.Context, key ReplayKey, until time.Time) (bool, error) {
 	var k [16]byte
 	copy(k[:], key[:16])
-	sh := &c.shards[maphash.Comparable(c.seed, k)&(replayShards-1)]
+	sh := &c.shards[maphash.Comparable(c.seed, k)&c.mask]
 	now := c.seconds(c.now(), false)
 	exp := c.seconds(until, true)
 

@@ -103,7 +103,13 @@ func parseJWK(raw []byte) (jwk, error) {
 // be base64url before a key is accepted.
 func (k *jwk) thumbprint() string {
 	var stack [160]byte
-	b := stack[:0]
+	sum := sha256.Sum256(k.appendJSON(stack[:0]))
+	return b64.EncodeToString(sum[:])
+}
+
+// appendJSON appends the JSON object of k's required members, in the order
+// and form of RFC 7638 §3.
+func (k *jwk) appendJSON(b []byte) []byte {
 	switch k.kty {
 	case "EC":
 		b = append(b, `{"crv":"`...)
@@ -123,9 +129,7 @@ func (k *jwk) thumbprint() string {
 		b = append(b, `","kty":"OKP","x":"`...)
 		b = append(b, k.x...)
 	}
-	b = append(b, `"}`...)
-	sum := sha256.Sum256(b)
-	return b64.EncodeToString(sum[:])
+	return append(b, `"}`...)
 }
 
 // publicKey converts k into a Go public key, checking that every member is
@@ -195,11 +199,20 @@ func (k *jwk) publicKey() (crypto.PublicKey, error) {
 // *rsa.PublicKey or an ed25519.PublicKey. This is the value of a DPoP-bound
 // token's cnf.jkt.
 func Thumbprint(key crypto.PublicKey) (string, error) {
+	k, err := jwkOf(key)
+	if err != nil {
+		return "", err
+	}
+	return k.thumbprint(), nil
+}
+
+// jwkOf returns the public JWK members of key.
+func jwkOf(key crypto.PublicKey) (jwk, error) {
 	var k jwk
 	switch pub := key.(type) {
 	case *ecdsa.PublicKey:
 		if pub == nil || pub.Curve == nil {
-			return "", fmt.Errorf("nil EC key: %w", ErrKey)
+			return k, fmt.Errorf("nil EC key: %w", ErrKey)
 		}
 		var size int
 		switch pub.Curve {
@@ -210,32 +223,32 @@ func Thumbprint(key crypto.PublicKey) (string, error) {
 		case elliptic.P521():
 			k.crv, size = "P-521", 66
 		default:
-			return "", fmt.Errorf("unsupported EC curve: %w", ErrKey)
+			return k, fmt.Errorf("unsupported EC curve: %w", ErrKey)
 		}
 		point, err := pub.Bytes()
 		if err != nil || len(point) != 1+2*size {
-			return "", fmt.Errorf("invalid EC key: %w", ErrKey)
+			return k, fmt.Errorf("invalid EC key: %w", ErrKey)
 		}
 		k.kty = "EC"
 		k.x = b64.EncodeToString(point[1 : 1+size])
 		k.y = b64.EncodeToString(point[1+size:])
 	case *rsa.PublicKey:
 		if pub == nil || pub.N == nil || pub.N.Sign() <= 0 || pub.E <= 0 {
-			return "", fmt.Errorf("invalid RSA key: %w", ErrKey)
+			return k, fmt.Errorf("invalid RSA key: %w", ErrKey)
 		}
 		k.kty = "RSA"
 		k.n = b64.EncodeToString(pub.N.Bytes())
 		k.e = b64.EncodeToString(big.NewInt(int64(pub.E)).Bytes())
 	case ed25519.PublicKey:
 		if len(pub) != ed25519.PublicKeySize {
-			return "", fmt.Errorf("invalid Ed25519 key: %w", ErrKey)
+			return k, fmt.Errorf("invalid Ed25519 key: %w", ErrKey)
 		}
 		k.kty, k.crv = "OKP", "Ed25519"
 		k.x = b64.EncodeToString(pub)
 	default:
-		return "", fmt.Errorf("unsupported key type %T: %w", key, ErrKey)
+		return k, fmt.Errorf("unsupported key type %T: %w", key, ErrKey)
 	}
-	return k.thumbprint(), nil
+	return k, nil
 }
 
 // ThumbprintJWK returns the RFC 7638 thumbprint of the public JWK in jwkJSON.

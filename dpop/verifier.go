@@ -347,7 +347,7 @@ var jwsChars = func() (t [256]bool) {
 // resource-server checks of §7.1 (ath, and cnf.jkt when req.JKT is set).
 // Only when all of them pass does it record the proof in the replay cache
 // (§11.1), until the end of the proof's acceptance window (iat + window +
-// skew); a proof seen before fails with [ErrReplayed], and a cache that
+// skew, plus a millisecond); a proof seen before fails with [ErrReplayed], and a cache that
 // cannot answer makes Verify fail with [ErrReplayCacheUnavailable].
 //
 // Step 1 (at most one DPoP header field) is the caller's: pass the single
@@ -501,7 +501,10 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 	}
 
 	// RFC 9449 §11.1: each proof is accepted once while it could be accepted.
-	seen, err := v.replay.Record(ctx, NewReplayKey(thumb, c.jti), iat.Add(v.window+v.skew))
+	// The proof is accepted up to and including iat+window+skew; stores
+	// count in milliseconds, so the entry lives one millisecond longer.
+	until := iat.Add(v.window + v.skew + time.Millisecond)
+	seen, err := v.replay.Record(ctx, NewReplayKey(thumb, c.jti), until)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrReplayCacheUnavailable, err)
 	}

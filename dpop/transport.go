@@ -1,0 +1,262 @@
+package dpop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+)
+
+// TokenSource supplies the DPoP-bound access token for a request.
+// Implementations must be safe for concurrent use.
+type TokenSource interface {
+	Token(ctx context.Context) (string, error)
+}
+
+// StaticToken is a [TokenSource] that always returns the same token.
+type StaticToken string
+
+// Token implements [TokenSource].
+func (t StaticToken) Token(context.Context) (string, error) { return string(t), nil }
+
+// maxRememberedOrigins bounds the nonces a Transport keeps.
+const maxRememberedOrigins = 256
+
+// Transport is an [http.RoundTripper] that makes DPoP requests. On every
+// request it sets "Authorization: DPoP <token>" (when Source is set) and a
+// fresh proof in the DPoP header, with ath for the token and the last nonce
+// that the request's origin (scheme, host and port) sent in a DPoP-Nonce
+// header. When a response is 401 with a DPoP challenge carrying
+// error="use_dpop_nonce" and a new nonce, it retries the request once with
+// that nonce, re-sending the body through Request.GetBody (a request with a
+// body but no GetBody is not retried).
+//
+// It never modifies the caller's request. A Transport is safe for concurrent
+// use; it must not be copied after first use.
+type Transport struct {
+	// Base sends the requests; nil means http.DefaultTransport.
+	Base http.RoundTripper
+	// Signer makes the proofs. It is required.
+	Signer *Signer
+	// Source supplies the access token. When nil, requests carry a proof
+	// but no Authorization header (as token requests to an authorization
+	// server do).
+	Source TokenSource
+
+	mu     sync.Mutex
+	nonces map[string]string // origin → last nonce
+}
+
+// RoundTrip implements [http.RoundTripper].
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	closeBody := func() {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+	}
+	if t.Signer == nil {
+		closeBody()
+		return nil, fmt.Errorf("transport without a signer: %w", ErrSigner)
+	}
+	var token string
+	if t.Source != nil {
+		var err error
+		if token, err = t.Source.Token(req.Context()); err != nil {
+			closeBody()
+			return nil, fmt.Errorf("dpop: access token: %w", err)
+		}
+	}
+	origin := originOf(req)
+	nonce := t.nonce(origin)
+	resp, err := t.send(req, req.Body, token, nonce)
+	if err != nil {
+		return nil, err
+	}
+	fresh := t.remember(origin, resp.Header)
+	if resp.StatusCode != http.StatusUnauthorized || fresh == "" || fresh == nonce ||
+		!asksForNonce(resp.Header) {
+		return resp, nil
+	}
+	body := req.Body
+	if body != nil && body != http.NoBody {
+		if req.GetBody == nil {
+			return resp, nil
+		}
+		if body, err = req.GetBody(); err != nil {
+			return resp, nil
+		}
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	resp.Body.Close()
+	resp, err = t.send(req, body, token, fresh)
+	if err != nil {
+		return nil, err
+	}
+	t.remember(origin, resp.Header)
+	return resp, nil
+}
+
+// send clones req with body, adds the credentials and sends it.
+func (t *Transport) send(req *http.Request, body io.ReadCloser, token, nonce string) (*http.Response, error) {
+	proof, err := t.Signer.Proof(req.Method, req.URL.String(), token, nonce)
+	if err != nil {
+		if body != nil {
+			body.Close()
+		}
+		return nil, err
+	}
+	r := req.Clone(req.Context())
+	r.Body = body
+	if token != "" {
+		r.Header.Set("Authorization", "DPoP "+token)
+	}
+	r.Header.Set("DPoP", proof)
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(r)
+}
+
+func (t *Transport) nonce(origin string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.nonces[origin]
+}
+
+// remember stores the DPoP-Nonce of a response, if it has a valid one, and
+// returns it.
+func (t *Transport) remember(origin string, h http.Header) string {
+	n := h.Get("DPoP-Nonce")
+	if !validNonce(n) {
+		return ""
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.nonces == nil || len(t.nonces) >= maxRememberedOrigins {
+		t.nonces = make(map[string]string)
+	}
+	t.nonces[origin] = n
+	return n
+}
+
+// validNonce reports whether n has RFC 9449 §8.1 nonce syntax:
+// 1*NQCHAR, that is %x21 / %x23-5B / %x5D-7E. Length is bounded too.
+func validNonce(n string) bool {
+	if n == "" || len(n) > 1024 {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// originOf returns scheme://host:port of req's URL, lowercased, with the
+// default port filled in.
+func originOf(req *http.Request) string {
+	u := req.URL
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme + "://" + strings.ToLower(u.Hostname()) + ":" + port
+}
+
+// asksForNonce reports whether h carries a DPoP challenge with
+// error="use_dpop_nonce" (RFC 9449 §9).
+func asksForNonce(h http.Header) bool {
+	for _, v := range h.Values("WWW-Authenticate") {
+		if e, ok := challengeParam(v, "DPoP", "error"); ok && e == "use_dpop_nonce" {
+			return true
+		}
+	}
+	return false
+}
+
+var errChallenge = errors.New("dpop: malformed challenge")
+
+// challengeParam returns the value of param in the challenge for scheme in
+// one WWW-Authenticate field value, which may hold several challenges
+// (RFC 9110 §11.6.1).
+func challengeParam(v, scheme, param string) (string, bool) {
+	cur := ""
+	i := 0
+	for i < len(v) {
+		for i < len(v) && (v[i] == ' ' || v[i] == '\t' || v[i] == ',') {
+			i++
+		}
+		start := i
+		for i < len(v) && isTChar(v[i]) {
+			i++
+		}
+		name := v[start:i]
+		if name == "" {
+			i++ // skip a stray character
+			continue
+		}
+		j := i
+		for j < len(v) && (v[j] == ' ' || v[j] == '\t') {
+			j++
+		}
+		if j >= len(v) || v[j] != '=' {
+			cur = name // a new challenge begins
+			i = j
+			continue
+		}
+		i = j + 1
+		for i < len(v) && (v[i] == ' ' || v[i] == '\t') {
+			i++
+		}
+		val, n, err := readParamValue(v[i:])
+		if err != nil {
+			return "", false
+		}
+		i += n
+		if strings.EqualFold(cur, scheme) && strings.EqualFold(name, param) {
+			return val, true
+		}
+	}
+	return "", false
+}
+
+// readParamValue reads a token or quoted-string at the start of s.
+func readParamValue(s string) (string, int, error) {
+	if s == "" || s[0] != '"' {
+		i := 0
+		for i < len(s) && (isTChar(s[i]) || s[i] == '=' || s[i] == '/') {
+			i++
+		}
+		return s[:i], i, nil
+	}
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			if i+1 < len(s) {
+				i++
+				b.WriteByte(s[i])
+			}
+		case '"':
+			return b.String(), i + 1, nil
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return "", 0, errChallenge
+}
+
+func isTChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
