@@ -44,6 +44,7 @@ func New(keys KeySource, opts ...Option) (*Guard, error) {
 		algorithms:   defaultAlgorithms,
 		leeway:       30 * time.Second,
 		maxTokenSize: 16 << 10,
+		maxDepth:     16,
 		cacheSize:    defaultCacheSize,
 		cacheMaxAge:  defaultCacheMaxAge,
 		now:          time.Now,
@@ -240,6 +241,9 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	jws, err := jose.Split(compact)
 	if err != nil {
 		return nil, g.tokenError(in, "malformed token", errors.Join(ErrMalformedToken, err))
+	}
+	if !jose.DepthWithin(jws.Header, g.cfg.maxDepth) || !jose.DepthWithin(jws.Payload, g.cfg.maxDepth) {
+		return nil, g.tokenError(in, "malformed token", ErrMalformedToken)
 	}
 	var h header
 	if err := json.Unmarshal(jws.Header, &h); err != nil {

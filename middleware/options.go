@@ -64,6 +64,7 @@ type config struct {
 	requireATJWT   bool
 	realm          string
 	maxTokenSize   int
+	maxDepth       int
 	formTokens     bool
 	queryTokens    bool
 	errorHandler   func(http.ResponseWriter, *http.Request, *Error)
@@ -166,6 +167,17 @@ func WithMaxTokenSize(n int) Option {
 			c.fail("max token size %d outside [256, 1 MiB]", n)
 		}
 		c.maxTokenSize = n
+	}
+}
+
+// WithMaxClaimsDepth sets how deeply the token's JSON header and claims may
+// nest objects and arrays, checked before decoding. Default 16.
+func WithMaxClaimsDepth(n int) Option {
+	return func(c *config) {
+		if n < 2 || n > 1000 {
+			c.fail("max claims depth %d outside [2, 1000]", n)
+		}
+		c.maxDepth = n
 	}
 }
 

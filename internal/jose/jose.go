@@ -165,3 +165,27 @@ func Verify(alg, signingInput string, sig []byte, key any) error {
 	}
 	return nil
 }
+
+// DepthWithin reports whether the JSON text b nests objects and arrays no
+// deeper than limit. It scans bytes only (strings are skipped, escapes
+// honoured), so it is cheap enough to run before any decoding.
+func DepthWithin(b []byte, limit int) bool {
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			if depth++; depth > limit {
+				return false
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return true
+}
