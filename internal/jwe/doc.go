@@ -34,8 +34,8 @@
 // # Cost
 //
 // Every JWE that passes the header checks costs one RSA private-key
-// operation, roughly thirty to fifty times the cost of verifying an RS256
-// signature with the same key size. All cheap checks (size, shape, alg,
+// operation: about 1.6-2 ms for a 2048-bit key, 20-30 times the cost of
+// verifying an RS256 signature (see BenchmarkDecrypt). All cheap checks (size, shape, alg,
 // enc, cty, kid, IV and tag lengths) run first, and several keys are never
 // tried in turn for one token.
 //
