@@ -35,9 +35,9 @@
 //
 // Every JWE that passes the header checks costs one RSA private-key
 // operation: about 1.6-2 ms for a 2048-bit key, 20-30 times the cost of
-// verifying an RS256 signature (see BenchmarkDecrypt). All cheap checks (size, shape, alg,
-// enc, cty, kid, IV and tag lengths) run first, and several keys are never
-// tried in turn for one token.
+// verifying an RS256 signature (see BenchmarkDecrypt). All cheap checks
+// (size, shape, alg, enc, cty, kid, IV and tag lengths) run first, and
+// several keys are never tried in turn for one token.
 //
 // [RFC 7516]: https://www.rfc-editor.org/rfc/rfc7516
 // [RFC 7519 §5.2]: https://www.rfc-editor.org/rfc/rfc7519#section-5.2
