@@ -33,7 +33,7 @@ const (
 	defaultEntryLifetime  = defaultIATWindow + 2*defaultClockSkew
 	maxReplayShards       = 128 // a power of two
 	minPerShard           = 64
-	replaySweepPerRecord  = 2   // expired entries looked at per new entry
+	replaySweepPerRecord  = 2 // expired entries looked at per new entry
 )
 
 // defaultReplayCapacity is the capacity for entries that live up to lifetime.
