@@ -2,6 +2,8 @@ package middleware
 
 import (
 	"encoding/json"
+	"math"
+	"strconv"
 	"slices"
 	"strings"
 	"time"
@@ -89,9 +91,9 @@ type payload struct {
 	Issuer      string            `json:"iss"`
 	Subject     string            `json:"sub"`
 	Audience    jwt.ClaimStrings  `json:"aud"`
-	ExpiresAt   *jwt.NumericDate  `json:"exp"`
-	NotBefore   *jwt.NumericDate  `json:"nbf"`
-	IssuedAt    *jwt.NumericDate  `json:"iat"`
+	ExpiresAt   *numericDate      `json:"exp"`
+	NotBefore   *numericDate      `json:"nbf"`
+	IssuedAt    *numericDate      `json:"iat"`
 	ID          string            `json:"jti"`
 	Scope       string            `json:"scope"`
 	Permissions []string          `json:"permissions"`
@@ -106,12 +108,40 @@ type confirmationJSON struct {
 }
 
 // jwt.Claims, so golang-jwt's Validator checks the registered claims.
-func (p *payload) GetExpirationTime() (*jwt.NumericDate, error) { return p.ExpiresAt, nil }
-func (p *payload) GetIssuedAt() (*jwt.NumericDate, error)       { return p.IssuedAt, nil }
-func (p *payload) GetNotBefore() (*jwt.NumericDate, error)      { return p.NotBefore, nil }
+func (p *payload) GetExpirationTime() (*jwt.NumericDate, error) { return p.ExpiresAt.jwt(), nil }
+func (p *payload) GetIssuedAt() (*jwt.NumericDate, error)       { return p.IssuedAt.jwt(), nil }
+func (p *payload) GetNotBefore() (*jwt.NumericDate, error)      { return p.NotBefore.jwt(), nil }
 func (p *payload) GetIssuer() (string, error)                   { return p.Issuer, nil }
 func (p *payload) GetSubject() (string, error)                  { return p.Subject, nil }
 func (p *payload) GetAudience() (jwt.ClaimStrings, error)       { return p.Audience, nil }
+
+// numericDate is an RFC 7519 NumericDate: a JSON number of seconds. Unlike
+// jwt.NumericDate it refuses strings ("exp": "9999999999") and values
+// outside years 0001-9999 (1e300 would otherwise mean "never expires").
+type numericDate struct{ jwt.NumericDate }
+
+// maxNumericDate is 9999-12-31T23:59:59Z.
+const maxNumericDate = 253402300799
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || !(b[0] == '-' || b[0] >= '0' && b[0] <= '9') {
+		return ErrClaims
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || f < 0 || f > maxNumericDate {
+		return ErrClaims
+	}
+	sec, frac := math.Modf(f)
+	d.NumericDate.Time = time.Unix(int64(sec), int64(frac*1e9))
+	return nil
+}
+
+func (d *numericDate) jwt() *jwt.NumericDate {
+	if d == nil {
+		return nil
+	}
+	return &d.NumericDate
+}
 
 // claims turns the verified payload into Claims; raw is kept for Decode.
 func (p *payload) claims(raw []byte) (*Claims, error) {

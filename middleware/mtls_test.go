@@ -1,0 +1,112 @@
+package middleware_test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/senderbound/senderbound/jwks/jwkstest"
+	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/mtls"
+)
+
+// tlsServer serves g over real TLS, requesting (not requiring) client
+// certificates, and returns a client maker for a given certificate.
+func tlsServer(t *testing.T, g *middleware.Guard) (*httptest.Server, func(cert *tls.Certificate) *http.Client) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, _ := middleware.TokenFromContext(r.Context())
+		_, _ = io.WriteString(w, tok.Binding.Mechanism.String())
+	})))
+	srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	return srv, func(cert *tls.Certificate) *http.Client {
+		cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		if cert != nil {
+			cfg.Certificates = []tls.Certificate{*cert}
+		}
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+	}
+}
+
+func TestMTLSOverRealTLS(t *testing.T) {
+	iss := newIssuer(t)
+	g := newGuard(t, iss, middleware.WithProofOfPossession(middleware.MechanismMTLS, true))
+	srv, client := tlsServer(t, g)
+	cert, pair := clientCert(t, "client")
+	_, otherPair := clientCert(t, "thief")
+	bound := mint(t, iss, jwkstest.Token{X5TS256: mtls.Thumbprint(cert)})
+	unbound := mint(t, iss, jwkstest.Token{})
+
+	tests := []struct {
+		name   string
+		cert   *tls.Certificate
+		token  string
+		status int
+		body   string
+	}{
+		{"matching self-signed certificate", &pair, bound, 200, "mtls"},
+		{"no certificate", nil, bound, 401, ""},
+		{"another certificate", &otherPair, bound, 401, ""},
+		{"unbound token when mTLS is required", &pair, unbound, 401, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, srv.URL+"/r", nil)
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+			resp, err := client(tc.cert).Do(req)
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.Equal(t, tc.status, resp.StatusCode)
+			if tc.status == 200 {
+				assert.Equal(t, tc.body, string(body))
+			} else {
+				assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`)
+			}
+		})
+	}
+}
+
+func TestForwardedCertificateOnlyFromTrustedProxies(t *testing.T) {
+	iss := newIssuer(t)
+	cert, _ := clientCert(t, "client")
+	bound := mint(t, iss, jwkstest.Token{X5TS256: mtls.Thumbprint(cert)})
+	src, err := mtls.NewSource(mtls.WithForwardedHeader("X-Client-Cert", mtls.EscapedPEM),
+		mtls.WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8")))
+	require.NoError(t, err)
+	g := newGuard(t, iss, middleware.WithCertificateSource(src))
+	header := url.PathEscape(string(pemOf(cert)))
+
+	for _, tc := range []struct {
+		name   string
+		remote string
+		status int
+	}{
+		{"from the trusted proxy", "10.1.2.3:4444", 200},
+		{"from anywhere else, even though it would match", "192.0.2.7:4444", 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := bearer(bound)
+			r.RemoteAddr = tc.remote
+			r.Header.Set("X-Client-Cert", header)
+			assert.Equal(t, tc.status, serve(g, r).status)
+		})
+	}
+}
+
+func tlsState(c *x509.Certificate) *tls.ConnectionState {
+	return &tls.ConnectionState{PeerCertificates: []*x509.Certificate{c}}
+}
