@@ -3,8 +3,8 @@ package middleware
 import (
 	"encoding/json"
 	"math"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 

@@ -234,7 +234,7 @@ func (s *Source) Thumbprint(r *http.Request) (string, error) {
 	if !fromProxy {
 		return Thumbprint(r.TLS.PeerCertificates[0]), nil
 	}
-	return b64url.EncodeToString(fw.sum[:]), nil
+	return encodeSum(&fw.sum), nil
 }
 
 // find returns the forwarded certificate when r comes from a trusted proxy

@@ -20,7 +20,15 @@ func Thumbprint(cert *x509.Certificate) string {
 		return ""
 	}
 	sum := sha256.Sum256(cert.Raw)
-	return b64url.EncodeToString(sum[:])
+	return encodeSum(&sum)
+}
+
+// encodeSum returns the unpadded base64url encoding of sum with a single
+// allocation.
+func encodeSum(sum *[sha256.Size]byte) string {
+	var enc [thumbprintLen]byte
+	b64url.Encode(enc[:], sum[:])
+	return string(enc[:])
 }
 
 // MatchThumbprint reports whether cnf, the "x5t#S256" member of an access
