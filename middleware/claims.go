@@ -90,7 +90,7 @@ func (c *Claims) Decode(v any) error { return json.Unmarshal(c.raw, v) }
 type payload struct {
 	Issuer      string            `json:"iss"`
 	Subject     string            `json:"sub"`
-	Audience    jwt.ClaimStrings  `json:"aud"`
+	Audience    audience          `json:"aud"`
 	ExpiresAt   *numericDate      `json:"exp"`
 	NotBefore   *numericDate      `json:"nbf"`
 	IssuedAt    *numericDate      `json:"iat"`
@@ -113,7 +113,28 @@ func (p *payload) GetIssuedAt() (*jwt.NumericDate, error)       { return p.Issue
 func (p *payload) GetNotBefore() (*jwt.NumericDate, error)      { return p.NotBefore.jwt(), nil }
 func (p *payload) GetIssuer() (string, error)                   { return p.Issuer, nil }
 func (p *payload) GetSubject() (string, error)                  { return p.Subject, nil }
-func (p *payload) GetAudience() (jwt.ClaimStrings, error)       { return p.Audience, nil }
+func (p *payload) GetAudience() (jwt.ClaimStrings, error)       { return jwt.ClaimStrings(p.Audience), nil }
+
+// audience is aud: one string or an array of strings (RFC 7519 §4.1.3),
+// decoded without going through []any.
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*a = audience{s}
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		return ErrClaims
+	}
+	*a = list
+	return nil
+}
 
 // numericDate is an RFC 7519 NumericDate: a JSON number of seconds. Unlike
 // jwt.NumericDate it refuses strings ("exp": "9999999999") and values

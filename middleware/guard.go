@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -151,27 +152,38 @@ type Binding struct {
 	Thumbprint string
 }
 
-// input is a Request whose URL and certificate are computed only when a
-// binding needs them.
+// input is one request's credentials. The URL and the certificate are
+// computed only when a binding needs them: from r when the request came
+// through the net/http adapter, else from the plain Request.
 type input struct {
 	scheme, token, proof, method string
-	url                          func() *url.URL
-	cert                         func() (*x509.Certificate, error)
+	r                            *http.Request
+	req                          *Request
+	urls                         *dpop.URLResolver
+	certs                        *mtls.Source
+}
+
+func (in *input) url() *url.URL {
+	if in.r != nil {
+		return in.urls.URL(in.r)
+	}
+	return in.req.URL
+}
+
+func (in *input) cert() (*x509.Certificate, error) {
+	if in.r != nil {
+		return in.certs.Certificate(in.r)
+	}
+	if in.req.Certificate == nil {
+		return nil, mtls.ErrNoCertificate
+	}
+	return in.req.Certificate, nil
 }
 
 // Verify verifies req's access token and its sender constraint. It returns
 // the verified token, or an *Error that says how to answer.
 func (g *Guard) Verify(ctx context.Context, req Request) (*Token, error) {
-	in := input{
-		scheme: req.Scheme, token: req.Token, proof: req.Proof, method: req.Method,
-		url: func() *url.URL { return req.URL },
-		cert: func() (*x509.Certificate, error) {
-			if req.Certificate == nil {
-				return nil, mtls.ErrNoCertificate
-			}
-			return req.Certificate, nil
-		},
-	}
+	in := input{scheme: req.Scheme, token: req.Token, proof: req.Proof, method: req.Method, req: &req}
 	switch {
 	case strings.EqualFold(in.scheme, SchemeBearer):
 		in.scheme = SchemeBearer

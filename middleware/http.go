@@ -2,12 +2,10 @@ package middleware
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -173,8 +171,7 @@ func (g *Guard) extract(r *http.Request) (*input, *Error) {
 	if len(proofs) == 1 {
 		in.proof = proofs[0]
 	}
-	in.url = func() *url.URL { return g.cfg.urls.URL(r) }
-	in.cert = func() (*x509.Certificate, error) { return g.certs.Certificate(r) }
+	in.r, in.urls, in.certs = r, &g.cfg.urls, g.certs
 	return in, nil
 }
 
