@@ -1,0 +1,332 @@
+// Command resource-server is a configurable API protected by senderbound,
+// for trying the library against a real issuer (an Auth0 tenant) or the
+// embedded test issuer.
+//
+//	go run ./examples/resource-server [flags]
+//
+// Flags:
+//
+//	-addr HOST:PORT         listen address (default 127.0.0.1:8080; port 0 picks one)
+//	-issuer URL             the trusted issuer (exact iss); JWKS via its discovery document.
+//	                        Without it, an embedded test issuer runs and a token is printed.
+//	-jwks-url URL           JWKS URL, skipping discovery
+//	-audience AUD           required audience (default https://api.example.com)
+//	-mechanism MECHANISM    none, dpop or mtls (default none)
+//	-required               sender constraining required (always, with mtls)
+//	-tls-cert, -tls-key     serve HTTPS and request (not require) client certificates
+//	-dpop-nonce             require server-issued DPoP nonces
+//	-public-url URL         external base URL, for htu matching behind a proxy
+//
+// Endpoints: GET /healthz (no auth), /api/private (any valid token),
+// /api/scoped (scope or permission read:messages) and
+// /.well-known/oauth-protected-resource (RFC 9728).
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/senderbound/senderbound/dpop"
+	"github.com/senderbound/senderbound/jwks"
+	"github.com/senderbound/senderbound/jwks/jwkstest"
+	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/mtls"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "resource-server:", err)
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "resource-server:", err)
+		os.Exit(1)
+	}
+}
+
+// errUsage marks invalid flags.
+var errUsage = errors.New("usage")
+
+// options are the command-line flags.
+type options struct {
+	addr, issuer, jwksURL, audience, mechanism string
+	required, dpopNonce                        bool
+	tlsCert, tlsKey, publicURL                 string
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	var o options
+	fs := flag.NewFlagSet("resource-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen `HOST:PORT`")
+	fs.StringVar(&o.issuer, "issuer", "", "the trusted issuer `URL` (exact iss); empty runs an embedded test issuer")
+	fs.StringVar(&o.jwksURL, "jwks-url", "", "JWKS `URL`, skipping discovery")
+	fs.StringVar(&o.audience, "audience", jwkstest.DefaultAudience, "required `audience`")
+	fs.StringVar(&o.mechanism, "mechanism", "none", "sender-constraining `method`: none, dpop or mtls")
+	fs.BoolVar(&o.required, "required", false, "sender constraining required (always, with mtls)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "private key `file` (PEM) for -tls-cert")
+	fs.BoolVar(&o.dpopNonce, "dpop-nonce", false, "require server-issued DPoP nonces")
+	fs.StringVar(&o.publicURL, "public-url", "", "external base `URL` for htu matching (default: from the request)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	var errs []error
+	if o.issuer != "" {
+		errs = append(errs, checkURL("-issuer", o.issuer))
+	}
+	if o.jwksURL != "" {
+		if o.issuer == "" {
+			errs = append(errs, errors.New("-jwks-url needs -issuer"))
+		}
+		errs = append(errs, checkURL("-jwks-url", o.jwksURL))
+	}
+	if o.publicURL != "" {
+		if u, err := url.Parse(o.publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("-public-url %q: not an absolute http(s) URL", o.publicURL))
+		}
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		errs = append(errs, errors.New("-tls-cert and -tls-key go together"))
+	}
+	switch o.mechanism {
+	case "none", "dpop":
+	case "mtls":
+		if o.tlsCert == "" {
+			errs = append(errs, errors.New("-mechanism mtls needs -tls-cert and -tls-key"))
+		}
+		if o.dpopNonce {
+			errs = append(errs, errors.New("-dpop-nonce does not apply to -mechanism mtls"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("-mechanism %q: want none, dpop or mtls", o.mechanism))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return &o, nil
+}
+
+// checkURL accepts https URLs, and http URLs on loopback addresses for
+// local testing.
+func checkURL(flagName, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%s %q: not an absolute URL", flagName, raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if u.Hostname() == "localhost" {
+			return nil
+		}
+		if ip, err := netip.ParseAddr(u.Hostname()); err == nil && ip.IsLoopback() {
+			return nil
+		}
+		return fmt.Errorf("%s %q: http is only accepted on loopback addresses; use https", flagName, raw)
+	}
+	return fmt.Errorf("%s %q: want an https URL", flagName, raw)
+}
+
+// run serves until ctx ends, then shuts down gracefully.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+
+	var tlsConfig *tls.Config
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return err
+		}
+		// Ask for a client certificate without requiring one, so /healthz
+		// and bearer clients still connect; accept self-signed ones.
+		tlsConfig = mtls.ServerTLSConfig(cert, nil)
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	base := o.publicURL
+	if base == "" {
+		base = scheme + "://" + ln.Addr().String()
+	}
+	base = strings.TrimSuffix(base, "/")
+
+	issuer, jwksOpt := o.issuer, jwks.WithIssuer(o.issuer)
+	if o.jwksURL != "" {
+		jwksOpt = jwks.WithIssuerJWKS(o.issuer, o.jwksURL)
+	}
+	if issuer == "" {
+		iss, err := jwkstest.NewIssuer(jwkstest.WithAudience(o.audience))
+		if err != nil {
+			return err
+		}
+		defer iss.Close()
+		issuer, jwksOpt = iss.Issuer(), jwks.WithIssuer(iss.Issuer())
+		if err := printToken(stdout, iss, base); err != nil {
+			return err
+		}
+	}
+	keys, err := jwks.New(ctx, jwksOpt, jwks.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	defer keys.Close()
+
+	guard, err := newGuard(keys, o, base, logger)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("/api/private", guard.Handler(http.HandlerFunc(private)))
+	mux.Handle("/api/scoped", guard.Handler(guard.RequireScopes("read:messages")(http.HandlerFunc(private))))
+	mux.Handle("/.well-known/oauth-protected-resource",
+		middleware.MetadataHandler(guard.Metadata(base, []string{issuer}, []string{"read:messages"})))
+
+	srv := &http.Server{
+		Handler:           mux,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() {
+		if tlsConfig != nil {
+			served <- srv.ServeTLS(ln, "", "")
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
+	fmt.Fprintf(stdout, "listening on %s (%s, mechanism %s)\n", ln.Addr(), scheme, o.mechanism)
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(stdout, "shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// newGuard builds the middleware from the flags.
+func newGuard(keys *jwks.Keys, o *options, base string, logger *slog.Logger) (*middleware.Guard, error) {
+	mechanism := map[string]middleware.Mechanism{
+		"none": middleware.MechanismNone,
+		"dpop": middleware.MechanismDPoP,
+		"mtls": middleware.MechanismMTLS,
+	}[o.mechanism]
+	opts := []middleware.Option{
+		middleware.WithAudience(o.audience),
+		middleware.WithProofOfPossession(mechanism, o.required),
+		middleware.WithResourceMetadata(base + "/.well-known/oauth-protected-resource"),
+		middleware.WithLogger(logger),
+	}
+	if o.publicURL != "" {
+		opts = append(opts, middleware.WithPublicURL(o.publicURL))
+	}
+	if o.dpopNonce {
+		// One instance: a random secret. A fleet shares its secrets (see
+		// the README), so that any instance accepts another's nonces.
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, err
+		}
+		nonces, err := dpop.NewHMACNonces([][]byte{secret})
+		if err != nil {
+			return nil, err
+		}
+		verifier, err := dpop.NewVerifier(dpop.WithNonces(nonces))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, middleware.WithDPoP(verifier))
+	}
+	return middleware.New(keys, opts...)
+}
+
+// private answers with the verified claims.
+func private(w http.ResponseWriter, r *http.Request) {
+	tok, ok := middleware.TokenFromContext(r.Context())
+	if !ok {
+		http.Error(w, "no token", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(struct {
+		Subject    string          `json:"sub"`
+		Binding    string          `json:"binding"`
+		Thumbprint string          `json:"thumbprint,omitempty"`
+		Claims     json.RawMessage `json:"claims"`
+	}{
+		Subject:    tok.Claims.Subject(),
+		Binding:    tok.Binding.Mechanism.String(),
+		Thumbprint: tok.Binding.Thumbprint,
+		Claims:     tok.Claims.Raw(),
+	})
+}
+
+// printToken tells how to call the API with the embedded issuer.
+func printToken(w io.Writer, iss *jwkstest.Issuer, base string) error {
+	tok, err := iss.Mint(jwkstest.Token{Scope: "read:messages"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "embedded test issuer: %s (never use it in production)\n", iss.Issuer())
+	fmt.Fprintf(w, "a bearer token with scope read:messages, valid for an hour:\n")
+	fmt.Fprintf(w, "TOKEN=%s\n", tok)
+	insecure := ""
+	if strings.HasPrefix(base, "https:") {
+		insecure = "-k " // a self-signed test certificate
+	}
+	fmt.Fprintf(w, "try: curl %s-H \"Authorization: Bearer $TOKEN\" %s/api/scoped\n", insecure, base)
+	fmt.Fprintf(w, "(DPoP- and certificate-bound tokens: see examples/client and examples/demo)\n")
+	return nil
+}
