@@ -173,7 +173,9 @@ func (c *MemoryReplayCache) Record(_ context.Context, key ReplayKey, until time.
 		return false, nil // nothing to remember: it could not be accepted again
 	}
 	if !ok {
-		sh.sweep(now, replaySweepPerRecord)
+		if now >= sh.minExp { // else nothing can have expired yet
+			sh.sweep(now, replaySweepPerRecord)
+		}
 		if len(sh.m) >= c.perShard {
 			if now >= sh.minExp {
 				sh.sweep(now, -1)

@@ -1,0 +1,157 @@
+package dpop
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMemoryReplayCache(t *testing.T) {
+	clock := newFakeClock()
+	c, err := NewMemoryReplayCache(WithCacheClock(clock.Now))
+	require.NoError(t, err)
+	ctx := context.Background()
+	k := NewReplayKey(rfc9449Thumb, "jti-1")
+
+	seen, err := c.Record(ctx, k, clock.Now().Add(10*time.Second))
+	require.NoError(t, err)
+	assert.False(t, seen)
+	seen, err = c.Record(ctx, k, clock.Now().Add(10*time.Second))
+	require.NoError(t, err)
+	assert.True(t, seen)
+
+	clock.Add(9 * time.Second)
+	seen, err = c.Record(ctx, k, clock.Now().Add(10*time.Second))
+	require.NoError(t, err)
+	assert.True(t, seen, "still live just before expiry")
+
+	clock.Add(2 * time.Second)
+	seen, err = c.Record(ctx, k, clock.Now().Add(10*time.Second))
+	require.NoError(t, err)
+	assert.False(t, seen, "expired entries are forgotten and may be recorded again")
+
+	seen, err = c.Record(ctx, NewReplayKey(rfc9449Thumb, "past"), clock.Now().Add(-time.Second))
+	require.NoError(t, err)
+	assert.False(t, seen)
+}
+
+func TestReplayKeySeparation(t *testing.T) {
+	assert.NotEqual(t, NewReplayKey("ab", "c"), NewReplayKey("a", "bc"))
+	assert.NotEqual(t, NewReplayKey(rfc9449Thumb, "x"), NewReplayKey(rfc7638Thumb, "x"))
+	assert.Equal(t, NewReplayKey(rfc9449Thumb, "x"), NewReplayKey(rfc9449Thumb, "x"))
+	long := string(make([]byte, 1000))
+	assert.NotEqual(t, NewReplayKey(rfc9449Thumb, long), NewReplayKey(rfc9449Thumb, long+"x"))
+}
+
+func TestMemoryReplayCacheFull(t *testing.T) {
+	clock := newFakeClock()
+	c, err := NewMemoryReplayCache(WithCapacity(100), WithCacheClock(clock.Now))
+	require.NoError(t, err)
+	ctx := context.Background()
+	until := clock.Now().Add(time.Minute)
+	for i := range 100 {
+		seen, err := c.Record(ctx, NewReplayKey("t", strconv.Itoa(i)), until)
+		require.NoError(t, err)
+		require.False(t, seen)
+	}
+	_, err = c.Record(ctx, NewReplayKey("t", "one more"), until)
+	require.ErrorIs(t, err, ErrReplayCacheFull)
+	// Live entries were not evicted to make room.
+	for i := range 100 {
+		seen, err := c.Record(ctx, NewReplayKey("t", strconv.Itoa(i)), until)
+		require.NoError(t, err)
+		require.True(t, seen)
+	}
+	// Once they expire there is room again.
+	clock.Add(time.Minute + time.Second)
+	seen, err := c.Record(ctx, NewReplayKey("t", "one more"), clock.Now().Add(time.Minute))
+	require.NoError(t, err)
+	assert.False(t, seen)
+	for i := range 99 {
+		seen, err := c.Record(ctx, NewReplayKey("t", "new"+strconv.Itoa(i)), clock.Now().Add(time.Minute))
+		require.NoError(t, err)
+		require.False(t, seen)
+	}
+	assert.LessOrEqual(t, c.Len(), 100)
+}
+
+func TestMemoryReplayCacheSweeps(t *testing.T) {
+	clock := newFakeClock()
+	c, err := NewMemoryReplayCache(WithCapacity(1<<16), WithCacheClock(clock.Now))
+	require.NoError(t, err)
+	ctx := context.Background()
+	// Steady traffic with a 10 s lifetime: the cache holds about the live
+	// entries, not everything ever recorded.
+	for i := range 200_000 {
+		if i%1000 == 0 {
+			clock.Add(time.Second)
+		}
+		_, err := c.Record(ctx, NewReplayKey("t", strconv.Itoa(i)), clock.Now().Add(10*time.Second))
+		require.NoError(t, err)
+	}
+	assert.Less(t, c.Len(), 3*11_000)
+}
+
+func TestNewMemoryReplayCacheOptions(t *testing.T) {
+	_, err := NewMemoryReplayCache(WithCapacity(0), WithCacheClock(nil))
+	require.ErrorIs(t, err, ErrConfig)
+}
+
+// TestMemoryReplayCacheBytesPerEntry measures the heap taken by one million
+// live entries: the target is under 100 bytes each.
+func TestMemoryReplayCacheBytesPerEntry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills a million entries")
+	}
+	const n = 1_000_000
+	clock := newFakeClock()
+	keys := make([]ReplayKey, n)
+	for i := range keys {
+		rand.Read(keys[i][:])
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	c, err := NewMemoryReplayCache(WithCapacity(n+n/4), WithCacheClock(clock.Now))
+	require.NoError(t, err)
+	until := clock.Now().Add(time.Minute)
+	for _, k := range keys {
+		if _, err := c.Record(context.Background(), k, until); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(after.HeapAlloc-before.HeapAlloc) / n
+	t.Logf("%.1f bytes per live entry at %d entries", per, n)
+	assert.Less(t, per, 100.0)
+	assert.Equal(t, n, c.Len())
+	runtime.KeepAlive(c)
+	runtime.KeepAlive(keys)
+}
+
+func BenchmarkMemoryReplayCache(b *testing.B) {
+	c, err := NewMemoryReplayCache()
+	require.NoError(b, err)
+	until := time.Now().Add(time.Minute)
+	var next atomic.Uint64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var k ReplayKey
+		rand.Read(k[8:])
+		for pb.Next() {
+			binary.LittleEndian.PutUint64(k[:8], next.Add(1))
+			if _, err := c.Record(context.Background(), k, until); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
