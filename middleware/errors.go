@@ -90,6 +90,8 @@ type Error struct {
 	// scheme is the scheme whose challenge carries the error ("Bearer" or
 	// "DPoP"); empty means every offered scheme.
 	scheme string
+	// issuer and kid, when known, are logged with the rejection.
+	issuer, kid string
 }
 
 func (e *Error) Error() string {

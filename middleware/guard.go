@@ -157,6 +157,7 @@ type Binding struct {
 // through the net/http adapter, else from the plain Request.
 type input struct {
 	scheme, token, proof, method string
+	issuer, kid                  string // for logs, once decoded
 	r                            *http.Request
 	req                          *Request
 	urls                         *dpop.URLResolver
@@ -213,7 +214,7 @@ func (g *Guard) verify(ctx context.Context, in *input) (*Token, *Error) {
 // tokenError is an invalid_token rejection on the scheme the client used.
 func (g *Guard) tokenError(in *input, desc string, cause error) *Error {
 	e := newError(CodeInvalidToken, desc, cause)
-	e.scheme = in.scheme
+	e.scheme, e.issuer, e.kid = in.scheme, in.issuer, in.kid
 	return e
 }
 
@@ -269,10 +270,12 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	if g.cfg.requireATJWT && !strings.EqualFold(h.Typ, "at+jwt") && !strings.EqualFold(h.Typ, "application/at+jwt") {
 		return nil, g.tokenError(in, "wrong token type", ErrTokenType)
 	}
+	in.kid = h.Kid
 	var p payload
 	if err := json.Unmarshal(jws.Payload, &p); err != nil {
 		return nil, g.tokenError(in, "malformed token claims", errors.Join(ErrClaims, err))
 	}
+	in.issuer = p.Issuer
 	ent := &cacheEntry{issuer: p.Issuer, kid: h.Kid, alg: h.Alg}
 	if secret, ok := g.cfg.hmac[p.Issuer]; ok && h.Alg == "HS256" {
 		ent.hmac = true

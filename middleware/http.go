@@ -100,8 +100,13 @@ func (g *Guard) reject(w http.ResponseWriter, r *http.Request, e *Error) {
 	if e.Status >= 500 {
 		level = slog.LevelError
 	}
-	g.logger.LogAttrs(r.Context(), level, "request rejected",
-		slog.Int("status", e.Status), slog.String("code", string(e.Code)), slog.String("reason", e.Error()))
+	if g.logger.Enabled(r.Context(), level) {
+		// Never the token or the proof: the reason is built from sentinel
+		// texts, and issuer and kid are the token's routing metadata.
+		g.logger.LogAttrs(r.Context(), level, "request rejected",
+			slog.Int("status", e.Status), slog.String("code", string(e.Code)), slog.String("reason", e.Error()),
+			slog.String("issuer", e.issuer), slog.String("kid", e.kid))
+	}
 	if g.cfg.errorHandler != nil {
 		g.cfg.errorHandler(w, r, e)
 		return
