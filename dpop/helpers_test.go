@@ -155,3 +155,5 @@ func newTestVerifier(t testing.TB, clock *fakeClock, opts ...Option) *Verifier {
 	require.NoError(t, err)
 	return v
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
