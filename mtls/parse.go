@@ -119,6 +119,10 @@ func parseRFC9440(v string) (forwarded, error) {
 }
 
 func decodeDER(enc *base64.Encoding, v string) (forwarded, error) {
+	// encoding/base64 skips '\r' and '\n' even in strict mode.
+	if strings.ContainsAny(v, "\r\n") {
+		return forwarded{}, fmt.Errorf("base64: line break: %w", ErrMalformedHeader)
+	}
 	der, err := enc.DecodeString(v)
 	if err != nil {
 		return forwarded{}, fmt.Errorf("base64: %w", ErrMalformedHeader)
