@@ -144,7 +144,9 @@ func TestHostileInputCatalogue(t *testing.T) {
 			strconv.FormatInt(now.Unix(), 10) + `,"exp":` + exp + extra + `}`
 	}
 	rsHeader := `{"alg":"RS256","kid":"` + kid + `"}`
-	signedClaims := func(extra string) string { return rawSigned(t, jwt.SigningMethodRS256, rsaKey, rsHeader, claimsJSON(extra)) }
+	signedClaims := func(extra string) string {
+		return rawSigned(t, jwt.SigningMethodRS256, rsaKey, rsHeader, claimsJSON(extra))
+	}
 	withHeader := func(h map[string]any) string { return mint(t, iss, jwkstest.Token{Header: h}) }
 
 	get := func(auth ...string) func() *http.Request {
@@ -203,15 +205,15 @@ func TestHostileInputCatalogue(t *testing.T) {
 		{"key injection", "iss of the trusted issuer, key of another", get("Bearer " + handMade(t, jwt.SigningMethodRS256, attacker.PrivateKey(attacker.CurrentKeyID()), map[string]any{"kid": attacker.CurrentKeyID()}, goodClaims(iss))), 401, middleware.ErrUnknownKey},
 
 		// Claim type confusion.
-		{"claim type confusion", "exp as a string", get("Bearer " + signedClaims(`,"exp":"` + exp + `"`)), 401, middleware.ErrClaims},
+		{"claim type confusion", "exp as a string", get("Bearer " + signedClaims(`,"exp":"`+exp+`"`)), 401, middleware.ErrClaims},
 		{"claim type confusion", "exp 1e300 (huge number)", get("Bearer " + signedClaims(`,"exp":1e300`)), 401, middleware.ErrClaims},
 		{"claim type confusion", "exp negative", get("Bearer " + signedClaims(`,"exp":-1`)), 401, middleware.ErrClaims},
 		{"claim type confusion", "nbf 1e300", get("Bearer " + signedClaims(`,"nbf":1e300`)), 401, middleware.ErrClaims},
 		{"claim type confusion", "iat as an object", get("Bearer " + signedClaims(`,"iat":{}`)), 401, middleware.ErrClaims},
-		{"claim type confusion", "aud as an object", get("Bearer " + signedClaims(`,"aud":{"aud":"` + audience + `"}`)), 401, middleware.ErrClaims},
-		{"claim type confusion", "aud array with a number", get("Bearer " + signedClaims(`,"aud":[1,"` + audience + `"]`)), 401, middleware.ErrClaims},
-		{"claim type confusion", "iss as an array", get("Bearer " + signedClaims(`,"iss":["` + iss.Issuer() + `"]`)), 401, middleware.ErrClaims},
-		{"claim type confusion", "cnf as an array", get("Bearer " + signedClaims(`,"cnf":["` + jkt + `"]`)), 401, middleware.ErrClaims},
+		{"claim type confusion", "aud as an object", get("Bearer " + signedClaims(`,"aud":{"aud":"`+audience+`"}`)), 401, middleware.ErrClaims},
+		{"claim type confusion", "aud array with a number", get("Bearer " + signedClaims(`,"aud":[1,"`+audience+`"]`)), 401, middleware.ErrClaims},
+		{"claim type confusion", "iss as an array", get("Bearer " + signedClaims(`,"iss":["`+iss.Issuer()+`"]`)), 401, middleware.ErrClaims},
+		{"claim type confusion", "cnf as an array", get("Bearer " + signedClaims(`,"cnf":["`+jkt+`"]`)), 401, middleware.ErrClaims},
 		{"claim type confusion", "cnf.jkt as a number", get("Bearer " + signedClaims(`,"cnf":{"jkt":1}`)), 401, middleware.ErrClaims},
 		{"claim type confusion", "payload is a JSON array", get("Bearer " + rawSigned(t, jwt.SigningMethodRS256, rsaKey, rsHeader, `[]`)), 401, middleware.ErrClaims},
 		// encoding/json keeps the last of duplicate members. Only the issuer
@@ -337,4 +339,3 @@ func stdB64Thumb(jkt string) string {
 	}
 	return s
 }
-
