@@ -373,3 +373,34 @@ func ExampleWithDecryptionKeys() {
 		log.Fatal(err)
 	}
 }
+
+// Guard.Handler and the wrappers of Guard.RequireScopes have the shape
+// func(http.Handler) http.Handler that routers take as middleware: chi's
+// r.Use and r.With, gorilla/mux's r.Use, echo.WrapMiddleware. For gin,
+// wrap the guard in a gin.HandlerFunc that calls c.Next() from the inner
+// handler (see the README). Claims are read from the request context as
+// usual.
+func Example_routers() {
+	iss, guard, done := exampleGuard()
+	defer done()
+
+	// What r.Use(guard.Handler) and r.With(guard.RequireScopes(...)) take.
+	var (
+		authenticate func(http.Handler) http.Handler = guard.Handler
+		needsRead    func(http.Handler) http.Handler = guard.RequireScopes("read:messages")
+	)
+	list := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claims, _ := middleware.ClaimsFromContext(r.Context())
+		fmt.Fprintf(w, "messages for %s", claims.Subject())
+	})
+	h := authenticate(needsRead(list))
+
+	token, _ := iss.Mint(jwkstest.Token{Subject: "alice", Scope: "read:messages"})
+	req := httptest.NewRequest(http.MethodGet, "https://api.example.com/messages", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	fmt.Println(rec.Code, rec.Body.String())
+	// Output:
+	// 200 messages for alice
+}
