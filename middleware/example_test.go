@@ -51,11 +51,14 @@ func Example() {
 		log.Fatal(err)
 	}
 
+	listMessages := func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "[]") }
+
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/me", guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		claims, _ := middleware.ClaimsFromContext(r.Context())
 		fmt.Fprintf(w, "hello %s", claims.Subject())
 	})))
+	mux.Handle("GET /api/messages", guard.Handler(guard.RequireScopes("read:messages")(http.HandlerFunc(listMessages))))
 
 	// A request with a bearer token, and one without credentials.
 	token, _ := iss.Mint(jwkstest.Token{Subject: "alice"})
