@@ -347,8 +347,10 @@ var jwsChars = func() (t [256]bool) {
 // resource-server checks of §7.1 (ath, and cnf.jkt when req.JKT is set).
 // Only when all of them pass does it record the proof in the replay cache
 // (§11.1), until the end of the proof's acceptance window (iat + window +
-// skew, plus a millisecond); a proof seen before fails with [ErrReplayed], and a cache that
-// cannot answer makes Verify fail with [ErrReplayCacheUnavailable].
+// skew, plus a millisecond); a proof seen before fails with [ErrReplayed],
+// and a cache that cannot answer makes Verify fail with
+// [ErrReplayCacheUnavailable] (joined with [ErrReplayCacheFull] when a
+// [MemoryReplayCache] is full).
 //
 // Step 1 (at most one DPoP header field) is the caller's: pass the single
 // value. A list of values joined with commas is not one compact JWS and
