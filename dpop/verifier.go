@@ -508,6 +508,9 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 	until := iat.Add(v.window + v.skew + time.Millisecond)
 	seen, err := v.replay.Record(ctx, NewReplayKey(thumb, c.jti), until)
 	if err != nil {
+		if errors.Is(err, ErrReplayCacheUnavailable) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: %w", ErrReplayCacheUnavailable, err)
 	}
 	if seen {

@@ -104,7 +104,15 @@ func KeyFits(alg string, key crypto.PublicKey) error {
 			return nil
 		}
 	case *ecdsa.PublicKey:
-		want := map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()}[alg]
+		var want elliptic.Curve
+		switch alg {
+		case "ES256":
+			want = elliptic.P256()
+		case "ES384":
+			want = elliptic.P384()
+		case "ES512":
+			want = elliptic.P521()
+		}
 		if want != nil && k.Curve == want {
 			return nil
 		}
