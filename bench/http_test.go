@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -187,6 +188,77 @@ func BenchmarkHTTP(b *testing.B) {
 			b.Run(mode.name, func(b *testing.B) { drive(b, g.Handler(hello), creds) })
 		}
 	})
+}
+
+// httpContender serves h on loopback and, per slice, sends n requests
+// from clientsPerCPU × GOMAXPROCS keep-alive clients; prepare makes their
+// credentials for the server's URL before the timed part. Any answer but
+// 200 fails the benchmark.
+func httpContender(b *testing.B, h http.Handler, prepare func(url string, n int) credentials) contender {
+	srv := httptest.NewServer(h)
+	b.Cleanup(srv.Close)
+	url := srv.URL + "/r"
+	clients := clientsPerCPU * runtime.GOMAXPROCS(0)
+	c := newClient(clients)
+	b.Cleanup(c.CloseIdleConnections)
+	var creds credentials
+	return contender{
+		prepare: func(n int) { creds = prepare(url, n) },
+		run: func(n int) {
+			var next, failed atomic.Int64
+			var wg sync.WaitGroup
+			for range clients {
+				wg.Go(func() {
+					for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+						if status, err := get(c, url, creds, i); err != nil || status != http.StatusOK {
+							failed.Add(1)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if f := failed.Load(); f > 0 {
+				b.Fatalf("%d of %d requests failed", f, n)
+			}
+		},
+	}
+}
+
+// BenchmarkHTTPRatio is BenchmarkHTTP's comparisons interleaved round by
+// round (see compare), so that load from other processes touches both sides
+// alike: req/s and floor-req/s are medians over rounds, and pct-of-floor is
+// the median of the per-round ratios of requests per second (issue 7: DPoP
+// warm ≥ 80). Run with -benchtime 12x for 12 rounds.
+func BenchmarkHTTPRatio(b *testing.B) {
+	b.Run("DPoP-ES256-warm", func(b *testing.B) {
+		iss := newIssuer(b, jwkstest.WithAlgorithm("ES256"))
+		signer, pub := newSigner(b)
+		token := mint(b, iss, jwkstest.Token{JKT: signer.Thumbprint(), Scope: "read:messages"})
+		creds := dpopCredentials(b, signer, token)
+		floor := httpContender(b, floorHandler(dpopHeader, floorVerify(b, pub)), creds)
+		subject := httpContender(b, newGuard(b, iss).Handler(hello), creds)
+		reportHTTP(b)(compare(b, floor, subject))
+	})
+	b.Run("Bearer-RS256-warm", func(b *testing.B) {
+		iss := newIssuer(b, jwkstest.WithAlgorithm("RS256"))
+		creds := bearerCredentials(mint(b, iss, jwkstest.Token{Scope: "read:messages"}))
+		floor := httpContender(b, floorHandler(bearerToken, floorVerify(b, iss.PublicKey(iss.CurrentKeyID()))), creds)
+		subject := httpContender(b, newGuard(b, iss).Handler(hello), creds)
+		reportHTTP(b)(compare(b, floor, subject))
+	})
+	b.Run("Bearer-RS256-warm-vs-noauth", func(b *testing.B) {
+		iss := newIssuer(b, jwkstest.WithAlgorithm("RS256"))
+		creds := bearerCredentials(mint(b, iss, jwkstest.Token{Scope: "read:messages"}))
+		reportHTTP(b)(compare(b, httpContender(b, hello, creds), httpContender(b, newGuard(b, iss).Handler(hello), creds)))
+	})
+}
+
+// reportHTTP adds req/s and pct-of-floor to compare's metrics.
+func reportHTTP(b *testing.B) func(nsPerRequest, ratio float64) {
+	return func(ns, ratio float64) {
+		b.ReportMetric(1e9/ns, "req/s")
+		b.ReportMetric(100/ratio, "pct-of-floor")
+	}
 }
 
 // cacheModes are the token cache settings measured: off, and the default.

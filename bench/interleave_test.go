@@ -25,7 +25,7 @@ const sliceTarget = 100 * time.Millisecond
 // per-round ratios subject/floor. Because the two sides run moments apart,
 // load from other processes on a shared machine touches both alike, which
 // separate benchmarks run seconds apart cannot promise.
-func compare(b *testing.B, floor, subject contender) {
+func compare(b *testing.B, floor, subject contender) (subjectNsPerOp, ratio float64) {
 	// Size the slices so that the floor's takes about sliceTarget.
 	const probe = 16
 	floor.prepare(probe)
@@ -74,6 +74,7 @@ func compare(b *testing.B, floor, subject contender) {
 	// The testing package's own counts would cover both sides: override them.
 	b.ReportMetric(median(allocs), "allocs/op")
 	b.ReportMetric(median(bytes), "B/op")
+	return median(subjectNs), median(ratios)
 }
 
 func median(v []float64) float64 {
