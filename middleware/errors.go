@@ -68,7 +68,7 @@ var (
 
 // Error is a rejection, carrying the fields of an RFC 6750 §3 challenge and
 // the cause. [Guard.Check] and [Guard.Verify] return *Error for every
-// rejection; [Guard.Handler] writes it with [Error.WriteTo].
+// rejection; [Guard.Handler] writes it with [Guard.WriteError].
 type Error struct {
 	// Status is the HTTP status: 400, 401, 403, or 503 when keys, the replay
 	// store or the nonce source cannot answer (fail closed).

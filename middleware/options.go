@@ -190,9 +190,10 @@ func WithFormToken() Option { return func(c *config) { c.formTokens = true } }
 // Off by default: URLs end up in logs, and FAPI profiles forbid it.
 func WithQueryToken() Option { return func(c *config) { c.queryTokens = true } }
 
-// WithErrorHandler replaces how [Guard.Handler] writes a rejection. The
-// handler gets the *Error with its status and code; [Error.WriteTo]-like
-// behaviour is available through [Guard.WriteError].
+// WithErrorHandler replaces how [Guard.Handler] and [Guard.RequireScopes]
+// write a rejection, for example to add a JSON body. The handler gets the
+// *Error with its status and code, and can call [Guard.WriteError] for the
+// standard answer.
 func WithErrorHandler(h func(http.ResponseWriter, *http.Request, *Error)) Option {
 	return func(c *config) {
 		if h == nil {
