@@ -217,13 +217,6 @@ func newIssuer(t *testing.T) *jwkstest.Issuer {
 	iss, err := jwkstest.NewIssuer()
 	require.NoError(t, err)
 	t.Cleanup(iss.Close)
-	// jwkstest.NewIssuer sets its issuer URL after its server goroutine
-	// started. Requests from this process are ordered after that write by
-	// the race detector's model of I/O syscalls, but requests from the
-	// resource-server process are not, so -race reports a race. One write
-	// syscall here orders them. (Reported: jwkstest should set the URL
-	// before starting its server.)
-	require.NoError(t, os.WriteFile(filepath.Join(t.TempDir(), "order"), []byte{1}, 0o600))
 	return iss
 }
 

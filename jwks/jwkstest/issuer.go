@@ -158,12 +158,18 @@ func NewIssuer(opts ...Option) (*Issuer, error) {
 	mux.HandleFunc("GET "+JWKSPath, i.serveJWKS)
 	i.srv = httptest.NewUnstartedServer(mux)
 	i.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // clients that distrust the TLS certificate are expected
+	// The issuer URL is known from the listener before the server starts,
+	// so handlers never see it being written.
+	scheme := "http://"
+	if c.tls {
+		scheme = "https://"
+	}
+	i.iss = scheme + i.srv.Listener.Addr().String() + "/"
 	if c.tls {
 		i.srv.StartTLS()
 	} else {
 		i.srv.Start()
 	}
-	i.iss = i.srv.URL + "/"
 	return i, nil
 }
 
