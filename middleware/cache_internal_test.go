@@ -1,0 +1,65 @@
+package middleware
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func entry(raw int, exp time.Time) *cacheEntry {
+	return &cacheEntry{claims: &Claims{raw: []byte(strings.Repeat("x", raw)), expiresAt: exp}}
+}
+
+func TestTokenCacheBounds(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	exp := now.Add(time.Hour)
+
+	t.Run("entry count", func(t *testing.T) {
+		c := newTokenCache(cacheShards*4, time.Minute)
+		for i := range 10_000 {
+			c.put(sha256.Sum256([]byte(fmt.Sprint(i))), entry(10, exp), now)
+		}
+		n := 0
+		for i := range c.shards {
+			n += len(c.shards[i].m)
+			assert.LessOrEqual(t, len(c.shards[i].m), 4)
+		}
+		assert.LessOrEqual(t, n, cacheShards*4)
+	})
+	t.Run("bytes, whatever the token sizes", func(t *testing.T) {
+		c := newTokenCache(1_000_000, time.Minute)
+		for i := range 5_000 {
+			c.put(sha256.Sum256([]byte(fmt.Sprint(i))), entry(16<<10, exp), now)
+		}
+		total := 0
+		for i := range c.shards {
+			total += c.shards[i].bytes
+			assert.LessOrEqual(t, c.shards[i].bytes, c.perShardBytes)
+		}
+		assert.LessOrEqual(t, total, cacheBytes)
+	})
+	t.Run("expiry at exp, capped by max age", func(t *testing.T) {
+		c := newTokenCache(100, time.Minute)
+		k1, k2 := sha256.Sum256([]byte("a")), sha256.Sum256([]byte("b"))
+		c.put(k1, entry(1, now.Add(10*time.Second)), now)
+		c.put(k2, entry(1, now.Add(time.Hour)), now)
+		assert.NotNil(t, c.get(k1, now.Add(9*time.Second)))
+		assert.Nil(t, c.get(k1, now.Add(10*time.Second)), "gone at exp")
+		assert.NotNil(t, c.get(k2, now.Add(59*time.Second)))
+		assert.Nil(t, c.get(k2, now.Add(time.Minute)), "gone at max age")
+	})
+	t.Run("replacing and removing keep the byte count right", func(t *testing.T) {
+		c := newTokenCache(100, time.Minute)
+		k := sha256.Sum256([]byte("a"))
+		c.put(k, entry(100, exp), now)
+		c.put(k, entry(100, exp), now)
+		s := c.shard(k)
+		assert.Equal(t, 100+entryOverhead, s.bytes)
+		c.remove(k)
+		assert.Equal(t, 0, s.bytes)
+	})
+}
