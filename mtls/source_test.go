@@ -394,3 +394,42 @@ func TestHeaderFormatString(t *testing.T) {
 	assert.Equal(t, "RFC9440", RFC9440.String())
 	assert.Equal(t, "HeaderFormat(0)", HeaderFormat(0).String())
 }
+
+// BenchmarkSourceThumbprint is the per-request cost of finding the client
+// certificate's thumbprint on each path.
+func BenchmarkSourceThumbprint(b *testing.B) {
+	f := fixtures(b)
+	cert := f.ecCA.cert
+	certPEM := f.ecCA.pem()
+	cases := []struct {
+		name   string
+		format HeaderFormat
+		value  string
+		remote string
+	}{
+		{"TLS connection", XFCC, "", "192.0.2.1:1"},
+		{"XFCC Hash only", XFCC, `By=spiffe://p;Hash=` + hexSum(cert) + `;Subject="/CN=x"`, proxyAddr},
+		{"XFCC Cert", XFCC, `By=spiffe://p;Hash=` + hexSum(cert) + `;Cert="` + fullEscape(certPEM) + `"`, proxyAddr},
+		{"EscapedPEM", EscapedPEM, fullEscape(certPEM), proxyAddr},
+		{"Base64DER", Base64DER, base64.StdEncoding.EncodeToString(cert.Raw), proxyAddr},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			src, err := NewSource(WithForwardedHeader("X-Client-Cert", tc.format), WithTrustedProxies(proxyNet))
+			require.NoError(b, err)
+			h := http.Header{}
+			if tc.value != "" {
+				h["X-Client-Cert"] = []string{tc.value}
+			}
+			r := request(tc.remote, h, cert)
+			want := Thumbprint(cert)
+			b.ReportAllocs()
+			for b.Loop() {
+				tp, err := src.Thumbprint(r)
+				if err != nil || !EqualThumbprints(tp, want) {
+					b.Fatal(tp, err)
+				}
+			}
+		})
+	}
+}
