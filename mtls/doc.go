@@ -3,19 +3,40 @@
 // certificate, its constant-time comparison with the token's
 // cnf["x5t#S256"], and finding the client certificate of a request.
 //
-// The certificate comes from the TLS connection itself
-// (r.TLS.PeerCertificates[0]) or, behind a TLS-terminating proxy that the
-// operator trusts, from a header that the proxy sets. A [Source] is
-// configured once with the header's name and [HeaderFormat] and the
-// addresses of the trusted proxies; a forwarded header from any other
-// address is ignored, so a client that reaches the server directly cannot
-// inject a certificate.
+// # Where the certificate comes from
+//
+// A [Source] is configured once. Without options it uses only the
+// certificate the client presented on the TLS connection
+// (r.TLS.PeerCertificates[0]). Behind a TLS-terminating proxy, name the
+// header in which the proxy forwards the certificate and its [HeaderFormat]
+// with [WithForwardedHeader], and the proxy's addresses with
+// [WithTrustedProxies]. The rule is:
+//
+//   - A request whose RemoteAddr is a trusted proxy takes its certificate
+//     only from the header. The proxy terminated the client's TLS, so a
+//     certificate on the proxy's own connection identifies the proxy and
+//     is never used instead; no header means no certificate.
+//   - Any other request takes its certificate only from its TLS connection;
+//     a forwarded header is ignored as if absent (not merged, not an error),
+//     so a client that reaches the server directly cannot inject one.
+//
+// Configure the proxy to overwrite the header rather than pass on a
+// client's value (Envoy: forward_client_cert_details SANITIZE_SET; nginx:
+// proxy_set_header). With Envoy's APPEND_FORWARD only the last XFCC element,
+// added by the nearest proxy, is used.
+//
+// Envoy forwards by default only the certificate's Hash; [Source.Thumbprint]
+// accepts it, [Source.Certificate] cannot return a certificate for it. A
+// middleware that only needs the binding should call Source.Thumbprint and
+// compare with [EqualThumbprints].
+//
+// # Binding, not authentication
 //
 // The binding is proven by the client's possession of the certificate's
 // private key during the TLS handshake, so chain validation is not needed
 // for the binding itself and self-signed client certificates work.
-// [ServerTLSConfig] builds a server configuration that requests (but does not
-// require) a client certificate.
+// [ServerTLSConfig] builds a server configuration that requests (but does
+// not require) a client certificate, with optional chain validation.
 //
 // [RFC 8705]: https://www.rfc-editor.org/rfc/rfc8705
 package mtls

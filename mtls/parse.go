@@ -178,7 +178,7 @@ func parseXFCC(v string) (forwarded, error) {
 			continue // By, Subject, URI, DNS and others are not needed.
 		}
 		if *seen {
-			return forwarded{}, fmt.Errorf("XFCC: repeated key %q: %w", key, ErrMalformedHeader)
+			return forwarded{}, fmt.Errorf("XFCC: repeated Cert, Chain or Hash: %w", ErrMalformedHeader)
 		}
 		*dst, *seen = val, true
 	}
@@ -284,10 +284,11 @@ func cutTop(s string, sep byte) (before, after string, found bool) {
 }
 
 // xfccValue returns the value of an XFCC pair: either bare (no quotes,
-// separators or backslashes) or double-quoted with backslash escapes.
+// separators or backslashes; '=' is tolerated since the pair was cut at its
+// first '=') or double-quoted with backslash escapes.
 func xfccValue(raw string) (string, error) {
 	if !strings.HasPrefix(raw, `"`) {
-		if strings.ContainsAny(raw, "\"\\,;=") {
+		if strings.ContainsAny(raw, "\"\\,;") {
 			return "", fmt.Errorf("XFCC: special character in a bare value: %w", ErrMalformedHeader)
 		}
 		return raw, nil

@@ -117,6 +117,10 @@ func WithTrustedProxies(prefixes ...netip.Prefix) Option {
 				c.errs = append(c.errs, fmt.Errorf("trusted proxy prefix %v is not valid: %w", p, ErrInvalidOption))
 				continue
 			}
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				// Remote addresses are compared unmapped.
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
 			c.trusted = append(c.trusted, p.Masked())
 		}
 	}

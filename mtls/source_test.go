@@ -64,6 +64,8 @@ func TestHeaderFormats(t *testing.T) {
 	}{
 		// Envoy XFCC.
 		{"XFCC Cert quoted", XFCC, []string{`By=spiffe://proxy;Hash=` + hexSum(ec) + `;Cert="` + esc(ecPEM) + `";Subject="/CN=ec";URI=spiffe://client`}, ec, nil, nil},
+		{"XFCC Istio style, empty URI", XFCC, []string{`By=spiffe://cluster.local/ns/a/sa/b;Hash=` + hexSum(ec) + `;Cert="` + esc(ecPEM) + `";Subject="";URI=;DNS=a.example`}, ec, nil, nil},
+		{"XFCC bare value with = (unescaped padding)", XFCC, []string{`By=x;Cert=` + strings.ReplaceAll(esc(fixedPEMStr), "%3D", "=")}, fixed, nil, nil},
 		{"XFCC Cert bare", XFCC, []string{`Cert=` + esc(ecPEM)}, ec, nil, nil},
 		{"XFCC keys case-insensitive", XFCC, []string{`HASH=` + strings.ToUpper(hexSum(ec)) + `;cert=` + esc(ecPEM)}, ec, nil, nil},
 		{"XFCC Chain only: leaf first", XFCC, []string{`By=a;Chain="` + esc(ecPEM+caPEM) + `"`}, ec, nil, nil},
@@ -281,11 +283,13 @@ func TestTrustedProxies(t *testing.T) {
 		{"trusted: header wins over the connection", proxyAddr, header, conn, fwd, nil},
 		{"trusted without header: proxy's connection certificate not used", proxyAddr, nil, conn, nil, ErrNoCertificate},
 		{"trusted IPv4-mapped IPv6", "[::ffff:10.9.8.7]:443", header, nil, fwd, nil},
+		{"trusted by an IPv4-mapped prefix", "172.16.0.9:443", header, nil, fwd, nil},
+		{"outside the IPv4-mapped prefix", "172.32.0.9:443", header, nil, nil, ErrNoCertificate},
 		{"trusted, malformed header", proxyAddr, bad, conn, nil, ErrMalformedHeader},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src, err := NewSource(WithForwardedHeader("X-Client-Cert", EscapedPEM), WithTrustedProxies(proxyNet))
+			src, err := NewSource(WithForwardedHeader("X-Client-Cert", EscapedPEM), WithTrustedProxies(proxyNet, netip.MustParsePrefix("::ffff:172.16.0.0/108")))
 			require.NoError(t, err)
 			r := request(tt.remote, tt.header, tt.conn)
 			cert, err := src.Certificate(r)
