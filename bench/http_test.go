@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/senderbound/senderbound/bench/internal/benchkit"
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
@@ -135,7 +136,7 @@ func drive(b *testing.B, h http.Handler, prepare func(url string, n int) credent
 // dpopCredentials makes n fresh proofs for url and token.
 func dpopCredentials(b *testing.B, s *dpop.Signer, token string) func(url string, n int) credentials {
 	return func(url string, n int) credentials {
-		ps := proofs(b, s, url, token, n)
+		ps := benchkit.Proofs(b, s, url, token, n)
 		authz := "DPoP " + token
 		return func(i int) (string, string) { return authz, ps[i] }
 	}
@@ -168,7 +169,7 @@ func BenchmarkHTTP(b *testing.B) {
 		token := mint(b, iss, jwkstest.Token{JKT: signer.Thumbprint(), Scope: "read:messages"})
 		creds := dpopCredentials(b, signer, token)
 		b.Run("floor-1xES256", func(b *testing.B) {
-			drive(b, floorHandler(dpopHeader, floorVerify(b, pub)), creds)
+			drive(b, floorHandler(dpopHeader, benchkit.FloorVerify(b, pub)), creds)
 		})
 		for _, mode := range cacheModes {
 			g := newGuard(b, iss, mode.opt)
@@ -181,7 +182,7 @@ func BenchmarkHTTP(b *testing.B) {
 		creds := bearerCredentials(token)
 		b.Run("noauth", func(b *testing.B) { drive(b, hello, creds) })
 		b.Run("floor-1xRS256", func(b *testing.B) {
-			drive(b, floorHandler(bearerToken, floorVerify(b, iss.PublicKey(iss.CurrentKeyID()))), creds)
+			drive(b, floorHandler(bearerToken, benchkit.FloorVerify(b, iss.PublicKey(iss.CurrentKeyID()))), creds)
 		})
 		for _, mode := range cacheModes {
 			g := newGuard(b, iss, mode.opt)
@@ -194,7 +195,7 @@ func BenchmarkHTTP(b *testing.B) {
 // from clientsPerCPU × GOMAXPROCS keep-alive clients; prepare makes their
 // credentials for the server's URL before the timed part. Any answer but
 // 200 fails the benchmark.
-func httpContender(b *testing.B, h http.Handler, prepare func(url string, n int) credentials) contender {
+func httpContender(b *testing.B, h http.Handler, prepare func(url string, n int) credentials) benchkit.Contender {
 	srv := httptest.NewServer(h)
 	b.Cleanup(srv.Close)
 	url := srv.URL + "/r"
@@ -202,9 +203,9 @@ func httpContender(b *testing.B, h http.Handler, prepare func(url string, n int)
 	c := newClient(clients)
 	b.Cleanup(c.CloseIdleConnections)
 	var creds credentials
-	return contender{
-		prepare: func(n int) { creds = prepare(url, n) },
-		run: func(n int) {
+	return benchkit.Contender{
+		Prepare: func(n int) { creds = prepare(url, n) },
+		Run: func(n int) {
 			var next, failed atomic.Int64
 			var wg sync.WaitGroup
 			for range clients {
@@ -235,21 +236,21 @@ func BenchmarkHTTPRatio(b *testing.B) {
 		signer, pub := newSigner(b)
 		token := mint(b, iss, jwkstest.Token{JKT: signer.Thumbprint(), Scope: "read:messages"})
 		creds := dpopCredentials(b, signer, token)
-		floor := httpContender(b, floorHandler(dpopHeader, floorVerify(b, pub)), creds)
+		floor := httpContender(b, floorHandler(dpopHeader, benchkit.FloorVerify(b, pub)), creds)
 		subject := httpContender(b, newGuard(b, iss).Handler(hello), creds)
-		reportHTTP(b)(compare(b, floor, subject))
+		reportHTTP(b)(benchkit.Compare(b, floor, subject))
 	})
 	b.Run("Bearer-RS256-warm", func(b *testing.B) {
 		iss := newIssuer(b, jwkstest.WithAlgorithm("RS256"))
 		creds := bearerCredentials(mint(b, iss, jwkstest.Token{Scope: "read:messages"}))
-		floor := httpContender(b, floorHandler(bearerToken, floorVerify(b, iss.PublicKey(iss.CurrentKeyID()))), creds)
+		floor := httpContender(b, floorHandler(bearerToken, benchkit.FloorVerify(b, iss.PublicKey(iss.CurrentKeyID()))), creds)
 		subject := httpContender(b, newGuard(b, iss).Handler(hello), creds)
-		reportHTTP(b)(compare(b, floor, subject))
+		reportHTTP(b)(benchkit.Compare(b, floor, subject))
 	})
 	b.Run("Bearer-RS256-warm-vs-noauth", func(b *testing.B) {
 		iss := newIssuer(b, jwkstest.WithAlgorithm("RS256"))
 		creds := bearerCredentials(mint(b, iss, jwkstest.Token{Scope: "read:messages"}))
-		reportHTTP(b)(compare(b, httpContender(b, hello, creds), httpContender(b, newGuard(b, iss).Handler(hello), creds)))
+		reportHTTP(b)(benchkit.Compare(b, httpContender(b, hello, creds), httpContender(b, newGuard(b, iss).Handler(hello), creds)))
 	})
 }
 
@@ -287,8 +288,8 @@ func TestHTTPSetup(t *testing.T) {
 	}{
 		{"middleware accepts", newGuard(t, iss).Handler(hello), signer, http.StatusOK},
 		{"middleware rejects another key", newGuard(t, iss).Handler(hello), other, http.StatusUnauthorized},
-		{"floor accepts", floorHandler(dpopHeader, floorVerify(t, pub)), signer, http.StatusOK},
-		{"floor rejects another key", floorHandler(dpopHeader, floorVerify(t, pub)), other, http.StatusUnauthorized},
+		{"floor accepts", floorHandler(dpopHeader, benchkit.FloorVerify(t, pub)), signer, http.StatusOK},
+		{"floor rejects another key", floorHandler(dpopHeader, benchkit.FloorVerify(t, pub)), other, http.StatusUnauthorized},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewServer(tc.h)
@@ -306,7 +307,7 @@ func TestHTTPSetup(t *testing.T) {
 	t.Run("bearer floor rejects a forged token", func(t *testing.T) {
 		rs := newIssuer(t)
 		forger := newIssuer(t)
-		verify := floorVerify(t, rs.PublicKey(rs.CurrentKeyID()))
+		verify := benchkit.FloorVerify(t, rs.PublicKey(rs.CurrentKeyID()))
 		assert.True(t, verify(mint(t, rs, jwkstest.Token{})))
 		assert.False(t, verify(mint(t, forger, jwkstest.Token{})))
 		assert.False(t, verify("no-dots"))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/senderbound/senderbound/bench/internal/benchkit"
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
@@ -104,7 +105,7 @@ func sustain(b *testing.B, total int) []memSample {
 	require.NoError(b, err)
 	var passed, rejected atomic.Int64
 	g := newGuard(b, iss, middleware.WithDPoP(verifier), middleware.WithClock(clock),
-		middleware.WithPublicURL(publicURL)) // default token cache: 10,000 entries, 5 minutes
+		middleware.WithPublicURL(benchkit.PublicURL)) // default token cache: 10,000 entries, 5 minutes
 	h := g.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { passed.Add(1) }))
 
 	signers := make([]*dpop.Signer, distinctClients)
@@ -137,15 +138,15 @@ func sustain(b *testing.B, total int) []memSample {
 		for range runtime.GOMAXPROCS(0) {
 			wg.Go(func() {
 				rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-				w := &discard{h: http.Header{}}
+				w := &benchkit.Discard{H: http.Header{}}
 				for next.Add(1) <= int64(chunk) {
 					i := rng.IntN(distinctTokens)
-					p, err := signers[i%distinctClients].Proof(http.MethodGet, resource, tokens[i], "")
+					p, err := signers[i%distinctClients].Proof(http.MethodGet, benchkit.Resource, tokens[i], "")
 					if err != nil {
 						rejected.Add(1)
 						continue
 					}
-					r := httptest.NewRequest(http.MethodGet, resource, nil)
+					r := httptest.NewRequest(http.MethodGet, benchkit.Resource, nil)
 					r.Header.Set("Authorization", "DPoP "+tokens[i])
 					r.Header.Set("DPoP", p)
 					before := passed.Load()

@@ -13,96 +13,16 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/senderbound/senderbound/dpop"
+	"github.com/senderbound/senderbound/bench/internal/benchkit"
 	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
 )
-
-// publicURL is the API's external URL in the in-process benchmarks.
-const (
-	publicURL = "https://api.example.com"
-	resource  = publicURL + "/r"
-)
-
-// discard is a ResponseWriter that costs nothing.
-type discard struct{ h http.Header }
-
-func (d *discard) Header() http.Header         { return d.h }
-func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discard) WriteHeader(int)             {}
-
-// served wraps g around a handler that counts the requests it lets through,
-// and returns a contender that sends requests made by mk (before the timed
-// part) and fails the benchmark unless every one got through: a rejection
-// is cheaper than an acceptance and must never be what is measured.
-func served(b *testing.B, g *middleware.Guard, mk func(n int) []*http.Request) contender {
-	var passed atomic.Int64
-	h := g.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { passed.Add(1) }))
-	w := &discard{h: http.Header{}}
-	var reqs []*http.Request
-	return contender{
-		prepare: func(n int) { reqs = mk(n) },
-		run: func(n int) {
-			passed.Store(0)
-			for _, r := range reqs[:n] {
-				h.ServeHTTP(w, r)
-			}
-			if got := passed.Load(); got != int64(n) {
-				b.Fatalf("%d of %d requests rejected", int64(n)-got, n)
-			}
-		},
-	}
-}
-
-// same returns n references to one request (a repeated token).
-func same(r *http.Request) func(n int) []*http.Request {
-	return func(n int) []*http.Request {
-		reqs := make([]*http.Request, n)
-		for i := range reqs {
-			reqs[i] = r
-		}
-		return reqs
-	}
-}
-
-func bearerRequest(token string) *http.Request {
-	r := httptest.NewRequest(http.MethodGet, resource, nil)
-	r.Header.Set("Authorization", "Bearer "+token)
-	return r
-}
-
-// dpopRequests makes n requests, each with a fresh proof.
-func dpopRequests(b *testing.B, s *dpop.Signer, token string) func(n int) []*http.Request {
-	return func(n int) []*http.Request {
-		ps := proofs(b, s, resource, token, n)
-		reqs := make([]*http.Request, n)
-		for i, p := range ps {
-			r := httptest.NewRequest(http.MethodGet, resource, nil)
-			r.Header.Set("Authorization", "DPoP "+token)
-			r.Header.Set("DPoP", p)
-			reqs[i] = r
-		}
-		return reqs
-	}
-}
-
-// mustVerify turns a floor check into an operation that fails the
-// benchmark on a bad signature.
-func mustVerify(b *testing.B, verify func(string) bool, jws string) func() {
-	return func() {
-		if !verify(jws) {
-			b.Fatal("floor: bad signature")
-		}
-	}
-}
 
 // BenchmarkRatio measures each row of issue 7's target table as a ratio to
 // its floor, the two sides interleaved round by round (see compare): the
@@ -113,11 +33,11 @@ func BenchmarkRatio(b *testing.B) {
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
 		iss := newIssuer(b, jwkstest.WithAlgorithm(alg))
 		tok := mint(b, iss, jwkstest.Token{Scope: "read:messages", Permissions: []string{"read:messages"}})
-		floor := repeat(mustVerify(b, floorVerify(b, iss.PublicKey(iss.CurrentKeyID())), tok))
+		floor := benchkit.Repeat(benchkit.MustVerify(b, benchkit.FloorVerify(b, iss.PublicKey(iss.CurrentKeyID())), tok))
 		for _, mode := range cacheModes {
 			g := newGuard(b, iss, mode.opt)
 			b.Run("Bearer-"+alg+"-"+mode.name, func(b *testing.B) {
-				compare(b, floor, served(b, g, same(bearerRequest(tok))))
+				benchkit.Compare(b, floor, benchkit.Served(b, g.Handler, benchkit.Same(benchkit.BearerRequest(tok))))
 			})
 		}
 	}
@@ -126,14 +46,14 @@ func BenchmarkRatio(b *testing.B) {
 		iss := newIssuer(b, jwkstest.WithAlgorithm("ES256"))
 		signer, pub := newSigner(b)
 		tok := mint(b, iss, jwkstest.Token{JKT: signer.Thumbprint()})
-		verifyProof := floorVerify(b, pub)
-		verifyToken := floorVerify(b, iss.PublicKey(iss.CurrentKeyID()))
+		verifyProof := benchkit.FloorVerify(b, pub)
+		verifyToken := benchkit.FloorVerify(b, iss.PublicKey(iss.CurrentKeyID()))
 		// The floors verify fresh proofs too, one per operation.
-		floor := func(withToken bool) contender {
+		floor := func(withToken bool) benchkit.Contender {
 			var ps []string
-			return contender{
-				prepare: func(n int) { ps = proofs(b, signer, resource, tok, n) },
-				run: func(n int) {
+			return benchkit.Contender{
+				Prepare: func(n int) { ps = benchkit.Proofs(b, signer, benchkit.Resource, tok, n) },
+				Run: func(n int) {
 					for _, p := range ps[:n] {
 						if !verifyProof(p) || (withToken && !verifyToken(tok)) {
 							b.Fatal("floor: bad signature")
@@ -143,13 +63,13 @@ func BenchmarkRatio(b *testing.B) {
 			}
 		}
 		for _, mode := range cacheModes {
-			g := newGuard(b, iss, mode.opt, middleware.WithPublicURL(publicURL))
+			g := newGuard(b, iss, mode.opt, middleware.WithPublicURL(benchkit.PublicURL))
 			f := floor(false) // warm: one ES256 verification (the proof)
 			if mode.name == "cold" {
 				f = floor(true) // cold: two (proof and token)
 			}
 			b.Run(mode.name, func(b *testing.B) {
-				compare(b, f, served(b, g, dpopRequests(b, signer, tok)))
+				benchkit.Compare(b, f, benchkit.Served(b, g.Handler, benchkit.DPoPRequests(b, signer, tok)))
 			})
 		}
 	})
@@ -159,13 +79,13 @@ func BenchmarkRatio(b *testing.B) {
 	b.Run("mTLS-vs-Bearer-RS256-cold", func(b *testing.B) {
 		iss := newIssuer(b)
 		cert := clientCert(b)
-		plain := bearerRequest(mint(b, iss, jwkstest.Token{}))
-		bound := bearerRequest(mint(b, iss, jwkstest.Token{X5TS256: mtls.Thumbprint(cert)}))
+		plain := benchkit.BearerRequest(mint(b, iss, jwkstest.Token{}))
+		bound := benchkit.BearerRequest(mint(b, iss, jwkstest.Token{X5TS256: mtls.Thumbprint(cert)}))
 		for _, r := range []*http.Request{plain, bound} {
 			r.TLS = &tls.ConnectionState{HandshakeComplete: true, PeerCertificates: []*x509.Certificate{cert}}
 		}
 		g := newGuard(b, iss, middleware.WithTokenCache(0, 0))
-		compare(b, served(b, g, same(plain)), served(b, g, same(bound)))
+		benchkit.Compare(b, benchkit.Served(b, g.Handler, benchkit.Same(plain)), benchkit.Served(b, g.Handler, benchkit.Same(bound)))
 	})
 
 	// issue 9: an encrypted (JWE, RSA-OAEP-256 + A256GCM) Bearer token
@@ -178,13 +98,13 @@ func BenchmarkRatio(b *testing.B) {
 		require.NoError(b, err)
 		g := newGuard(b, iss, middleware.WithTokenCache(0, 0),
 			middleware.WithDecryptionKeys(map[string]*rsa.PrivateKey{"rs": k}))
-		compare(b, served(b, g, same(bearerRequest(mint(b, iss, jwkstest.Token{})))), served(b, g, same(bearerRequest(enc))))
+		benchkit.Compare(b, benchkit.Served(b, g.Handler, benchkit.Same(benchkit.BearerRequest(mint(b, iss, jwkstest.Token{})))), benchkit.Served(b, g.Handler, benchkit.Same(benchkit.BearerRequest(enc))))
 	})
 
 	// Why ES384 is to be avoided on hot paths: one bare ES384 verification
 	// beside one bare ES256 verification.
 	b.Run("ES384-vs-ES256-verify", func(b *testing.B) {
-		compare(b, repeat(ecdsaVerifier(b, elliptic.P256(), crypto.SHA256)), repeat(ecdsaVerifier(b, elliptic.P384(), crypto.SHA384)))
+		benchkit.Compare(b, benchkit.Repeat(ecdsaVerifier(b, elliptic.P256(), crypto.SHA256)), benchkit.Repeat(ecdsaVerifier(b, elliptic.P384(), crypto.SHA384)))
 	})
 }
 
