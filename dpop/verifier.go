@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/rsa"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
@@ -490,7 +489,7 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 
 	// RFC 9449 §4.3 (12): ath is the hash of this access token.
 	if req.AccessToken != "" {
-		sum := sha256.Sum256([]byte(req.AccessToken))
+		sum := jose.SHA256(req.AccessToken)
 		var enc [43]byte
 		b64.Encode(enc[:], sum[:])
 		if !MatchThumbprint(c.ath, string(enc[:])) {

@@ -3,7 +3,6 @@ package middleware
 import (
 	"context"
 	"crypto"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -232,7 +231,7 @@ type header struct {
 func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	var sum [32]byte
 	if g.cache != nil {
-		sum = sha256.Sum256([]byte(in.token))
+		sum = jose.SHA256(in.token)
 		if ent := g.cache.get(sum, g.cfg.now()); ent != nil {
 			if g.stillPublished(ctx, ent) {
 				return ent.claims, nil

@@ -10,9 +10,11 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"strings"
+	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -196,4 +198,12 @@ func DepthWithin(b []byte, limit int) bool {
 		}
 	}
 	return true
+}
+
+// SHA256 returns the SHA-256 digest of s without copying s: access tokens
+// are hashed on every request (cache key, DPoP ath), and a []byte
+// conversion would allocate a copy of the whole token each time.
+func SHA256(s string) [32]byte {
+	// sha256.Sum256 only reads its argument and does not retain it.
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(s), len(s)))
 }

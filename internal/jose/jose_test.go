@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"strings"
 	"testing"
@@ -170,4 +171,10 @@ func FuzzDepthWithin(f *testing.F) {
 		}
 		require.Equal(t, ok, got)
 	})
+}
+
+func TestSHA256(t *testing.T) {
+	s := strings.Repeat("token", 200)
+	assert.Equal(t, sha256.Sum256([]byte(s)), jose.SHA256(s))
+	assert.Equal(t, sha256.Sum256(nil), jose.SHA256(""))
 }
