@@ -265,7 +265,7 @@ func (k *Keys) Close() error {
 // plus the HTTP timeout when it does the refresh, then decides. The key must
 // fit alg ([jose.KeyFits]) and equal the JWK's "alg" when it has one; a JWK
 // whose "use" is not "sig" is never used. Nothing named by the token itself
-// (jku, x5u) is fetched.
+// (jku, x5u) is fetched. An empty kid matches only a JWK without "kid".
 //
 // Errors: [ErrUnknownIssuer], [ErrUnavailable] (possibly wrapping
 // [ErrDiscovery]), [ErrKeyNotFound], [ErrKeyMismatch].
