@@ -170,14 +170,17 @@ func (in *input) url() *url.URL {
 	return in.req.URL
 }
 
-func (in *input) cert() (*x509.Certificate, error) {
+// certThumbprint is the RFC 8705 thumbprint of the client certificate:
+// from the connection or a trusted proxy's header (which may carry only the
+// hash, as Envoy's XFCC does by default), or from the plain Request.
+func (in *input) certThumbprint() (string, error) {
 	if in.r != nil {
-		return in.certs.Certificate(in.r)
+		return in.certs.Thumbprint(in.r)
 	}
 	if in.req.Certificate == nil {
-		return nil, mtls.ErrNoCertificate
+		return "", mtls.ErrNoCertificate
 	}
-	return in.req.Certificate, nil
+	return mtls.Thumbprint(in.req.Certificate), nil
 }
 
 // Verify verifies req's access token and its sender constraint. It returns
@@ -375,13 +378,13 @@ func (g *Guard) bind(ctx context.Context, in *input, c *Claims) (*Token, *Error)
 		if g.cfg.mechanism == MechanismDPoP && g.cfg.required {
 			return nil, g.tokenError(in, "token binding not accepted", ErrBindingNotAllowed)
 		}
-		cert, err := in.cert()
+		thumb, err := in.certThumbprint()
 		if err != nil {
 			return nil, g.tokenError(in, "client certificate required", errors.Join(ErrBindingMismatch, err))
 		}
 		// RFC 8705 §3: the certificate of this connection must hash to the
 		// token's x5t#S256 (constant-time comparison).
-		if !mtls.MatchThumbprint(cert, cnf.X5TS256) {
+		if !mtls.EqualThumbprints(thumb, cnf.X5TS256) {
 			return nil, g.tokenError(in, "client certificate does not match the token", ErrBindingMismatch)
 		}
 		tok.Binding = Binding{Mechanism: MechanismMTLS, Thumbprint: cnf.X5TS256}

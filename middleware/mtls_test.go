@@ -1,8 +1,10 @@
 package middleware_test
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -109,4 +111,30 @@ func TestForwardedCertificateOnlyFromTrustedProxies(t *testing.T) {
 
 func tlsState(c *x509.Certificate) *tls.ConnectionState {
 	return &tls.ConnectionState{PeerCertificates: []*x509.Certificate{c}}
+}
+
+// TestEnvoyHashOnly: Envoy forwards only the certificate's hash by default;
+// a trusted proxy's hash is enough to prove the binding.
+func TestEnvoyHashOnly(t *testing.T) {
+	iss := newIssuer(t)
+	cert, _ := clientCert(t, "client")
+	other, _ := clientCert(t, "other")
+	bound := mint(t, iss, jwkstest.Token{X5TS256: mtls.Thumbprint(cert)})
+	src, err := mtls.NewSource(mtls.WithForwardedHeader("X-Forwarded-Client-Cert", mtls.XFCC),
+		mtls.WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8")))
+	require.NoError(t, err)
+	g := newGuard(t, iss, middleware.WithCertificateSource(src))
+	for _, tc := range []struct {
+		name   string
+		cert   *x509.Certificate
+		status int
+	}{{"matching hash", cert, 200}, {"another certificate's hash", other, 401}} {
+		t.Run(tc.name, func(t *testing.T) {
+			sum := sha256.Sum256(tc.cert.Raw)
+			r := bearer(bound)
+			r.RemoteAddr = "10.0.0.9:5555"
+			r.Header.Set("X-Forwarded-Client-Cert", "By=spiffe://api;Hash="+hex.EncodeToString(sum[:])+";Subject=\"CN=client\"")
+			assert.Equal(t, tc.status, serve(g, r).status)
+		})
+	}
 }
