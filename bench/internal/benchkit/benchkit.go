@@ -40,8 +40,8 @@ type Contender struct {
 	Run     func(n int)
 }
 
-// SliceTarget is how long the floor's slice of operations should take in
-// each round of [Compare].
+// SliceTarget is how long the slower side's slice of operations should
+// take in each round of [Compare].
 const SliceTarget = 100 * time.Millisecond
 
 // Compare measures subject against floor in alternating slices of the same
@@ -53,12 +53,16 @@ const SliceTarget = 100 * time.Millisecond
 // separate benchmarks run seconds apart cannot promise. It returns the
 // subject's median ns/op and the median ratio.
 func Compare(b *testing.B, floor, subject Contender) (subjectNsPerOp, ratio float64) {
-	// Size the slices so that the floor's takes about SliceTarget.
+	// Size the slices so that the slower side's takes about SliceTarget
+	// (probing also warms both sides up).
 	const probe = 16
-	floor.Prepare(probe)
-	start := time.Now()
-	floor.Run(probe)
-	n := max(probe, int(SliceTarget/max(time.Since(start)/probe, 1)))
+	perOp := func(c Contender) time.Duration {
+		c.Prepare(probe)
+		start := time.Now()
+		c.Run(probe)
+		return max(time.Since(start)/probe, 1)
+	}
+	n := max(probe, int(SliceTarget/max(perOp(floor), perOp(subject))))
 
 	var floorNs, subjectNs, ratios, allocs, bytes []float64
 	var ms runtime.MemStats
