@@ -62,6 +62,11 @@ func TestRFC9068TypeRequired(t *testing.T) {
 	// An ID token or an Auth0 default-profile token has typ JWT.
 	_, err = g.Check(bearer(mint(t, iss, jwkstest.Token{Dialect: jwkstest.Auth0})))
 	require.ErrorIs(t, err, middleware.ErrTokenType)
+	// The profile's required claims (RFC 9068 §2.2).
+	for _, claim := range []string{"sub", "client_id", "jti", "iat"} {
+		_, err = g.Check(bearer(mint(t, iss, jwkstest.Token{Dialect: jwkstest.RFC9068, Claims: map[string]any{claim: nil}})))
+		require.ErrorIs(t, err, middleware.ErrClaims, claim)
+	}
 }
 
 // TestTokenRejected walks every reason a token itself is refused. Each row

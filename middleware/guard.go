@@ -301,6 +301,10 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	if err := g.validator.Validate(&p); err != nil {
 		return nil, g.tokenError(in, "invalid token claims", mapJWTError(err))
 	}
+	// RFC 9068 §2.2: the profile's required claims.
+	if g.cfg.requireATJWT && (p.Subject == "" || p.ClientID == "" || p.ID == "" || p.IssuedAt == nil) {
+		return nil, g.tokenError(in, "invalid token claims", ErrClaims)
+	}
 	claims, err := p.claims(jws.Payload)
 	if err != nil {
 		return nil, g.tokenError(in, "invalid token claims", err)

@@ -151,9 +151,10 @@ func WithLeeway(d time.Duration) Option {
 	}
 }
 
-// WithRFC9068 requires the RFC 9068 header typ "at+jwt" (or
-// "application/at+jwt"), which stops an ID token from being used as an
-// access token. Off by default, so that Auth0's default token dialect works.
+// WithRFC9068 requires the JWT access token profile of RFC 9068: header typ
+// "at+jwt" (or "application/at+jwt"), which stops an ID token from being
+// used as an access token, and the claims sub, client_id, jti and iat. Off
+// by default, so that Auth0's default token dialect works.
 func WithRFC9068() Option { return func(c *config) { c.requireATJWT = true } }
 
 // WithRealm sets the realm attribute of challenges.
