@@ -125,4 +125,3 @@ func TestLoad(t *testing.T) {
 	// Handler runs: one per proof plus every valid bearer request.
 	assert.Equal(t, int64(2*proofs), served.Load())
 }
-
