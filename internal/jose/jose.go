@@ -42,7 +42,9 @@ type JWS struct {
 	Signature []byte
 }
 
-var b64 = base64.RawURLEncoding
+// b64 is strict: non-zero trailing bits are refused, so one JWS has exactly one
+// encoding and a token cannot be made malleable by re-encoding a part.
+var b64 = base64.RawURLEncoding.Strict()
 
 // Split parses a compact JWS of exactly three base64url parts, without
 // padding. It allocates one buffer for all decoded parts.

@@ -178,3 +178,12 @@ func TestSHA256(t *testing.T) {
 	assert.Equal(t, sha256.Sum256([]byte(s)), jose.SHA256(s))
 	assert.Equal(t, sha256.Sum256(nil), jose.SHA256(""))
 }
+
+// TestSplitRefusesNonCanonicalBase64: "0w" and "00" decode to the same byte
+// with a lax decoder; only the canonical form is accepted.
+func TestSplitRefusesNonCanonicalBase64(t *testing.T) {
+	_, err := jose.Split("0w.0w.0w")
+	require.NoError(t, err)
+	_, err = jose.Split("00.00.00")
+	require.ErrorIs(t, err, jose.ErrMalformed)
+}
