@@ -11,6 +11,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/big"
+
+	"github.com/senderbound/senderbound/internal/jsonobj"
 )
 
 var (
@@ -33,7 +35,7 @@ func parseJWK(raw []byte) (jwk, error) {
 	var k jwk
 	var seen uint8
 	var private, badType bool
-	err := eachMember(raw, func(name string, value []byte) error {
+	err := jsonobj.Members(raw, func(name string, value []byte) error {
 		var dst *string
 		var bit uint8
 		switch name {
@@ -56,10 +58,10 @@ func parseJWK(raw []byte) (jwk, error) {
 			return nil
 		}
 		if seen&bit != 0 {
-			return errJSON
+			return jsonobj.ErrInvalid
 		}
 		seen |= bit
-		s, ok := decodeString(value)
+		s, ok := jsonobj.String(value)
 		if !ok {
 			badType = true
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/senderbound/senderbound/internal/jose"
+	"github.com/senderbound/senderbound/internal/jsonobj"
 )
 
 // Defaults of a [Verifier].
@@ -269,16 +270,16 @@ var errBadMember = errors.New("dpop: member has the wrong type")
 
 func parseHeader(data []byte) (proofHeader, error) {
 	var h proofHeader
-	err := eachMember(data, func(name string, value []byte) error {
+	err := jsonobj.Members(data, func(name string, value []byte) error {
 		var bit uint8
 		var ok bool
 		switch name {
 		case "typ":
 			bit = seenTyp
-			h.typ, ok = decodeString(value)
+			h.typ, ok = jsonobj.String(value)
 		case "alg":
 			bit = seenAlg
-			h.alg, ok = decodeString(value)
+			h.alg, ok = jsonobj.String(value)
 		case "jwk":
 			bit = seenJWK
 			h.jwk, ok = value, value[0] == '{'
@@ -299,28 +300,28 @@ func parseHeader(data []byte) (proofHeader, error) {
 
 func parseClaims(data []byte) (proofClaims, error) {
 	var c proofClaims
-	err := eachMember(data, func(name string, value []byte) error {
+	err := jsonobj.Members(data, func(name string, value []byte) error {
 		var bit uint8
 		var ok bool
 		switch name {
 		case "jti":
 			bit = seenJTI
-			c.jti, ok = decodeString(value)
+			c.jti, ok = jsonobj.String(value)
 		case "htm":
 			bit = seenHTM
-			c.htm, ok = decodeString(value)
+			c.htm, ok = jsonobj.String(value)
 		case "htu":
 			bit = seenHTU
-			c.htu, ok = decodeString(value)
+			c.htu, ok = jsonobj.String(value)
 		case "iat":
 			bit = seenIAT
-			c.iat, ok = decodeNumber(value)
+			c.iat, ok = jsonobj.Number(value)
 		case "ath":
 			bit = seenATH
-			c.ath, ok = decodeString(value)
+			c.ath, ok = jsonobj.String(value)
 		case "nonce":
 			bit = seenNonce
-			c.nonce, ok = decodeString(value)
+			c.nonce, ok = jsonobj.String(value)
 		default:
 			return nil
 		}

@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/senderbound/senderbound/internal/jsonobj"
 )
 
 // Claims are the verified claims of an access token. A Claims value is
@@ -85,26 +86,115 @@ func (c *Claims) Raw() []byte { return slices.Clone(c.raw) }
 // Decode unmarshals the token's JSON payload into v, for custom claims.
 func (c *Claims) Decode(v any) error { return json.Unmarshal(c.raw, v) }
 
-// payload is the wire form of the claims, decoded once per token. Every
-// member has a concrete type: a claim of the wrong JSON type fails decoding.
+// payload is the wire form of the claims, read once per token by
+// parsePayload with exact, case-sensitive member names.
 type payload struct {
-	Issuer      string            `json:"iss"`
-	Subject     string            `json:"sub"`
-	Audience    audience          `json:"aud"`
-	ExpiresAt   *numericDate      `json:"exp"`
-	NotBefore   *numericDate      `json:"nbf"`
-	IssuedAt    *numericDate      `json:"iat"`
-	ID          string            `json:"jti"`
-	Scope       string            `json:"scope"`
-	Permissions []string          `json:"permissions"`
-	ClientID    string            `json:"client_id"`
-	AZP         string            `json:"azp"`
-	Cnf         *confirmationJSON `json:"cnf"`
+	Issuer      string
+	Subject     string
+	Audience    audience
+	ExpiresAt   *numericDate
+	NotBefore   *numericDate
+	IssuedAt    *numericDate
+	ID          string
+	Scope       string
+	Permissions []string
+	ClientID    string
+	AZP         string
+	Cnf         *confirmationJSON
 }
 
 type confirmationJSON struct {
-	JKT     *string `json:"jkt"`
-	X5TS256 *string `json:"x5t#S256"`
+	JKT     *string
+	X5TS256 *string
+}
+
+// parsePayload reads the claims this package uses. Every claim it knows must
+// have its JSON type, a known claim may appear only once, and names match
+// exactly (RFC 7519 §4: "Exp" is not "exp"). Other claims are left for
+// [Claims.Decode].
+func parsePayload(data []byte) (payload, error) {
+	var p payload
+	var seen uint16
+	err := jsonobj.Members(data, func(name string, v []byte) error {
+		var bit uint16
+		ok := true
+		switch name {
+		case "iss":
+			bit = 1 << 0
+			p.Issuer, ok = jsonobj.String(v)
+		case "sub":
+			bit = 1 << 1
+			p.Subject, ok = jsonobj.String(v)
+		case "aud":
+			bit = 1 << 2
+			ok = p.Audience.UnmarshalJSON(v) == nil
+		case "exp":
+			bit = 1 << 3
+			p.ExpiresAt, ok = parseNumericDate(v)
+		case "nbf":
+			bit = 1 << 4
+			p.NotBefore, ok = parseNumericDate(v)
+		case "iat":
+			bit = 1 << 5
+			p.IssuedAt, ok = parseNumericDate(v)
+		case "jti":
+			bit = 1 << 6
+			p.ID, ok = jsonobj.String(v)
+		case "scope":
+			bit = 1 << 7
+			p.Scope, ok = jsonobj.String(v)
+		case "permissions":
+			bit = 1 << 8
+			ok = v[0] == '[' && json.Unmarshal(v, &p.Permissions) == nil
+		case "client_id":
+			bit = 1 << 9
+			p.ClientID, ok = jsonobj.String(v)
+		case "azp":
+			bit = 1 << 10
+			p.AZP, ok = jsonobj.String(v)
+		case "cnf":
+			bit = 1 << 11
+			p.Cnf, ok = parseConfirmation(v)
+		default:
+			return nil
+		}
+		if !ok || seen&bit != 0 {
+			return ErrClaims
+		}
+		seen |= bit
+		return nil
+	})
+	if err != nil {
+		return payload{}, ErrClaims
+	}
+	return p, nil
+}
+
+// parseConfirmation reads cnf (RFC 7800): an object whose jkt and x5t#S256
+// members, when present, are strings. Other members are ignored.
+func parseConfirmation(v []byte) (*confirmationJSON, bool) {
+	if v[0] != '{' {
+		return nil, false
+	}
+	var c confirmationJSON
+	err := jsonobj.Members(v, func(name string, v []byte) error {
+		var dst **string
+		switch name {
+		case "jkt":
+			dst = &c.JKT
+		case "x5t#S256":
+			dst = &c.X5TS256
+		default:
+			return nil
+		}
+		s, ok := jsonobj.String(v)
+		if !ok || *dst != nil {
+			return ErrClaims
+		}
+		*dst = &s
+		return nil
+	})
+	return &c, err == nil
 }
 
 // jwt.Claims, so golang-jwt's Validator checks the registered claims.
@@ -115,18 +205,16 @@ func (p *payload) GetIssuer() (string, error)                   { return p.Issue
 func (p *payload) GetSubject() (string, error)                  { return p.Subject, nil }
 func (p *payload) GetAudience() (jwt.ClaimStrings, error)       { return jwt.ClaimStrings(p.Audience), nil }
 
-// audience is aud: one string or an array of strings (RFC 7519 §4.1.3),
-// decoded without going through []any.
+// audience is aud: one string or an array of strings (RFC 7519 §4.1.3).
 type audience []string
 
 func (a *audience) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
+	if s, ok := jsonobj.String(b); ok {
 		*a = audience{s}
 		return nil
+	}
+	if b[0] != '[' {
+		return ErrClaims
 	}
 	var list []string
 	if err := json.Unmarshal(b, &list); err != nil {
@@ -137,24 +225,23 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 }
 
 // numericDate is an RFC 7519 NumericDate: a JSON number of seconds. Unlike
-// jwt.NumericDate it refuses strings ("exp": "9999999999") and values
-// outside years 0001-9999 (1e300 would otherwise mean "never expires").
+// jwt.NumericDate it refuses strings ("exp": "9999999999"), negative values
+// and values past the year 9999 (1e300 would otherwise mean "never
+// expires").
 type numericDate struct{ jwt.NumericDate }
 
 // maxNumericDate is 9999-12-31T23:59:59Z.
 const maxNumericDate = 253402300799
 
-func (d *numericDate) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || !(b[0] == '-' || b[0] >= '0' && b[0] <= '9') {
-		return ErrClaims
-	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || f < 0 || f > maxNumericDate {
-		return ErrClaims
+func parseNumericDate(b []byte) (*numericDate, bool) {
+	f, ok := jsonobj.Number(b)
+	if !ok || f < 0 || f > maxNumericDate {
+		return nil, false
 	}
 	sec, frac := math.Modf(f)
+	d := &numericDate{}
 	d.NumericDate.Time = time.Unix(int64(sec), int64(frac*1e9))
-	return nil
+	return d, true
 }
 
 func (d *numericDate) jwt() *jwt.NumericDate {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/internal/jose"
+	"github.com/senderbound/senderbound/internal/jsonobj"
 	"github.com/senderbound/senderbound/internal/jwe"
 	"github.com/senderbound/senderbound/jwks"
 	"github.com/senderbound/senderbound/mtls"
@@ -223,10 +223,42 @@ func (g *Guard) tokenError(in *input, desc string, cause error) *Error {
 // header is the JOSE header of an access token. Only these members are
 // read: jku, x5u, jwk and x5c are never used to find a key.
 type header struct {
-	Alg  string          `json:"alg"`
-	Kid  string          `json:"kid"`
-	Typ  string          `json:"typ"`
-	Crit json.RawMessage `json:"crit"`
+	Alg, Kid, Typ string
+	// Crit is set when the header has a crit member (RFC 7515 §4.1.11).
+	Crit bool
+}
+
+// parseHeader reads alg, kid, typ and crit with exact names; each may
+// appear once and must be a string (crit: any value marks it present).
+func parseHeader(data []byte) (header, error) {
+	var h header
+	var seen uint8
+	err := jsonobj.Members(data, func(name string, v []byte) error {
+		var bit uint8
+		ok := true
+		switch name {
+		case "alg":
+			bit = 1
+			h.Alg, ok = jsonobj.String(v)
+		case "kid":
+			bit = 2
+			h.Kid, ok = jsonobj.String(v)
+		case "typ":
+			bit = 4
+			h.Typ, ok = jsonobj.String(v)
+		case "crit":
+			bit = 8
+			h.Crit = true
+		default:
+			return nil
+		}
+		if !ok || seen&bit != 0 {
+			return ErrMalformedToken
+		}
+		seen |= bit
+		return nil
+	})
+	return h, err
 }
 
 // verifyToken returns the verified claims of in.token, from the cache when
@@ -260,22 +292,22 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	if !jose.DepthWithin(jws.Header, g.cfg.maxDepth) || !jose.DepthWithin(jws.Payload, g.cfg.maxDepth) {
 		return nil, g.tokenError(in, "malformed token", ErrMalformedToken)
 	}
-	var h header
-	if err := json.Unmarshal(jws.Header, &h); err != nil {
+	h, err := parseHeader(jws.Header)
+	if err != nil {
 		return nil, g.tokenError(in, "malformed token", ErrMalformedToken)
 	}
 	// RFC 7515 §4.1.11: crit lists extensions that must be understood; this
 	// verifier understands none, so any crit member (even empty) fails.
-	if len(h.Crit) > 0 {
+	if h.Crit {
 		return nil, g.tokenError(in, "unsupported token header", ErrCritical)
 	}
 	if g.cfg.requireATJWT && !strings.EqualFold(h.Typ, "at+jwt") && !strings.EqualFold(h.Typ, "application/at+jwt") {
 		return nil, g.tokenError(in, "wrong token type", ErrTokenType)
 	}
 	in.kid = h.Kid
-	var p payload
-	if err := json.Unmarshal(jws.Payload, &p); err != nil {
-		return nil, g.tokenError(in, "malformed token claims", errors.Join(ErrClaims, err))
+	p, err := parsePayload(jws.Payload)
+	if err != nil {
+		return nil, g.tokenError(in, "malformed token claims", err)
 	}
 	in.issuer = p.Issuer
 	ent := &cacheEntry{issuer: p.Issuer, kid: h.Kid, alg: h.Alg}

@@ -1,4 +1,13 @@
-package dpop
+// Package jsonobj reads the top-level members of one JSON object with exact,
+// case-sensitive member names, and no reflection or map on the way.
+//
+// JOSE headers, JWT claims and JWKs are read with it: RFC 7515 and RFC 7519
+// names are case-sensitive, whereas encoding/json matches struct fields
+// case-insensitively, so "Exp" or "Cnf" in a signed payload would override
+// "exp" or "cnf". Callers switch on the exact name and reject duplicates.
+// Input is first checked with json.Valid, so the walker only has to find
+// boundaries.
+package jsonobj
 
 import (
 	"bytes"
@@ -8,24 +17,19 @@ import (
 	"unicode/utf8"
 )
 
-// This file holds a small reader for the top-level members of one JSON
-// object. It exists so that proof headers, claims and JWKs are read with
-// exact (case-sensitive) member names, duplicate members are rejected, and no
-// reflection or map is used on the verification path. Input is first checked
-// with json.Valid, so the walker only has to find boundaries.
+// ErrInvalid means the input is not one valid JSON object.
+var ErrInvalid = errors.New("jsonobj: invalid JSON object")
 
-var errJSON = errors.New("dpop: invalid JSON object")
-
-// eachMember calls fn with the unescaped name and the raw value of each
+// Members calls fn with the unescaped name and the raw value of each
 // top-level member of the JSON object in data. It fails when data is not a
 // valid JSON object or when fn fails.
-func eachMember(data []byte, fn func(name string, value []byte) error) error {
+func Members(data []byte, fn func(name string, value []byte) error) error {
 	if !json.Valid(data) {
-		return errJSON
+		return ErrInvalid
 	}
 	i := skipWS(data, 0)
 	if i >= len(data) || data[i] != '{' {
-		return errJSON
+		return ErrInvalid
 	}
 	i = skipWS(data, i+1)
 	if data[i] == '}' {
@@ -33,9 +37,9 @@ func eachMember(data []byte, fn func(name string, value []byte) error) error {
 	}
 	for {
 		end := endOfString(data, i)
-		name, ok := decodeString(data[i:end])
+		name, ok := String(data[i:end])
 		if !ok {
-			return errJSON
+			return ErrInvalid
 		}
 		i = skipWS(data, end) // at ':'
 		i = skipWS(data, i+1)
@@ -110,9 +114,9 @@ func endOfValue(data []byte, i int) int {
 	return i
 }
 
-// decodeString returns the string a raw JSON value denotes, and false when
-// the value is not a string.
-func decodeString(raw []byte) (string, bool) {
+// String returns the string a raw JSON value denotes, and false when the
+// value is not a string.
+func String(raw []byte) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' {
 		return "", false
 	}
@@ -127,9 +131,9 @@ func decodeString(raw []byte) (string, bool) {
 	return s, true
 }
 
-// decodeNumber returns the number a raw JSON value denotes, and false when
-// the value is not a (finite) number.
-func decodeNumber(raw []byte) (float64, bool) {
+// Number returns the number a raw JSON value denotes, and false when the
+// value is not a (finite) number.
+func Number(raw []byte) (float64, bool) {
 	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
 		return 0, false
 	}
