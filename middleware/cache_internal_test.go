@@ -1,13 +1,21 @@
 package middleware
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"math/big"
+	"slices"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func entry(raw int, exp time.Time) *cacheEntry {
@@ -62,4 +70,23 @@ func TestTokenCacheBounds(t *testing.T) {
 		c.remove(k)
 		assert.Equal(t, 0, s.bytes)
 	})
+}
+
+func TestSameKey(t *testing.T) {
+	a, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	b, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	copyOfA := &rsa.PublicKey{N: new(big.Int).Set(a.N), E: a.E}
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	ed, _, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	assert.True(t, sameKey(&a.PublicKey, &a.PublicKey))
+	assert.True(t, sameKey(&a.PublicKey, copyOfA), "equal values, other pointer")
+	assert.False(t, sameKey(&a.PublicKey, &b.PublicKey))
+	assert.True(t, sameKey(&ec.PublicKey, &ec.PublicKey))
+	assert.False(t, sameKey(&ec.PublicKey, &a.PublicKey))
+	assert.True(t, sameKey(ed, slices.Clone(ed)), "ed25519 keys are slices: compared by value, never with ==")
+	assert.False(t, sameKey(ed, &a.PublicKey))
 }

@@ -3,6 +3,8 @@ package middleware
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"log/slog"
@@ -373,8 +375,25 @@ func (g *Guard) stillPublished(ctx context.Context, ent *cacheEntry) bool {
 	if err != nil {
 		return false
 	}
-	k, ok := key.(interface{ Equal(x crypto.PublicKey) bool })
-	return ok && k.Equal(ent.key)
+	return sameKey(key, ent.key)
+}
+
+// sameKey reports whether a and b are the same public key. The key source
+// usually returns the very same pointer while a key set is unchanged, so
+// pointer identity answers first; Equal compares the values otherwise.
+func sameKey(a, b crypto.PublicKey) bool {
+	switch ka := a.(type) {
+	case *rsa.PublicKey:
+		if kb, ok := b.(*rsa.PublicKey); ok && ka == kb {
+			return true
+		}
+	case *ecdsa.PublicKey:
+		if kb, ok := b.(*ecdsa.PublicKey); ok && ka == kb {
+			return true
+		}
+	}
+	k, ok := a.(interface{ Equal(x crypto.PublicKey) bool })
+	return ok && k.Equal(b)
 }
 
 // jwtErrors maps golang-jwt's validation sentinels to ours.
