@@ -2,6 +2,10 @@ package middleware_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -207,4 +211,46 @@ type staticToken string
 
 func (s staticToken) Token(context.Context) (string, error) { return string(s), nil }
 
-var _ = time.Second
+
+// TestDPoPNonceRefreshedOnSuccess: a request whose nonce is still accepted
+// but about to expire succeeds, and its response carries a fresh nonce, so
+// a client that follows DPoP-Nonce headers never sees use_dpop_nonce again.
+func TestDPoPNonceRefreshedOnSuccess(t *testing.T) {
+	iss := newIssuer(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	client, err := dpop.NewSigner(key)
+	require.NoError(t, err)
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	nonces, err := dpop.NewHMACNonces([][]byte{[]byte(strings.Repeat("k", 32))}, dpop.WithNonceClock(clock))
+	require.NoError(t, err)
+	v, err := dpop.NewVerifier(dpop.WithNonces(nonces), dpop.WithClock(clock))
+	require.NoError(t, err)
+	g := newGuard(t, iss, middleware.WithDPoP(v), middleware.WithPublicURL("https://api.example.com"))
+	tok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
+
+	first, err := v.Nonce()
+	require.NoError(t, err)
+	a := serve(g, dpopRequest(t, tok, proofAt(t, key, tok, first, clock())))
+	require.Equal(t, http.StatusOK, a.status)
+	assert.Empty(t, a.nonce, "a current nonce needs no replacement")
+
+	now.Add(int64(time.Minute)) // one nonce step later: still accepted, soon stale
+	a = serve(g, dpopRequest(t, tok, proofAt(t, key, tok, first, clock())))
+	require.Equal(t, http.StatusOK, a.status)
+	require.NotEmpty(t, a.nonce, "a fresh nonce is sent before the old one expires")
+	assert.NotEqual(t, first, a.nonce)
+
+	a = serve(g, dpopRequest(t, tok, proofAt(t, key, tok, a.nonce, clock())))
+	assert.Equal(t, http.StatusOK, a.status)
+}
+
+// proofAt makes a proof with key whose iat is at.
+func proofAt(t *testing.T, key crypto.Signer, token, nonce string, at time.Time) string {
+	t.Helper()
+	signer, err := dpop.NewSigner(key, dpop.WithSignerClock(func() time.Time { return at }))
+	require.NoError(t, err)
+	return proof(t, signer, "GET", resource, token, nonce)
+}
