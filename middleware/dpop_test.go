@@ -211,7 +211,6 @@ type staticToken string
 
 func (s staticToken) Token(context.Context) (string, error) { return string(s), nil }
 
-
 // TestDPoPNonceRefreshedOnSuccess: a request whose nonce is still accepted
 // but about to expire succeeds, and its response carries a fresh nonce, so
 // a client that follows DPoP-Nonce headers never sees use_dpop_nonce again.
