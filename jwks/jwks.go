@@ -384,16 +384,16 @@ func (k *Keys) nextDelay(ik *issuerKeys) time.Duration {
 }
 
 // refreshLimited refreshes ik if the rate limiter allows it within the wait
-// bound.
+// bound. It never reserves a token it may not use: cancelling reservations
+// made concurrently by a flood of callers can leave the limiter in debt
+// (only the latest reservation is restored in full), which would delay the
+// next legitimate refresh by many windows.
 func (k *Keys) refreshLimited(ctx context.Context, ik *issuerKeys) {
 	now := k.now()
-	r := ik.limiter.ReserveN(now, 1)
-	if !r.OK() {
-		return
-	}
-	if d := r.DelayFrom(now); d > 0 {
+	if !ik.limiter.AllowN(now, 1) {
+		missing := 1 - ik.limiter.TokensAt(now)
+		d := time.Duration(missing / float64(ik.limiter.Limit()) * float64(time.Second))
 		if d > k.rateWait {
-			r.CancelAt(now)
 			return
 		}
 		t := time.NewTimer(d)
@@ -401,8 +401,10 @@ func (k *Keys) refreshLimited(ctx context.Context, ik *issuerKeys) {
 		select {
 		case <-t.C:
 		case <-ctx.Done():
-			r.CancelAt(k.now())
 			return
+		}
+		if !ik.limiter.AllowN(k.now(), 1) {
+			return // another caller took the token
 		}
 	}
 	_ = k.refreshIssuer(ctx, ik, "unknown kid")
