@@ -85,9 +85,11 @@ func jwkMap(t testing.TB, pub crypto.PublicKey) map[string]any {
 	t.Helper()
 	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
-		size := (k.Curve.Params().BitSize + 7) / 8
+		point, err := k.Bytes() // 0x04 || X || Y
+		require.NoError(t, err)
+		size := (len(point) - 1) / 2
 		return map[string]any{"kty": "EC", "crv": k.Curve.Params().Name,
-			"x": b64u(k.X.FillBytes(make([]byte, size))), "y": b64u(k.Y.FillBytes(make([]byte, size)))}
+			"x": b64u(point[1 : 1+size]), "y": b64u(point[1+size:])}
 	case *rsa.PublicKey:
 		return map[string]any{"kty": "RSA", "n": b64u(k.N.Bytes()), "e": b64u(big.NewInt(int64(k.E)).Bytes())}
 	case ed25519.PublicKey:
@@ -157,3 +159,11 @@ func newTestVerifier(t testing.TB, clock *fakeClock, opts ...Option) *Verifier {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// must returns v, or panics on err: for key encodings that cannot fail.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

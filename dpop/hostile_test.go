@@ -80,7 +80,7 @@ func TestHostileProofCatalogue(t *testing.T) {
 		{"binding bypass", "cnf.jkt of another key", hand(nil), func(r *Request) { r.JKT, _ = Thumbprint(ecKey2.Public()) }, ErrKeyMismatch},
 
 		{"DPoP forgery", "private key material in the jwk", hand(func(h, c map[string]any) {
-			h["jwk"].(map[string]any)["d"] = b64u(ecKey.D.Bytes())
+			h["jwk"].(map[string]any)["d"] = b64u(must(ecKey.Bytes()))
 		}), nil, ErrPrivateKey},
 		{"DPoP forgery", "typ missing", hand(func(h, c map[string]any) { h["typ"] = nil }), nil, ErrMalformed},
 		{"DPoP forgery", "typ JWT", hand(func(h, c map[string]any) { h["typ"] = "JWT" }), nil, ErrType},

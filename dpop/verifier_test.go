@@ -146,7 +146,7 @@ func TestVerifyRejects(t *testing.T) {
 		{name: "alg not allowed", proof: hand(nil), opts: []Option{WithAlgorithms("EdDSA")}, want: ErrAlgorithm},
 		// (7)
 		{name: "jwk with d", proof: hand(func(h, c map[string]any) {
-			h["jwk"].(map[string]any)["d"] = b64u(ecKey.D.Bytes())
+			h["jwk"].(map[string]any)["d"] = b64u(must(ecKey.Bytes()))
 		}), want: ErrPrivateKey},
 		{name: "jwk with k", proof: hand(func(h, c map[string]any) { h["jwk"].(map[string]any)["k"] = "AAAA" }), want: ErrPrivateKey},
 		// (6)

@@ -126,3 +126,11 @@ func goodClaims(iss *jwkstest.Issuer) jwt.MapClaims {
 }
 
 var _ crypto.PublicKey // keep crypto imported for helpers in other files
+
+// must returns v, or panics on err: for key encodings that cannot fail.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -54,8 +54,9 @@ func jwkOf(t testing.TB, pub crypto.PublicKey) map[string]any {
 	enc := base64.RawURLEncoding.EncodeToString
 	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
-		return map[string]any{"kty": "EC", "crv": "P-256",
-			"x": enc(k.X.FillBytes(make([]byte, 32))), "y": enc(k.Y.FillBytes(make([]byte, 32)))}
+		point, err := k.Bytes() // 0x04 || X || Y
+		require.NoError(t, err)
+		return map[string]any{"kty": "EC", "crv": "P-256", "x": enc(point[1:33]), "y": enc(point[33:])}
 	case ed25519.PublicKey:
 		return map[string]any{"kty": "OKP", "crv": "Ed25519", "x": enc(k)}
 	}
@@ -238,7 +239,7 @@ func TestHostileInputCatalogue(t *testing.T) {
 			return handProof(t, thief, clk.Now(), bound, func(h, c map[string]any) { h["jwk"] = jwkOf(t, client.Public()) })
 		}), 401, dpop.ErrSignature},
 		{"DPoP forgery", "private key in the jwk", withDPoP(bound, hp(bound, func(h, c map[string]any) {
-			h["jwk"].(map[string]any)["d"] = base64.RawURLEncoding.EncodeToString(client.D.FillBytes(make([]byte, 32)))
+			h["jwk"].(map[string]any)["d"] = base64.RawURLEncoding.EncodeToString(must(client.Bytes()))
 		})), 401, dpop.ErrPrivateKey},
 		{"DPoP forgery", "typ missing", withDPoP(bound, hp(bound, func(h, c map[string]any) { h["typ"] = nil })), 401, dpop.ErrMalformed},
 		{"DPoP forgery", "typ JWT", withDPoP(bound, hp(bound, func(h, c map[string]any) { h["typ"] = "JWT" })), 401, dpop.ErrType},
