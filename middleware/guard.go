@@ -74,10 +74,11 @@ func New(keys KeySource, opts ...Option) (*Guard, error) {
 	}
 	if len(c.decryptKeys) > 0 {
 		g.jwe, err = jwe.NewDecrypter(jwe.Config{
-			Keys:               c.decryptKeys,
-			KeyAlgorithms:      c.jweKeyAlgs,
-			ContentEncryptions: c.jweEncs,
-			MaxSize:            c.maxTokenSize,
+			Keys:                    c.decryptKeys,
+			KeyAlgorithms:           c.jweKeyAlgs,
+			ContentEncryptions:      c.jweEncs,
+			MaxSize:                 c.maxTokenSize,
+			AllowMissingContentType: c.jweNoCty,
 		})
 		if err != nil {
 			c.errs = append(c.errs, err)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -148,6 +150,61 @@ func BenchmarkEncryptedBearer(b *testing.B) {
 			for b.Loop() {
 				h.ServeHTTP(w, r)
 			}
+		})
+	}
+}
+
+// auth0StyleJWE wraps a signed token the way Auth0 documents its header:
+// alg, enc and kid only, no cty. It uses go-jose's own encrypter.
+func auth0StyleJWE(t *testing.T, signed string, to *rsa.PublicKey, kid string, cty string) string {
+	t.Helper()
+	opts := &gojose.EncrypterOptions{}
+	if cty != "" {
+		opts = opts.WithContentType(gojose.ContentType(cty))
+	}
+	e, err := gojose.NewEncrypter(gojose.A256GCM, gojose.Recipient{Algorithm: gojose.RSA_OAEP_256, Key: to, KeyID: kid}, opts)
+	require.NoError(t, err)
+	obj, err := e.Encrypt([]byte(signed))
+	require.NoError(t, err)
+	s, err := obj.CompactSerialize()
+	require.NoError(t, err)
+	return s
+}
+
+// TestJWEContentType: cty "JWT" is required by default (RFC 7519 §5.2);
+// WithJWEContentTypeOptional accepts a header without cty, as Auth0
+// documents it, but never another cty, and the inner token is verified as
+// always.
+func TestJWEContentType(t *testing.T) {
+	iss := newIssuer(t)
+	k := rsaKey(t)
+	keys := map[string]*rsa.PrivateKey{"rs": k}
+	strict := newGuard(t, iss, middleware.WithDecryptionKeys(keys))
+	lenient := newGuard(t, iss, middleware.WithDecryptionKeys(keys), middleware.WithJWEContentTypeOptional())
+	signed := mint(t, iss, jwkstest.Token{})
+	forged := handMade(t, jwt.SigningMethodRS256, rsaKey(t), map[string]any{"kid": iss.CurrentKeyID()}, goodClaims(iss))
+
+	tests := []struct {
+		name  string
+		g     *middleware.Guard
+		token string
+		want  error // nil: accepted
+	}{
+		{"cty JWT, strict", strict, auth0StyleJWE(t, signed, &k.PublicKey, "rs", "JWT"), nil},
+		{"no cty, strict", strict, auth0StyleJWE(t, signed, &k.PublicKey, "rs", ""), jwe.ErrContentType},
+		{"no cty, optional", lenient, auth0StyleJWE(t, signed, &k.PublicKey, "rs", ""), nil},
+		{"no cty and no kid, optional (one key)", lenient, auth0StyleJWE(t, signed, &k.PublicKey, "", ""), nil},
+		{"other cty, optional", lenient, auth0StyleJWE(t, signed, &k.PublicKey, "rs", "json"), jwe.ErrContentType},
+		{"no cty, optional, inner signed by another key", lenient, auth0StyleJWE(t, forged, &k.PublicKey, "rs", ""), middleware.ErrSignature},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.g.Check(bearer(tc.token))
+			if tc.want == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tc.want)
 		})
 	}
 }

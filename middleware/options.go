@@ -80,6 +80,7 @@ type config struct {
 	decryptKeys    map[string]*rsa.PrivateKey
 	jweKeyAlgs     []string
 	jweEncs        []string
+	jweNoCty       bool
 	metadataURL    string
 	now            func() time.Time
 	errs           []error
@@ -341,6 +342,14 @@ func WithJWEAlgorithms(keyAlgorithms, contentEncryptions []string) Option {
 		c.jweKeyAlgs, c.jweEncs = keyAlgorithms, contentEncryptions
 	}
 }
+
+// WithJWEContentTypeOptional accepts encrypted tokens whose JWE header has
+// no cty. RFC 7519 §5.2 requires cty "JWT" on a nested JWT, and that is the
+// default; Auth0 documents its JWE header as alg, enc and (optionally) kid,
+// so turn this on if your tenant's tokens omit cty. The inner payload must
+// still be a signed JWT that verifies with the issuer's keys, and a cty with
+// any other value is always refused.
+func WithJWEContentTypeOptional() Option { return func(c *config) { c.jweNoCty = true } }
 
 // WithResourceMetadata adds resource_metadata="url" to every challenge
 // (RFC 9728 §5.1), pointing clients to the document that
