@@ -2,7 +2,6 @@ package middleware_test
 
 import (
 	"context"
-	"crypto"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -124,8 +123,6 @@ func goodClaims(iss *jwkstest.Issuer) jwt.MapClaims {
 		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 	}
 }
-
-var _ crypto.PublicKey // keep crypto imported for helpers in other files
 
 // must returns v, or panics on err: for key encodings that cannot fail.
 func must[T any](v T, err error) T {
