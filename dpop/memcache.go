@@ -2,10 +2,12 @@ package dpop
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"runtime"
 	"sync"
 	"time"
@@ -25,15 +27,18 @@ import (
 //	GOMAXPROCS × 20,000 proofs/s × 70 s = GOMAXPROCS × 1.4 million entries
 //
 // in one window, and a cache of that capacity is never full under honest or
-// hostile load that the instance can actually serve. At under 50 bytes per
-// entry (see TestMemoryReplayCacheBytesPerEntry) that is at most about 70 MB
-// per CPU, and memory is only taken as entries arrive.
+// hostile load that the instance can actually serve. An entry takes 16 bytes
+// in tables that grow, by doubling, only when they are nearly full, so 18 to
+// 40 bytes per live entry (see TestMemoryReplayCacheBytesPerEntry and
+// BenchmarkMemoryReplayCacheSteady): at most about 60 MB per CPU, and memory
+// is only taken as entries arrive.
 const (
 	maxProofsPerCPUSecond = 20_000
 	defaultEntryLifetime  = defaultIATWindow + 2*defaultClockSkew
 	maxReplayShards       = 128 // a power of two
 	minPerShard           = 64
-	replaySweepPerRecord  = 2 // expired entries looked at per new entry
+	replayBucketSlots     = 8 // a bucket is two cache lines
+	minReplayBuckets      = 8 // a shard's first table
 )
 
 // defaultReplayCapacity is the capacity for entries that live up to lifetime.
@@ -45,29 +50,50 @@ func defaultReplayCapacity(lifetime time.Duration) int {
 	return max(int(n), 1024)
 }
 
-// MemoryReplayCache is a [ReplayCache] for one process. It is split into
-// shards, each with its own lock; an entry takes under 50 bytes (a 16-byte
-// prefix of the [ReplayKey] and a 32-bit expiry in seconds, rounded up).
-// Expired entries are removed a few at a time as new ones arrive, and all at
-// once when a shard fills. When the cache is full of live entries, Record
-// fails with [ErrReplayCacheFull] rather than forget a live entry: forgetting
-// would let a proof be replayed.
+// MemoryReplayCache is a [ReplayCache] for one process.
+//
+// It is split into shards, each with its own lock and its own hash table.
+// An entry is 16 bytes: a 96-bit prefix of the [ReplayKey] and a 32-bit
+// expiry in seconds, rounded up. Each key may sit in one of two buckets of
+// eight entries, chosen by a hash with a per-cache random seed (so that
+// clients cannot aim their keys at one bucket), and goes to the one holding
+// fewer live entries; a check reads those two buckets and nothing else. An
+// expired entry is overwritten in place by the next key that lands in its
+// bucket, so steady traffic needs no sweeping. When both buckets of a new
+// key are full of live entries, one of those entries moves to its other
+// bucket if that has room, and only if none can does the shard's table
+// double, so tables grow when they are about 90 % full.
+//
+// When the cache is full of live entries, Record fails with
+// [ErrReplayCacheFull] rather than forget a live entry: forgetting would
+// let a proof be replayed.
 //
 // A MemoryReplayCache is safe for concurrent use. It starts no goroutines.
 type MemoryReplayCache struct {
-	shards   []replayShard
-	mask     uint64
-	seed     maphash.Seed
-	perShard int
-	base     time.Time // second 0 of the 32-bit expiry clock
-	now      func() time.Time
+	shards    []replayShard
+	mask      uint64
+	seed      maphash.Seed
+	perShard  int       // live entries a shard may hold
+	maxBucket int       // buckets a shard's table may grow to
+	base      time.Time // second 0 of the 32-bit expiry clock
+	now       func() time.Time
 }
 
+// replayEntry is one slot of a shard's table. exp is 0 in an empty slot;
+// otherwise the entry is live while the clock is before exp.
+type replayEntry struct {
+	lo  uint64
+	hi  uint32
+	exp uint32
+}
+
+type replayBucket [replayBucketSlots]replayEntry
+
 type replayShard struct {
-	mu     sync.Mutex
-	m      map[[16]byte]uint32
-	minExp uint32 // no entry expires before this second
-	_      [40]byte
+	mu      sync.Mutex
+	buckets []replayBucket // a power of two of them, nil before first use
+	used    int            // slots with exp != 0, live or expired
+	_       [24]byte       // one shard per cache line
 }
 
 // MemoryOption configures a [MemoryReplayCache].
@@ -122,18 +148,20 @@ func NewMemoryReplayCache(opts ...MemoryOption) (*MemoryReplayCache, error) {
 	if n > 1 {
 		per += per/8 + 8 // slack: keys spread unevenly over shards
 	}
+	// A shard holding perShard live entries fills its largest table to
+	// between 25 % and 50 %; with random keys, the first key that finds no
+	// room (both buckets full of live entries, none of which can move)
+	// appears at about 90 % (TestMemoryReplayCacheFillsTables).
+	maxBucket := 1 << bits.Len(uint(2*per-1)) / replayBucketSlots
 	c := &MemoryReplayCache{
-		shards:   make([]replayShard, n),
-		mask:     uint64(n - 1),
-		seed:     maphash.MakeSeed(),
-		perShard: per,
-		now:      cfg.now,
+		shards:    make([]replayShard, n),
+		mask:      uint64(n - 1),
+		seed:      maphash.MakeSeed(),
+		perShard:  per,
+		maxBucket: max(maxBucket, 1),
+		now:       cfg.now,
 	}
 	c.base = cfg.now().Add(-time.Second).Truncate(time.Second)
-	for i := range c.shards {
-		c.shards[i].m = make(map[[16]byte]uint32)
-		c.shards[i].minExp = math.MaxUint32
-	}
 	return c, nil
 }
 
@@ -153,68 +181,194 @@ func (c *MemoryReplayCache) seconds(t time.Time, ceil bool) uint32 {
 	return uint32(s)
 }
 
+// hash returns the table hash of an entry's key. The low bits pick the
+// shard, the bits above them the two buckets.
+func (c *MemoryReplayCache) hash(lo uint64, hi uint32) uint64 {
+	var b [12]byte
+	binary.LittleEndian.PutUint64(b[:8], lo)
+	binary.LittleEndian.PutUint32(b[8:], hi)
+	return maphash.Comparable(c.seed, b)
+}
+
 // Record implements [ReplayCache]: an entry is live while the time is
 // before until (rounded up to a whole second). It fails only with
 // [ErrReplayCacheFull].
 func (c *MemoryReplayCache) Record(_ context.Context, key ReplayKey, until time.Time) (bool, error) {
-	var k [16]byte
-	copy(k[:], key[:16])
-	sh := &c.shards[maphash.Comparable(c.seed, k)&c.mask]
+	lo := binary.LittleEndian.Uint64(key[:8])
+	hi := binary.LittleEndian.Uint32(key[8:12])
+	h := c.hash(lo, hi)
+	sh := &c.shards[h&c.mask]
 	now := c.seconds(c.now(), false)
 	exp := c.seconds(until, true)
 
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	old, ok := sh.m[k]
-	if ok && now < old {
-		return true, nil
-	}
-	if exp <= now {
-		return false, nil // nothing to remember: it could not be accepted again
-	}
-	if !ok {
-		if now >= sh.minExp { // else nothing can have expired yet
-			sh.sweep(now, replaySweepPerRecord)
-		}
-		if len(sh.m) >= c.perShard {
-			if now >= sh.minExp {
-				sh.sweep(now, -1)
-			}
-			if len(sh.m) >= c.perShard {
-				return false, ErrReplayCacheFull
-			}
-		}
-	}
-	sh.m[k] = exp
-	sh.minExp = min(sh.minExp, exp)
-	return false, nil
+	seen, err := c.record(sh, lo, hi, h, now, exp)
+	sh.mu.Unlock()
+	return seen, err
 }
 
-// sweep looks at up to n entries (all when n < 0), starting at a random one,
-// and deletes those expired at now. A full sweep also recomputes minExp.
-func (sh *replayShard) sweep(now uint32, n int) {
-	if n < 0 {
-		sh.minExp = math.MaxUint32
+// bucketsOf returns the two buckets where an entry with hash h may sit in
+// a table of the given buckets (possibly the same bucket twice).
+func bucketsOf(buckets []replayBucket, h uint64) (*replayBucket, *replayBucket) {
+	m := uint64(len(buckets) - 1)
+	return &buckets[(h>>8)&m], &buckets[(h>>36)&m]
+}
+
+// record does Record's work on one shard, with its lock held.
+func (c *MemoryReplayCache) record(sh *replayShard, lo uint64, hi uint32, h uint64, now, exp uint32) (bool, error) {
+	if sh.buckets == nil {
+		if exp <= now {
+			return false, nil
+		}
+		sh.buckets = make([]replayBucket, min(minReplayBuckets, c.maxBucket))
 	}
-	for k, e := range sh.m {
-		if now >= e {
-			delete(sh.m, k)
-		} else if n < 0 {
-			sh.minExp = min(sh.minExp, e)
+	for {
+		b1, b2 := bucketsOf(sh.buckets, h)
+		live1, free1 := scanBucket(b1, lo, hi, now)
+		if live1 < 0 {
+			return true, nil
 		}
-		if n--; n == 0 {
-			return
+		live2, free2 := scanBucket(b2, lo, hi, now)
+		if live2 < 0 {
+			return true, nil
 		}
+		if exp <= now {
+			return false, nil // nothing to remember: it could not be accepted again
+		}
+		b, free := b1, free1
+		if live2 < live1 {
+			b, free = b2, free2
+		}
+		if free < 0 { // both buckets hold only live entries
+			if c.relocate(sh, b1, now) || c.relocate(sh, b2, now) {
+				continue
+			}
+			if len(sh.buckets) < c.maxBucket {
+				c.grow(sh, now)
+				continue
+			}
+			return false, ErrReplayCacheFull
+		}
+		e := &b[free]
+		if e.exp == 0 {
+			if sh.used >= c.perShard {
+				if c.sweep(sh, now) >= c.perShard {
+					return false, ErrReplayCacheFull
+				}
+				continue // the sweep may have emptied the chosen slot
+			}
+			sh.used++
+		}
+		*e = replayEntry{lo: lo, hi: hi, exp: exp}
+		return false, nil
 	}
 }
 
-// Len returns the number of entries held, live or not yet swept.
+// scanBucket reports the number of live entries in b and a slot free for a
+// new entry (an expired one by preference, so that the table fills no
+// further, else an empty one; -1 if none). live is -1 if the key is live in b.
+func scanBucket(b *replayBucket, lo uint64, hi uint32, now uint32) (live, free int) {
+	free = -1
+	for i := range b {
+		e := &b[i]
+		switch {
+		case e.exp > now:
+			if e.lo == lo && e.hi == hi {
+				return -1, -1
+			}
+			live++
+		case e.exp != 0:
+			free = i
+		case free < 0:
+			free = i
+		}
+	}
+	return live, free
+}
+
+// relocate moves one entry of the full bucket b to its other bucket, if
+// one of them has room there, and reports whether it did.
+func (c *MemoryReplayCache) relocate(sh *replayShard, b *replayBucket, now uint32) bool {
+	for i := range b {
+		e := &b[i]
+		x1, x2 := bucketsOf(sh.buckets, c.hash(e.lo, e.hi))
+		alt := x1
+		if alt == b {
+			alt = x2
+		}
+		if alt == b { // both choices of this entry are b
+			continue
+		}
+		if _, free := scanBucket(alt, e.lo, e.hi, now); free >= 0 {
+			if alt[free].exp == 0 {
+				sh.used++
+			}
+			alt[free] = *e
+			*e = replayEntry{}
+			sh.used--
+			return true
+		}
+	}
+	return false
+}
+
+// sweep empties the expired slots of sh and returns how many remain used.
+func (c *MemoryReplayCache) sweep(sh *replayShard, now uint32) int {
+	used := 0
+	for i := range sh.buckets {
+		b := &sh.buckets[i]
+		for j := range b {
+			switch e := &b[j]; {
+			case e.exp > now:
+				used++
+			case e.exp != 0:
+				*e = replayEntry{}
+			}
+		}
+	}
+	sh.used = used
+	return used
+}
+
+// grow doubles the table of sh, dropping its expired entries. An entry in
+// bucket i of n moves to bucket i or i+n of 2n, whichever its hash picks at
+// the same choice (first or second) as now, so a new bucket only receives
+// entries of one old bucket and cannot overflow, and both tables are read
+// and written in order.
+func (c *MemoryReplayCache) grow(sh *replayShard, now uint32) {
+	n := len(sh.buckets)
+	t := make([]replayBucket, 2*n)
+	m := uint64(2*n - 1)
+	used := 0
+	for i := range sh.buckets {
+		var fill [2]int // entries put in t[i] and t[i+n]
+		for _, e := range &sh.buckets[i] {
+			if e.exp <= now {
+				continue
+			}
+			h := c.hash(e.lo, e.hi)
+			j := (h >> 8) & m
+			if int(j)%n != i { // the entry sits at its second choice
+				j = (h >> 36) & m
+			}
+			half := int(j) / n
+			t[j][fill[half]] = e
+			fill[half]++
+			used++
+		}
+	}
+	sh.buckets = t
+	sh.used = used
+}
+
+// Len returns the number of entries held, live or expired but not yet
+// overwritten.
 func (c *MemoryReplayCache) Len() int {
 	n := 0
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		n += len(sh.m)
+		n += sh.used
 		sh.mu.Unlock()
 	}
 	return n

@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	mathrand "math/rand/v2"
 	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -140,7 +142,8 @@ func TestMemoryReplayCacheBytesPerEntry(t *testing.T) {
 }
 
 func BenchmarkMemoryReplayCache(b *testing.B) {
-	c, err := NewMemoryReplayCache()
+	// Every operation records a new key that stays live: room for all.
+	c, err := NewMemoryReplayCache(WithCapacity(max(b.N+b.N/4, 1024)))
 	require.NoError(b, err)
 	until := time.Now().Add(time.Minute)
 	b.ReportAllocs()
@@ -203,7 +206,109 @@ func BenchmarkMemoryReplayCacheSteady(b *testing.B) {
 					}
 				}
 			})
-			b.ReportMetric(float64(c.Len()), "entries")
+			live, slots := c.census(clock())
+			b.ReportMetric(float64(live), "live-entries")
+			b.ReportMetric(float64(slots*int(unsafe.Sizeof(replayEntry{})))/float64(live), "table-B/live-entry")
 		})
 	}
+}
+
+// census counts the live entries of c at now and the slots of its tables.
+func (c *MemoryReplayCache) census(now time.Time) (live, slots int) {
+	t := c.seconds(now, false)
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		slots += len(sh.buckets) * replayBucketSlots
+		for j := range sh.buckets {
+			for _, e := range &sh.buckets[j] {
+				if e.exp > t {
+					live++
+				}
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return live, slots
+}
+
+// TestMemoryReplayCacheMatchesModel checks the cache against a plain map
+// under churn: new and repeated keys with mixed lifetimes while the clock
+// advances, so that tables grow, entries move between their two buckets,
+// expired slots are reused and full sweeps run. A live key must always be
+// reported as seen, and an expired one never.
+func TestMemoryReplayCacheMatchesModel(t *testing.T) {
+	clock := newFakeClock()
+	c, err := NewMemoryReplayCache(WithCapacity(1<<14), WithCacheClock(clock.Now))
+	require.NoError(t, err)
+	ctx := context.Background()
+	rng := mathrand.New(mathrand.NewPCG(1, 2))
+	model := map[ReplayKey]time.Time{} // key -> expiry, rounded up to the second
+	var keys []ReplayKey
+	for i := range 300_000 {
+		if i%500 == 0 {
+			clock.Add(time.Duration(rng.IntN(1000)) * time.Millisecond)
+		}
+		var k ReplayKey
+		if len(keys) > 0 && rng.IntN(4) == 0 {
+			k = keys[rng.IntN(len(keys))]
+		} else {
+			binary.LittleEndian.PutUint64(k[:8], rng.Uint64())
+			binary.LittleEndian.PutUint64(k[8:16], rng.Uint64())
+			keys = append(keys, k)
+			if len(keys) > 50_000 {
+				keys = keys[len(keys)-50_000:]
+			}
+		}
+		now := clock.Now()
+		until := now.Add(time.Duration(rng.IntN(20_000)-1_000) * time.Millisecond)
+		seen, err := c.Record(ctx, k, until)
+		require.NoError(t, err)
+		exp, ok := model[k]
+		live := ok && now.Before(exp)
+		require.Equal(t, live, seen, "operation %d", i)
+		// The cache counts whole seconds: an entry lives until its expiry
+		// rounded up.
+		up := until.Truncate(time.Second)
+		if up.Before(until) {
+			up = up.Add(time.Second)
+		}
+		if !live && now.Before(up) {
+			model[k] = up
+		}
+	}
+	live, _ := c.census(clock.Now())
+	want := 0
+	for _, exp := range model {
+		if clock.Now().Before(exp) {
+			want++
+		}
+	}
+	assert.Equal(t, want, live)
+}
+
+// TestMemoryReplayCacheFillsTables checks that a table takes new keys until
+// it is nearly full before it needs to grow: with one move of an entry to
+// its other bucket, the first key that finds no room comes at about 90 %;
+// without moves it would come at about 70 %.
+func TestMemoryReplayCacheFillsTables(t *testing.T) {
+	const buckets = 4096
+	c, err := NewMemoryReplayCache(WithCapacity(1 << 30))
+	require.NoError(t, err)
+	c.maxBucket = buckets // no growing: stop at the first key without room
+	sh := &replayShard{buckets: make([]replayBucket, buckets)}
+	rng := mathrand.New(mathrand.NewPCG(3, 4))
+	n := 0
+	for {
+		lo, hi := rng.Uint64(), rng.Uint32()
+		_, err := c.record(sh, lo, hi, c.hash(lo, hi), 1, 100)
+		if err != nil {
+			require.ErrorIs(t, err, ErrReplayCacheFull)
+			break
+		}
+		n++
+	}
+	load := float64(n) / (buckets * replayBucketSlots)
+	t.Logf("first key without room at %.1f %% full", 100*load)
+	assert.Greater(t, load, 0.85)
 }
