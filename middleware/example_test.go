@@ -22,10 +22,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/senderbound/senderbound/dpop"
-	"github.com/senderbound/senderbound/dpop/dpopredis"
 	"github.com/senderbound/senderbound/jwks"
 	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
@@ -295,52 +292,6 @@ func exampleClientCert() *x509.Certificate {
 	return cert
 }
 
-// A fleet of instances shares the replay cache (Redis) and the nonce
-// secrets, so that a proof accepted by one instance is a replay at every
-// other and a nonce issued by one is accepted by all. It needs a running
-// Redis, so it is compiled but not run.
-func Example_fleet() {
-	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:                 []string{"redis.internal:6379"},
-		ContextTimeoutEnabled: true, // required by dpopredis
-	})
-	defer rdb.Close()
-	replays, err := dpopredis.New(rdb)
-	if err != nil {
-		log.Fatal(err)
-	}
-
-	// The same secrets, in the same order, on every instance: the first
-	// signs new nonces, all verify. To rotate, add the new one second, then
-	// move it first, then drop the old one.
-	nonces, err := dpop.NewHMACNonces([][]byte{
-		[]byte(os.Getenv("DPOP_NONCE_SECRET")),          // 32+ random bytes
-		[]byte(os.Getenv("DPOP_NONCE_SECRET_PREVIOUS")), // during a rotation
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	verifier, err := dpop.NewVerifier(dpop.WithReplayCache(replays), dpop.WithNonces(nonces))
-	if err != nil {
-		log.Fatal(err)
-	}
-
-	keys, err := jwks.New(context.Background(), jwks.WithIssuer("https://YOUR_TENANT.auth0.com/"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer keys.Close()
-	guard, err := middleware.New(keys,
-		middleware.WithAudience("https://api.example.com"),
-		middleware.WithProofOfPossession(middleware.MechanismDPoP, true),
-		middleware.WithDPoP(verifier),
-		middleware.WithPublicURL("https://api.example.com"), // behind the load balancer
-	)
-	if err != nil {
-		log.Fatal(err)
-	}
-	_ = guard
-}
 
 // Encrypted access tokens (a signed JWT inside a JWE, as Auth0 issues when
 // an API turns on token encryption) are decrypted with the API's private

@@ -18,7 +18,7 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/dpop/dpopredis"
-	"github.com/senderbound/senderbound/internal/testredis"
+	"github.com/senderbound/senderbound/dpop/dpopredis/internal/testredis"
 )
 
 // testTimeout replaces the default per-call timeout in tests that are not

@@ -1,4 +1,4 @@
-package middleware_test
+package dpopredis_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/dpop/dpopredis"
-	"github.com/senderbound/senderbound/internal/testredis"
+	"github.com/senderbound/senderbound/dpop/dpopredis/internal/testredis"
 	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 )
