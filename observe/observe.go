@@ -1,0 +1,105 @@
+// Package observe defines the events that senderbound reports to an
+// optional observer: one per request decision of a middleware Guard, and
+// one per background event (a JWKS refresh, a replay-store failure, a nonce
+// issued).
+//
+// An [Observer] is a set of optional callbacks, in the manner of
+// net/http/httptrace's ClientTrace: set the ones you need, leave the others
+// nil. A component given no Observer, or an Observer whose callback for an
+// event is nil, pays only a nil check for it. The package has no
+// dependencies; the OpenTelemetry adapter turns these events into metrics
+// and spans.
+//
+// No event ever holds a token, a proof, a nonce or a claim value (the
+// subject included): only outcomes, error codes, sentinel causes,
+// mechanisms, issuers, key IDs and durations.
+package observe
+
+import (
+	"context"
+	"time"
+)
+
+// Observer receives senderbound's events. Every field is optional. The
+// callbacks are called synchronously on the path that produced the event
+// (the request's goroutine, or the refresh goroutine), so they must be
+// quick, must not block, and must be safe for concurrent use. They must not
+// retain the events' error values beyond the call if those could be large.
+type Observer struct {
+	// Request is called once per request a Guard decided, accepted or not.
+	Request func(ctx context.Context, e Request)
+
+	// Refresh is called after every attempt to load an issuer's keys.
+	Refresh func(ctx context.Context, e Refresh)
+
+	// ReplayStoreError is called when the DPoP replay store failed to
+	// answer (the request then fails closed with 503).
+	ReplayStoreError func(ctx context.Context, err error)
+
+	// NonceIssued is called when a DPoP nonce is sent to a client.
+	NonceIssued func(ctx context.Context)
+}
+
+// Outcome is how a request ended.
+type Outcome int
+
+// The outcomes of a request.
+const (
+	// Accepted: the token (and its binding) verified; the handler runs.
+	Accepted Outcome = iota + 1
+	// Rejected: the client is at fault (400, 401 or 403).
+	Rejected
+	// Unavailable: the verifier could not decide and failed closed (503).
+	Unavailable
+)
+
+// String returns "accepted", "rejected" or "unavailable".
+func (o Outcome) String() string {
+	switch o {
+	case Accepted:
+		return "accepted"
+	case Rejected:
+		return "rejected"
+	case Unavailable:
+		return "unavailable"
+	}
+	return "unknown"
+}
+
+// Request describes one request decision.
+type Request struct {
+	// Start is when verification began; Duration is how long it took.
+	Start    time.Time
+	Duration time.Duration
+
+	Outcome Outcome
+	// Status is the HTTP status the decision answers (200 when accepted).
+	Status int
+	// Code is the RFC 6750 / 9449 / 9470 error code ("" when accepted,
+	// and when credentials were missing).
+	Code string
+	// Reason is the cause of a rejection, errors.Is-able against the
+	// packages' sentinel errors; nil when accepted.
+	Reason error
+
+	// Mechanism is how the token was bound and proven: "bearer", "dpop"
+	// or "mtls" ("" when no token was read).
+	Mechanism string
+	// Issuer and KeyID identify the token's signer when known.
+	Issuer string
+	KeyID  string
+	// CacheHit reports whether the verified-token cache answered.
+	CacheHit bool
+}
+
+// Refresh describes one attempt to load an issuer's keys.
+type Refresh struct {
+	Issuer string
+	// Start is when the attempt began; Duration is how long it took.
+	Start    time.Time
+	Duration time.Duration
+	// Keys is the number of usable keys now held for the issuer.
+	Keys int
+	// Err is nil when the attempt succeeded.
+	Err error
+}
