@@ -1,0 +1,18 @@
+module github.com/senderbound/senderbound/examples
+
+go 1.26.0
+
+require (
+	github.com/senderbound/senderbound v0.0.0-00010101000000-000000000000
+	github.com/stretchr/testify v1.12.1
+)
+
+require (
+	github.com/MicahParks/jwkset v0.11.4 // indirect
+	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
+	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/time v0.16.0 // indirect
+)
+
+replace github.com/senderbound/senderbound => ../
