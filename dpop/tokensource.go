@@ -1,0 +1,623 @@
+package dpop
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/senderbound/senderbound/internal/jsonobj"
+)
+
+// Errors of a [ClientCredentials] token source. Test for them with
+// [errors.Is]; an OAuth error answer is a [*TokenError], which matches
+// [ErrTokenResponse] too.
+var (
+	// ErrTokenResponse: the token endpoint did not answer with a usable
+	// access token: an error answer, an unexpected status, a body that is
+	// too large, not a JSON object, or without a string access_token.
+	ErrTokenResponse = errors.New("dpop: no usable token response")
+	// ErrNotDPoPBound: the token endpoint issued a token whose token_type is
+	// not DPoP (RFC 9449 §5), so it is not bound to the Signer's key. Such a
+	// token is never used.
+	ErrNotDPoPBound = errors.New("dpop: token endpoint did not issue a DPoP-bound token")
+)
+
+// TokenError is an OAuth 2.0 error answer of a token endpoint (RFC 6749
+// §5.2). It holds only the status and the error fields the server sent,
+// never the request's credentials or the response body. It matches
+// [ErrTokenResponse] with [errors.Is].
+type TokenError struct {
+	// StatusCode is the HTTP status of the answer.
+	StatusCode int
+	// Code is the error member, for example "invalid_client",
+	// "unauthorized_client", "access_denied" or "use_dpop_nonce".
+	Code string
+	// Description is the error_description member, if the server sent one
+	// made of the characters RFC 6749 §5.2 allows (at most 256 of them).
+	Description string
+	// URI is the error_uri member, if any.
+	URI string
+}
+
+// Error implements the error interface.
+func (e *TokenError) Error() string {
+	s := fmt.Sprintf("dpop: token endpoint answered %d", e.StatusCode)
+	if e.Code != "" {
+		s += " " + e.Code
+	}
+	if e.Description != "" {
+		s += ": " + e.Description
+	}
+	return s
+}
+
+// Unwrap returns [ErrTokenResponse].
+func (e *TokenError) Unwrap() error { return ErrTokenResponse }
+
+// Limits and defaults of a [ClientCredentials] token source.
+const (
+	// maxTokenResponse bounds the token endpoint's answer, checked before
+	// parsing. Tokens with rich authorization details can be large, but not
+	// this large.
+	maxTokenResponse = 1 << 20
+	// defaultExpiryMargin is how long before its expiry a token is replaced.
+	defaultExpiryMargin = time.Minute
+	// assertionLifetime is the exp of a client assertion after its iat:
+	// short, as RFC 7523 §3 and Auth0 (at most five minutes) ask.
+	assertionLifetime = time.Minute
+	// assertionType is RFC 7523 §2.2's client_assertion_type.
+	assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+)
+
+// ClientAuth is how a client authenticates to the token endpoint. Make one
+// with [ClientSecretBasic], [ClientSecretPost] or [PrivateKeyJWT].
+type ClientAuth struct {
+	method string // "client_secret_basic", "client_secret_post" or "private_key_jwt"
+	id     string
+	secret string
+	key    *Signer
+	kid    string
+}
+
+// ClientSecretBasic authenticates with the client ID and secret in an HTTP
+// Basic Authorization header, each form-urlencoded first as RFC 6749 §2.3.1
+// requires (a secret with ":", "%" or "+" survives). Auth0 names this
+// method "client_secret_basic".
+func ClientSecretBasic(clientID, clientSecret string) ClientAuth {
+	return ClientAuth{method: "client_secret_basic", id: clientID, secret: clientSecret}
+}
+
+// ClientSecretPost authenticates with client_id and client_secret in the
+// request body (RFC 6749 §2.3.1). It is Auth0's default for applications
+// created through its dashboard ("client_secret_post").
+func ClientSecretPost(clientID, clientSecret string) ClientAuth {
+	return ClientAuth{method: "client_secret_post", id: clientID, secret: clientSecret}
+}
+
+// PrivateKeyJWT authenticates with a JWT signed by the client's key (RFC
+// 7523 §2.2; OpenID Connect's "private_key_jwt"), sent as client_assertion.
+// Each token request carries a new assertion: iss and sub are clientID, aud
+// the token endpoint URL (see [WithAssertionAudience] for Auth0), a random
+// jti, iat now by key's clock and exp one minute later. keyID, when not
+// empty, is sent as the kid header (Auth0's credential ID). key's algorithm
+// must be one the authorization server registered for the client; for RSA
+// keys choose it with [WithSignerAlgorithm] (Auth0 accepts RS256, RS384 and
+// PS256). key should not be the DPoP key: they serve different purposes.
+func PrivateKeyJWT(clientID string, key *Signer, keyID string) ClientAuth {
+	return ClientAuth{method: "private_key_jwt", id: clientID, key: key, kid: keyID}
+}
+
+// ClientCredentialsOption configures [NewClientCredentials].
+type ClientCredentialsOption func(*tokenConfig)
+
+type tokenConfig struct {
+	audience     string
+	assertionAud string
+	scopes       []string
+	client       *http.Client
+	now          func() time.Time
+	margin       time.Duration
+	errs         []error
+}
+
+// WithTokenAudience sets Auth0's audience parameter: the identifier of the
+// API the token is for. Auth0 requires it unless the tenant has a default
+// audience.
+func WithTokenAudience(audience string) ClientCredentialsOption {
+	return func(c *tokenConfig) {
+		if audience == "" {
+			c.errs = append(c.errs, fmt.Errorf("empty audience: %w", ErrConfig))
+		}
+		c.audience = audience
+	}
+}
+
+// WithScopes sets the scope parameter (RFC 6749 §3.3), space-separated.
+func WithScopes(scopes ...string) ClientCredentialsOption {
+	return func(c *tokenConfig) {
+		for _, s := range scopes {
+			if s == "" || strings.ContainsAny(s, " \"\\") {
+				c.errs = append(c.errs, fmt.Errorf("scope %q is not a scope token: %w", s, ErrConfig))
+			}
+		}
+		c.scopes = append(c.scopes, scopes...)
+	}
+}
+
+// WithAssertionAudience sets the aud of [PrivateKeyJWT] client assertions
+// (default the token endpoint URL, as RFC 7523 §3 and OpenID Connect Core
+// §9 allow). Auth0 wants its tenant URL with the trailing slash,
+// "https://TENANT.auth0.com/" (or the custom domain): its issuer
+// identifier, which is also what the update of RFC 7523 in progress at the
+// IETF recommends.
+func WithAssertionAudience(aud string) ClientCredentialsOption {
+	return func(c *tokenConfig) {
+		if aud == "" {
+			c.errs = append(c.errs, fmt.Errorf("empty assertion audience: %w", ErrConfig))
+		}
+		c.assertionAud = aud
+	}
+}
+
+// WithTokenHTTPClient sets the HTTP client for token requests (default
+// http.DefaultClient). Give it a timeout; for mutual TLS, its transport's
+// TLS configuration holds the client certificate.
+func WithTokenHTTPClient(client *http.Client) ClientCredentialsOption {
+	return func(c *tokenConfig) {
+		if client == nil {
+			c.errs = append(c.errs, fmt.Errorf("nil HTTP client: %w", ErrConfig))
+		}
+		c.client = client
+	}
+}
+
+// WithTokenClock sets the clock that decides when a cached token is
+// replaced (default time.Now).
+func WithTokenClock(now func() time.Time) ClientCredentialsOption {
+	return func(c *tokenConfig) {
+		if now == nil {
+			c.errs = append(c.errs, fmt.Errorf("nil clock: %w", ErrConfig))
+		}
+		c.now = now
+	}
+}
+
+// WithExpiryMargin sets how long before its expiry a cached token is
+// replaced (default one minute), so that a token does not expire on its way
+// to the API. For short-lived tokens at most half the lifetime is used.
+func WithExpiryMargin(d time.Duration) ClientCredentialsOption {
+	return func(c *tokenConfig) {
+		if d < 0 || d > time.Hour {
+			c.errs = append(c.errs, fmt.Errorf("expiry margin %v not in [0, 1h]: %w", d, ErrConfig))
+		}
+		c.margin = d
+	}
+}
+
+// ClientCredentials is a [TokenSource] that obtains DPoP-bound access tokens
+// with the OAuth 2.0 client credentials grant (RFC 6749 §4.4). Every token
+// request carries a DPoP proof made by the Signer (RFC 9449 §5: htm POST,
+// htu the token endpoint, no ath); when the authorization server answers
+// 400 use_dpop_nonce with a DPoP-Nonce header (§8), the request is sent
+// once more with that nonce, and the last nonce the server sent is used for
+// the next request. The answer's token_type must be DPoP, else the token is
+// refused with [ErrNotDPoPBound]: a bearer token would work for anyone who
+// steals it.
+//
+// A token is cached until shortly before it expires (expires_in, less the
+// margin of [WithExpiryMargin]); one without expires_in is not cached. When
+// the clock steps backwards past the time a token was obtained, it is
+// replaced.
+//
+// A ClientCredentials is safe for concurrent use: while one token request
+// is under way, other callers wait for its result (each as long as its own
+// ctx allows) instead of sending their own. When the waited-for request
+// fails because its caller's ctx ended, a waiter whose ctx is still live
+// sends the next request.
+type ClientCredentials struct {
+	tokenURL     string
+	signer       *Signer
+	auth         ClientAuth
+	audience     string
+	assertionAud string
+	scope        string
+	client       *http.Client
+	now          func() time.Time
+	margin       time.Duration
+
+	mu        sync.Mutex
+	token     string
+	obtained  time.Time // by c.now, when the request for token was sent
+	refreshAt time.Time // zero: not cacheable
+	nonce     string    // the token endpoint's last DPoP-Nonce
+	flight    *tokenFlight
+}
+
+// tokenFlight is one token request that callers wait for.
+type tokenFlight struct {
+	done  chan struct{}
+	token string
+	err   error
+}
+
+// NewClientCredentials returns a token source for the token endpoint at
+// tokenURL (an absolute https URL; http only on loopback hosts, for tests),
+// whose tokens are bound to signer's key, authenticating with auth.
+// Invalid arguments and options are all reported at once, each wrapping
+// [ErrConfig].
+func NewClientCredentials(tokenURL string, signer *Signer, auth ClientAuth, opts ...ClientCredentialsOption) (*ClientCredentials, error) {
+	cfg := tokenConfig{client: http.DefaultClient, now: time.Now, margin: defaultExpiryMargin}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	errs := cfg.errs
+	if err := checkTokenURL(tokenURL); err != nil {
+		errs = append(errs, err)
+	}
+	if signer == nil {
+		errs = append(errs, fmt.Errorf("nil signer: %w", ErrConfig))
+	}
+	switch {
+	case auth.method == "":
+		errs = append(errs, fmt.Errorf("no client authentication: %w", ErrConfig))
+	case auth.id == "":
+		errs = append(errs, fmt.Errorf("empty client ID: %w", ErrConfig))
+	case auth.method == "private_key_jwt" && auth.key == nil:
+		errs = append(errs, fmt.Errorf("private_key_jwt without a key: %w", ErrConfig))
+	case auth.method != "private_key_jwt" && auth.secret == "":
+		errs = append(errs, fmt.Errorf("empty client secret: %w", ErrConfig))
+	}
+	if cfg.assertionAud != "" && auth.method != "private_key_jwt" {
+		errs = append(errs, fmt.Errorf("an assertion audience needs PrivateKeyJWT: %w", ErrConfig))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.assertionAud == "" {
+		cfg.assertionAud = tokenURL
+	}
+	return &ClientCredentials{
+		tokenURL:     tokenURL,
+		signer:       signer,
+		auth:         auth,
+		audience:     cfg.audience,
+		assertionAud: cfg.assertionAud,
+		scope:        strings.Join(cfg.scopes, " "),
+		client:       cfg.client,
+		now:          cfg.now,
+		margin:       cfg.margin,
+	}, nil
+}
+
+// checkTokenURL accepts absolute https URLs, and http URLs on loopback hosts.
+func checkTokenURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return fmt.Errorf("token URL %q: not an absolute URL without userinfo and fragment: %w", raw, ErrConfig)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if h := u.Hostname(); h == "localhost" || h == "::1" || strings.HasPrefix(h, "127.") {
+			return nil
+		}
+	}
+	return fmt.Errorf("token URL %q: want https (http only on loopback): %w", raw, ErrConfig)
+}
+
+// Token implements [TokenSource]: it returns the cached token, or obtains a
+// new one.
+func (c *ClientCredentials) Token(ctx context.Context) (string, error) {
+	for {
+		c.mu.Lock()
+		if now := c.now(); c.token != "" && !now.Before(c.obtained) && now.Before(c.refreshAt) {
+			tok := c.token
+			c.mu.Unlock()
+			return tok, nil
+		}
+		if f := c.flight; f != nil {
+			c.mu.Unlock()
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+			if f.err == nil {
+				return f.token, nil
+			}
+			if ctx.Err() == nil && (errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded)) {
+				continue // its caller gave up; this one has not
+			}
+			return "", f.err
+		}
+		f := &tokenFlight{done: make(chan struct{})}
+		c.flight = f
+		c.mu.Unlock()
+
+		f.token, f.err = c.obtain(ctx)
+		c.mu.Lock()
+		c.flight = nil
+		c.mu.Unlock()
+		close(f.done)
+		return f.token, f.err
+	}
+}
+
+// obtain requests a token, answering one nonce demand, and caches it.
+func (c *ClientCredentials) obtain(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	nonce := c.nonce
+	c.mu.Unlock()
+	sent := c.now()
+	resp, err := c.request(ctx, nonce)
+	if err != nil {
+		return "", err
+	}
+	// RFC 9449 §8: a demand for a (new) nonce is answered once.
+	if resp.status == http.StatusBadRequest && resp.err != nil && resp.err.Code == "use_dpop_nonce" &&
+		resp.nonce != "" && resp.nonce != nonce {
+		sent = c.now()
+		if resp, err = c.request(ctx, resp.nonce); err != nil {
+			return "", err
+		}
+	}
+	if resp.err != nil {
+		return "", resp.err
+	}
+	if resp.status != http.StatusOK {
+		return "", fmt.Errorf("%w: status %d", ErrTokenResponse, resp.status)
+	}
+	t, err := parseTokenResponse(resp.body)
+	if err != nil {
+		return "", err
+	}
+	// RFC 9449 §5: a DPoP-bound token comes with token_type DPoP (compared
+	// case-insensitively, as RFC 6749 §5.1 says token_type is).
+	if !strings.EqualFold(t.tokenType, "DPoP") {
+		return "", ErrNotDPoPBound
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.token, c.obtained, c.refreshAt = t.accessToken, sent, time.Time{}
+	if t.expiresIn > 0 {
+		life := time.Duration(t.expiresIn) * time.Second
+		c.refreshAt = sent.Add(life - min(c.margin, life/2))
+	}
+	return t.accessToken, nil
+}
+
+// tokenReply is a token endpoint's answer, read in full.
+type tokenReply struct {
+	status int
+	nonce  string      // a valid DPoP-Nonce header, if any
+	err    *TokenError // the OAuth error, for a 4xx or 5xx with one
+	body   []byte
+}
+
+// request sends one token request with a fresh proof (and assertion).
+func (c *ClientCredentials) request(ctx context.Context, nonce string) (*tokenReply, error) {
+	form := url.Values{"grant_type": {"client_credentials"}}
+	if c.scope != "" {
+		form.Set("scope", c.scope)
+	}
+	if c.audience != "" {
+		form.Set("audience", c.audience)
+	}
+	switch c.auth.method {
+	case "client_secret_post":
+		form.Set("client_id", c.auth.id)
+		form.Set("client_secret", c.auth.secret)
+	case "private_key_jwt":
+		assertion, err := c.assertion()
+		if err != nil {
+			return nil, err
+		}
+		form.Set("client_id", c.auth.id)
+		form.Set("client_assertion_type", assertionType)
+		form.Set("client_assertion", assertion)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.tokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fmt.Errorf("dpop: token request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if c.auth.method == "client_secret_basic" {
+		// RFC 6749 §2.3.1: form-urlencode each, then Basic.
+		cred := url.QueryEscape(c.auth.id) + ":" + url.QueryEscape(c.auth.secret)
+		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cred)))
+	}
+	// RFC 9449 §5: htm POST, htu the token endpoint, no ath.
+	proof, err := c.signer.Proof(http.MethodPost, c.tokenURL, "", nonce)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("DPoP", proof)
+
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("dpop: token request: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("dpop: reading token response: %w", err)
+	}
+	if len(body) > maxTokenResponse {
+		return nil, fmt.Errorf("%w: over %d bytes", ErrTokenResponse, maxTokenResponse)
+	}
+	r := &tokenReply{status: resp.StatusCode, body: body}
+	// RFC 9449 §8.2: any answer may carry a new nonce for the next request.
+	if n := resp.Header.Get("DPoP-Nonce"); validNonce(n) {
+		r.nonce = n
+		c.mu.Lock()
+		c.nonce = n
+		c.mu.Unlock()
+	}
+	if resp.StatusCode >= 400 {
+		r.err = parseTokenError(resp.StatusCode, body)
+	}
+	return r, nil
+}
+
+// assertion returns a new RFC 7523 client assertion.
+func (c *ClientCredentials) assertion() (string, error) {
+	s := c.auth.key
+	now := s.now()
+	header := map[string]string{"alg": s.alg, "typ": "JWT"}
+	if c.auth.kid != "" {
+		header["kid"] = c.auth.kid
+	}
+	claims := struct {
+		Iss string `json:"iss"`
+		Sub string `json:"sub"`
+		Aud string `json:"aud"`
+		JTI string `json:"jti"`
+		IAT int64  `json:"iat"`
+		Exp int64  `json:"exp"`
+	}{c.auth.id, c.auth.id, c.assertionAud, rand.Text(), now.Unix(), now.Add(assertionLifetime).Unix()}
+	h, err := json.Marshal(header)
+	if err != nil {
+		return "", errors.Join(ErrSigner, err)
+	}
+	p, err := json.Marshal(claims)
+	if err != nil {
+		return "", errors.Join(ErrSigner, err)
+	}
+	input := b64.AppendEncode(nil, h)
+	input = append(input, '.')
+	input = b64.AppendEncode(input, p)
+	sig, err := s.sign(input)
+	if err != nil {
+		return "", errors.Join(ErrSigner, err)
+	}
+	input = append(input, '.')
+	return string(b64.AppendEncode(input, sig)), nil
+}
+
+// tokenResponse is the part of a successful answer (RFC 6749 §5.1) used.
+type tokenResponse struct {
+	accessToken string
+	tokenType   string
+	expiresIn   int64 // seconds; 0 when absent
+}
+
+// parseTokenResponse reads an RFC 6749 §5.1 answer with exact member
+// names: access_token and token_type strings are required, expires_in is a
+// number of seconds if present. Unknown members are ignored, duplicates of
+// known ones refused.
+func parseTokenResponse(body []byte) (tokenResponse, error) {
+	var t tokenResponse
+	var seen [3]bool
+	err := jsonobj.Members(body, func(name string, v []byte) error {
+		var ok bool
+		switch name {
+		case "access_token":
+			if seen[0] {
+				return errDuplicate
+			}
+			seen[0] = true
+			t.accessToken, ok = jsonobj.String(v)
+		case "token_type":
+			if seen[1] {
+				return errDuplicate
+			}
+			seen[1] = true
+			t.tokenType, ok = jsonobj.String(v)
+		case "expires_in":
+			if seen[2] {
+				return errDuplicate
+			}
+			seen[2] = true
+			var f float64
+			f, ok = jsonobj.Number(v)
+			ok = ok && f >= 0 && f <= math.MaxInt32 && f == math.Trunc(f)
+			t.expiresIn = int64(f)
+		default:
+			return nil
+		}
+		if !ok {
+			return fmt.Errorf("%q has the wrong type", name)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return tokenResponse{}, fmt.Errorf("%w: %w", ErrTokenResponse, err)
+	case t.accessToken == "" || !validToken68(t.accessToken):
+		return tokenResponse{}, fmt.Errorf("%w: no usable access_token", ErrTokenResponse)
+	case !seen[1]:
+		return tokenResponse{}, fmt.Errorf("%w: no token_type", ErrTokenResponse)
+	}
+	return t, nil
+}
+
+var errDuplicate = errors.New("duplicate member")
+
+// validToken68 reports whether s can travel in an Authorization header as
+// RFC 9449 §7.1 (and RFC 6750 §2.1) token68 syntax, so that a hostile
+// answer cannot inject header text.
+func validToken68(s string) bool {
+	if len(s) > maxTokenResponse {
+		return false
+	}
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
+			break
+		}
+		i++
+	}
+	for i < len(s) && s[i] == '=' {
+		i++
+	}
+	return i == len(s) && s[0] != '='
+}
+
+// parseTokenError reads an RFC 6749 §5.2 error answer. A body that is not
+// one gives an error without a Code.
+func parseTokenError(status int, body []byte) *TokenError {
+	e := &TokenError{StatusCode: status}
+	_ = jsonobj.Members(body, func(name string, v []byte) error {
+		s, ok := jsonobj.String(v)
+		if !ok || !errorText(s) {
+			return nil
+		}
+		switch name {
+		case "error":
+			e.Code = s
+		case "error_description":
+			e.Description = s
+		case "error_uri":
+			e.URI = s
+		}
+		return nil
+	})
+	return e
+}
+
+// errorText reports whether s has RFC 6749 §5.2 error syntax
+// (%x20-21 / %x23-5B / %x5D-7E) and a sane length.
+func errorText(s string) bool {
+	if len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
