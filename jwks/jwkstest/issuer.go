@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -51,10 +52,11 @@ const DefaultAudience = "https://api.example.com"
 type Option func(*config)
 
 type config struct {
-	alg string
-	aud string
-	tls bool
-	now func() time.Time
+	alg  string
+	aud  string
+	tls  bool
+	mtls bool
+	now  func() time.Time
 }
 
 // WithAlgorithm sets the algorithm of the generated signing keys: "RS256"
@@ -67,8 +69,17 @@ func WithAlgorithm(alg string) Option { return func(c *config) { c.alg = alg } }
 func WithAudience(aud string) Option { return func(c *config) { c.aud = aud } }
 
 // WithTLS serves over HTTPS with httptest's self-signed certificate;
-// [Issuer.Client] trusts it.
+// [Issuer.Client] trusts it. Client certificates are requested (not
+// required), so that the token endpoint binds tokens to them.
 func WithTLS() Option { return func(c *config) { c.tls = true } }
+
+// WithMTLSTokenEndpoint starts a second server, over HTTPS with client
+// certificates requested, that serves only the token endpoint, and
+// advertises it in the discovery metadata as mtls_endpoint_aliases
+// (RFC 8705 §5), as an Auth0 tenant with mutual TLS does. A token
+// obtained there over a connection with a client certificate is bound to
+// it ([Issuer.MTLSTokenURL], [Issuer.MTLSClient]).
+func WithMTLSTokenEndpoint() Option { return func(c *config) { c.mtls = true } }
 
 // WithClock sets the clock that default iat values come from
 // (default time.Now).
@@ -95,11 +106,13 @@ type Fault struct {
 // Issuer is a fake OAuth 2.0 authorization server for tests. It is safe for
 // concurrent use.
 type Issuer struct {
-	srv *httptest.Server
-	iss string
-	aud string
-	alg string
-	now func() time.Time
+	srv     *httptest.Server
+	mtlsSrv *httptest.Server // nil without WithMTLSTokenEndpoint
+	tokens  *tokenEndpoint
+	iss     string
+	aud     string
+	alg     string
+	now     func() time.Time
 
 	mu        sync.RWMutex
 	keys      map[string]*signingKey // every key ever generated, revoked ones too
@@ -140,7 +153,11 @@ func NewIssuer(opts ...Option) (*Issuer, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	i := &Issuer{aud: c.aud, alg: c.alg, now: c.now, keys: make(map[string]*signingKey), done: make(chan struct{})}
+	tokens, err := newTokenEndpoint(c.now)
+	if err != nil {
+		return nil, err
+	}
+	i := &Issuer{aud: c.aud, alg: c.alg, now: c.now, keys: make(map[string]*signingKey), done: make(chan struct{}), tokens: tokens}
 	cur, err := i.generate(c.alg)
 	if err != nil {
 		return nil, err
@@ -156,8 +173,17 @@ func NewIssuer(opts ...Option) (*Issuer, error) {
 	mux.HandleFunc("GET "+OpenIDConfigurationPath, i.serveDiscovery)
 	mux.HandleFunc("GET "+OAuthMetadataPath, i.serveDiscovery)
 	mux.HandleFunc("GET "+JWKSPath, i.serveJWKS)
+	mux.HandleFunc("POST "+TokenPath, i.serveToken)
 	i.srv = httptest.NewUnstartedServer(mux)
 	i.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // clients that distrust the TLS certificate are expected
+	if c.mtls {
+		tokenMux := http.NewServeMux()
+		tokenMux.HandleFunc("POST "+TokenPath, i.serveToken)
+		i.mtlsSrv = httptest.NewUnstartedServer(tokenMux)
+		i.mtlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0)
+		i.mtlsSrv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
+		i.mtlsSrv.StartTLS()
+	}
 	// The issuer URL is known from the listener before the server starts,
 	// so handlers never see it being written.
 	scheme := "http://"
@@ -166,6 +192,7 @@ func NewIssuer(opts ...Option) (*Issuer, error) {
 	}
 	i.iss = scheme + i.srv.Listener.Addr().String() + "/"
 	if c.tls {
+		i.srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
 		i.srv.StartTLS()
 	} else {
 		i.srv.Start()
@@ -178,6 +205,9 @@ func (i *Issuer) Close() {
 	i.closeOnce.Do(func() {
 		close(i.done)
 		i.srv.Close()
+		if i.mtlsSrv != nil {
+			i.mtlsSrv.Close()
+		}
 	})
 }
 
@@ -361,16 +391,23 @@ func (i *Issuer) faultResponse(w http.ResponseWriter, r *http.Request, oversized
 
 func (i *Issuer) metadata() []byte {
 	m := map[string]any{
-		"issuer":                                i.iss,
-		"jwks_uri":                              i.JWKSURL(),
-		"authorization_endpoint":                i.iss + "authorize",
-		"token_endpoint":                        i.iss + "oauth/token",
-		"response_types_supported":              []string{"code"},
-		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": []string{i.alg},
-		"dpop_signing_alg_values_supported":     []string{"ES256", "PS256", "RS256", "EdDSA"},
+		"issuer":                                           i.iss,
+		"jwks_uri":                                         i.JWKSURL(),
+		"authorization_endpoint":                           i.iss + "authorize",
+		"token_endpoint":                                   i.iss + "oauth/token",
+		"response_types_supported":                         []string{"code"},
+		"subject_types_supported":                          []string{"public"},
+		"id_token_signing_alg_values_supported":            []string{i.alg},
+		"dpop_signing_alg_values_supported":                []string{"ES256", "PS256", "RS256", "EdDSA"},
+		"grant_types_supported":                            []string{"client_credentials"},
+		"token_endpoint_auth_methods_supported":            []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "PS256", "ES256", "EdDSA"},
 	}
-	b, _ := json.Marshal(m) // a map of strings and string slices always marshals
+	if i.mtlsSrv != nil {
+		m["mtls_endpoint_aliases"] = map[string]string{"token_endpoint": i.MTLSTokenURL()}
+		m["tls_client_certificate_bound_access_tokens"] = true
+	}
+	b, _ := json.Marshal(m) // a map of strings, bools and string slices and maps always marshals
 	return b
 }
 
