@@ -9,6 +9,19 @@
 // Auth0's "access_token" dialect or the RFC 9068 profile ([Issuer.Mint]).
 // Its keys rotate like an Auth0 tenant's ([Issuer.Rotate], [Issuer.Revoke]),
 // and [Issuer.SetFault] makes it slow, down or broken so that clients'
-// failure handling can be tested. It does not need a testing.TB, so examples
-// and demo programs can embed it.
+// failure handling can be tested.
+//
+// Its token endpoint ([TokenPath], advertised as token_endpoint) answers
+// client-credentials requests from clients registered with
+// [Issuer.RegisterClient] the way an Auth0 tenant does: client_secret_basic,
+// client_secret_post or private_key_jwt; a DPoP nonce demanded first (RFC
+// 9449 §8), then a token bound to the proof's key (cnf.jkt, token_type
+// DPoP); over mutual TLS ([WithMTLSTokenEndpoint], advertised in
+// mtls_endpoint_aliases, or [WithTLS]) a token bound to the client
+// certificate (cnf["x5t#S256"], RFC 8705); otherwise a bearer token. A
+// client's tokens can carry authorization_details, acr, amr and auth_time
+// ([Client].Token), and a request's authorization_details parameter (RFC
+// 9396) is copied into its token.
+//
+// It does not need a testing.TB, so examples and demo programs can embed it.
 package jwkstest
