@@ -8,7 +8,10 @@
 //
 //	-addr HOST:PORT         listen address (default 127.0.0.1:8080; port 0 picks one)
 //	-issuer URL             the trusted issuer (exact iss); JWKS via its discovery document.
-//	                        Without it, an embedded test issuer runs and a token is printed.
+//	                        Without it, an embedded test issuer runs and a token is printed,
+//	                        with the examples/client commands that obtain a bearer, a
+//	                        DPoP-bound and (over HTTPS) a certificate-bound token from its
+//	                        token endpoint and call the API with each.
 //	-jwks-url URL           JWKS URL, skipping discovery
 //	-audience AUD           required audience (default https://api.example.com)
 //	-mechanism MECHANISM    none, dpop or mtls (default none)
@@ -194,7 +197,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		jwksOpt = jwks.WithIssuerJWKS(o.issuer, o.jwksURL)
 	}
 	if issuer == "" {
-		iss, err := jwkstest.NewIssuer(jwkstest.WithAudience(o.audience))
+		iss, err := jwkstest.NewIssuer(jwkstest.WithAudience(o.audience), jwkstest.WithMTLSTokenEndpoint())
 		if err != nil {
 			return err
 		}
@@ -203,6 +206,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := printToken(stdout, iss, base); err != nil {
 			return err
 		}
+		cleanup, err := printTokenCommands(stdout, iss, base, o)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
 	}
 	keys, err := jwks.New(ctx, jwksOpt, jwks.WithLogger(logger))
 	if err != nil {
