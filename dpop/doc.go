@@ -15,7 +15,10 @@
 //
 // On the client, a [Signer] makes proofs with a [crypto.Signer], and a
 // [Transport] adds a token and a fresh proof to every request and answers a
-// server's use_dpop_nonce challenge once.
+// server's use_dpop_nonce challenge once. A [ClientCredentials] token source
+// obtains the DPoP-bound tokens it presents from an authorization server's
+// token endpoint (the client credentials grant, with a client secret or a
+// private-key JWT), and refreshes them before they expire.
 //
 // [RFC 9449]: https://www.rfc-editor.org/rfc/rfc9449
 package dpop
