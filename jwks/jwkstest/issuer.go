@@ -52,11 +52,12 @@ const DefaultAudience = "https://api.example.com"
 type Option func(*config)
 
 type config struct {
-	alg  string
-	aud  string
-	tls  bool
-	mtls bool
-	now  func() time.Time
+	alg string
+	aud string
+	tls bool
+	now func() time.Time
+
+	mtlsToken bool // WithMTLSTokenEndpoint
 }
 
 // WithAlgorithm sets the algorithm of the generated signing keys: "RS256"
@@ -79,7 +80,7 @@ func WithTLS() Option { return func(c *config) { c.tls = true } }
 // (RFC 8705 §5), as an Auth0 tenant with mutual TLS does. A token
 // obtained there over a connection with a client certificate is bound to
 // it ([Issuer.MTLSTokenURL], [Issuer.MTLSClient]).
-func WithMTLSTokenEndpoint() Option { return func(c *config) { c.mtls = true } }
+func WithMTLSTokenEndpoint() Option { return func(c *config) { c.mtlsToken = true } }
 
 // WithClock sets the clock that default iat values come from
 // (default time.Now).
@@ -106,13 +107,15 @@ type Fault struct {
 // Issuer is a fake OAuth 2.0 authorization server for tests. It is safe for
 // concurrent use.
 type Issuer struct {
-	srv     *httptest.Server
-	mtlsSrv *httptest.Server // nil without WithMTLSTokenEndpoint
+	srv *httptest.Server
+	iss string
+	aud string
+	alg string
+	now func() time.Time
+
+	mtlsSrv *httptest.Server // the token endpoint's alias; nil without WithMTLSTokenEndpoint
+	mtlsURL string
 	tokens  *tokenEndpoint
-	iss     string
-	aud     string
-	alg     string
-	now     func() time.Time
 
 	mu        sync.RWMutex
 	keys      map[string]*signingKey // every key ever generated, revoked ones too
@@ -176,13 +179,13 @@ func NewIssuer(opts ...Option) (*Issuer, error) {
 	mux.HandleFunc("POST "+TokenPath, i.serveToken)
 	i.srv = httptest.NewUnstartedServer(mux)
 	i.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // clients that distrust the TLS certificate are expected
-	if c.mtls {
+	if c.mtlsToken {
 		tokenMux := http.NewServeMux()
 		tokenMux.HandleFunc("POST "+TokenPath, i.serveToken)
 		i.mtlsSrv = httptest.NewUnstartedServer(tokenMux)
 		i.mtlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0)
 		i.mtlsSrv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
-		i.mtlsSrv.StartTLS()
+		i.mtlsURL = "https://" + i.mtlsSrv.Listener.Addr().String() + TokenPath
 	}
 	// The issuer URL is known from the listener before the server starts,
 	// so handlers never see it being written.
@@ -196,6 +199,9 @@ func NewIssuer(opts ...Option) (*Issuer, error) {
 		i.srv.StartTLS()
 	} else {
 		i.srv.Start()
+	}
+	if i.mtlsSrv != nil {
+		i.mtlsSrv.StartTLS()
 	}
 	return i, nil
 }

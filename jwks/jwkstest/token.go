@@ -88,12 +88,7 @@ func (i *Issuer) TokenURL() string { return i.srv.URL + TokenPath }
 
 // MTLSTokenURL returns the URL of the token endpoint on the mutual-TLS
 // server started by [WithMTLSTokenEndpoint], or "" without it.
-func (i *Issuer) MTLSTokenURL() string {
-	if i.mtlsSrv == nil {
-		return ""
-	}
-	return i.mtlsSrv.URL + TokenPath
-}
+func (i *Issuer) MTLSTokenURL() string { return i.mtlsURL }
 
 // ServerCertificate returns the certificate the issuer's HTTPS servers
 // present ([WithTLS], [WithMTLSTokenEndpoint]), for clients to trust; nil
