@@ -211,6 +211,22 @@ func TestClientCredentialsOneFetchForManyCallers(t *testing.T) {
 	assert.Equal(t, 2, iss.TokenRequests(), "one nonce demand, one token request")
 }
 
+func TestClientCredentialsRefusesUnboundToken(t *testing.T) {
+	t.Parallel()
+	iss, err := jwkstest.NewIssuer()
+	require.NoError(t, err)
+	t.Cleanup(iss.Close)
+	require.NoError(t, iss.RegisterClient(jwkstest.Client{ID: "svc", Secret: "secret", IgnoreDPoP: true}))
+	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), dpop.ClientSecretPost("svc", "secret"))
+	require.NoError(t, err)
+	for range 2 {
+		tok, err := src.Token(context.Background())
+		require.ErrorIs(t, err, dpop.ErrNotDPoPBound)
+		assert.Empty(t, tok)
+	}
+	assert.Equal(t, 2, iss.TokensIssued(), "a bearer token is never cached")
+}
+
 // stubEndpoint serves answer for every token request and counts them.
 func stubEndpoint(t *testing.T, answer func(w http.ResponseWriter, r *http.Request)) (*httptest.Server, *atomic.Int32) {
 	t.Helper()
@@ -451,4 +467,31 @@ func TestTokenErrorText(t *testing.T) {
 	assert.Equal(t, "dpop: token endpoint answered 401 invalid_client: unknown client", e.Error())
 	assert.Equal(t, "dpop: token endpoint answered 502", (&dpop.TokenError{StatusCode: 502}).Error())
 	assert.ErrorIs(t, e, dpop.ErrTokenResponse)
+}
+
+// BenchmarkClientCredentialsCached measures Token when the token is cached:
+// the cost every request through a Transport pays. Compare with
+// BenchmarkSignerProof (bench_test.go), the proof that request makes anyway.
+func BenchmarkClientCredentialsCached(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		jsonAnswer(200, `{"access_token":"tok","token_type":"DPoP","expires_in":3600}`)(w, r)
+	}))
+	defer srv.Close()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(b, err)
+	signer, err := dpop.NewSigner(key)
+	require.NoError(b, err)
+	src, err := dpop.NewClientCredentials(srv.URL+"/token", signer, dpop.ClientSecretPost("svc", "s"))
+	require.NoError(b, err)
+	ctx := context.Background()
+	_, err = src.Token(ctx)
+	require.NoError(b, err)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := src.Token(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

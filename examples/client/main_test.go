@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/senderbound/senderbound/jwks"
+	"github.com/senderbound/senderbound/jwks/jwkstest"
 )
 
 func TestRun(t *testing.T) {
@@ -14,4 +18,61 @@ func TestRun(t *testing.T) {
 	require.NoError(t, run(context.Background(), &out), out.String())
 	assert.Contains(t, out.String(), "GET /api/messages -> 200")
 	assert.Contains(t, out.String(), "POST /api/messages -> 200 hello auth0|user-123, you sent 16 bytes")
+}
+
+func TestInvalidFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"nothing but -dpop", []string{"-dpop"}, []string{"-api is required", "-token-url is required", "-client-id is required"}},
+		{"relative URLs", []string{"-api", "/x", "-token-url", "ftp://a/token", "-client-id", "c", "-client-secret", "s"},
+			[]string{`-api "/x"`, `-token-url "ftp://a/token"`}},
+		{"unknown auth", []string{"-api", "http://a/x", "-token-url", "http://a/t", "-client-id", "c", "-client-secret", "s", "-auth", "jwt"},
+			[]string{`-auth "jwt"`}},
+		{"cert without key", []string{"-api", "http://a/x", "-token-url", "http://a/t", "-client-id", "c", "-client-secret", "s", "-cert", "c.pem"},
+			[]string{"-cert and -key go together"}},
+		{"unknown flag", []string{"-verbose"}, []string{"flag provided but not defined"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("CLIENT_SECRET", "")
+			var out, errOut strings.Builder
+			err := runArgs(context.Background(), tt.args, &out, &errOut)
+			require.ErrorIs(t, err, errUsage)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestFlagsAgainstTestIssuer(t *testing.T) {
+	iss, err := jwkstest.NewIssuer()
+	require.NoError(t, err)
+	defer iss.Close()
+	require.NoError(t, iss.RegisterClient(jwkstest.Client{ID: "svc", Secret: "a:secret%"}))
+	keys, err := jwks.New(context.Background(), jwks.WithIssuer(iss.Issuer()))
+	require.NoError(t, err)
+	defer keys.Close()
+	api, err := startAPI(keys, iss.Audience()) // DPoP and server nonces required
+	require.NoError(t, err)
+	defer api.Close()
+
+	for _, auth := range []string{"basic", "post"} {
+		var out strings.Builder
+		args := []string{"-api", api.URL + "/api/messages", "-token-url", iss.TokenURL(), "-client-id", "svc",
+			"-client-secret", "a:secret%", "-auth", auth, "-audience", iss.Audience()}
+		err := runArgs(context.Background(), append(args, "-dpop"), &out, io.Discard)
+		require.NoError(t, err, out.String())
+		assert.Contains(t, out.String(), "token: token_type DPoP, bound to the DPoP key")
+		assert.Contains(t, out.String(), "-> 200 hello svc@clients")
+
+		out.Reset()
+		err = runArgs(context.Background(), args, &out, io.Discard)
+		require.Error(t, err, "a bearer token where DPoP is required")
+		assert.Contains(t, out.String(), "not bound: whoever holds it can use it")
+		assert.Contains(t, out.String(), "-> 401")
+	}
 }

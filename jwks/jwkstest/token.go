@@ -56,6 +56,11 @@ type Client struct {
 	// with every token. A requested scope must be a subset of Token.Scope
 	// when that is set; without a scope parameter Token.Scope is granted.
 	Token Token
+	// IgnoreDPoP issues bearer tokens to the client even when its request
+	// carries a valid DPoP proof, as an authorization server that does not
+	// bind tokens for this client does (RFC 9449 §5 lets a client detect
+	// it by token_type).
+	IgnoreDPoP bool
 }
 
 // RegisterClient registers c at the token endpoint, replacing a client with
@@ -251,6 +256,9 @@ func (i *Issuer) issueToken(w http.ResponseWriter, r *http.Request) ([]byte, *oa
 	}
 	t := client.Token
 	t.JKT, t.X5TS256 = tok.JKT, tok.X5TS256
+	if client.IgnoreDPoP && tokenType == "DPoP" {
+		t.JKT, tokenType = "", "Bearer"
+	}
 	t.IssuedAt = time.Time{}
 	if t.Subject == "" {
 		t.Subject = client.ID + "@clients"
