@@ -344,15 +344,25 @@ func (c *ClientCredentials) Token(ctx context.Context) (string, error) {
 		f := &tokenFlight{done: make(chan struct{})}
 		c.flight = f
 		c.mu.Unlock()
+		return c.lead(ctx, f)
+	}
+}
 
-		f.token, f.err = c.obtain(ctx)
+// lead obtains a token for f and its waiters. The flight ends even if the
+// HTTP client panics, so that waiters are never stranded.
+func (c *ClientCredentials) lead(ctx context.Context, f *tokenFlight) (string, error) {
+	f.err = errFlightAborted
+	defer func() {
 		c.mu.Lock()
 		c.flight = nil
 		c.mu.Unlock()
 		close(f.done)
-		return f.token, f.err
-	}
+	}()
+	f.token, f.err = c.obtain(ctx)
+	return f.token, f.err
 }
+
+var errFlightAborted = errors.New("dpop: token request aborted")
 
 // obtain requests a token, answering one nonce demand, and caches it.
 func (c *ClientCredentials) obtain(ctx context.Context) (string, error) {
