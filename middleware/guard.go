@@ -340,6 +340,10 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	if g.cfg.requireATJWT && (p.Subject == "" || p.ClientID == "" || p.ID == "" || p.IssuedAt == nil) {
 		return nil, g.tokenError(in, "invalid token claims", ErrClaims)
 	}
+	// Claims.Decode must read what was verified (see unambiguousNames).
+	if !unambiguousNames(jws.Payload) {
+		return nil, g.tokenError(in, "invalid token claims", ErrClaims)
+	}
 	claims, err := p.claims(jws.Payload)
 	if err != nil {
 		return nil, g.tokenError(in, "invalid token claims", err)
