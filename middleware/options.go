@@ -261,8 +261,12 @@ func WithDPoP(v *dpop.Verifier) Option {
 }
 
 // WithPublicURL sets the external base URL of the API (scheme, host, port)
-// used to check a DPoP proof's htu, for servers behind a proxy that rewrites
-// the host or terminates TLS.
+// used to check a DPoP proof's htu in [Guard.Handler] and [Guard.Check]
+// ([Guard.Verify] takes the URL from its Request). Without it, or trusted
+// proxies, htu is checked against the request's own Host, so a proof made
+// for another deployment reached under the same host name is accepted; New
+// logs a warning when such a Guard can check DPoP proofs (every mechanism
+// but mTLS).
 func WithPublicURL(raw string) Option {
 	return func(c *config) {
 		u, err := url.Parse(raw)
