@@ -185,7 +185,9 @@ func WithMaxClaimsDepth(n int) Option {
 
 // WithFormToken accepts the access_token form parameter of
 // application/x-www-form-urlencoded POST bodies (RFC 6750 §2.2). Off by
-// default. The body is read up to the token size limit plus 1 KiB.
+// default. The body is read, up to the token size limit plus 1 KiB, only
+// when the request has no Authorization header: a request that
+// authenticates by header keeps its body intact, whatever its size.
 func WithFormToken() Option { return func(c *config) { c.formTokens = true } }
 
 // WithQueryToken accepts the access_token query parameter (RFC 6750 §2.3).
