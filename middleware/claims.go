@@ -26,7 +26,10 @@ type Claims struct {
 }
 
 // Confirmation is the token's cnf claim (RFC 7800): the key or certificate
-// the token is bound to. Members other than these two are ignored.
+// the token is bound to. A cnf that holds neither of these two members (only
+// jwk, kid, jku, or nothing) names a binding this package cannot prove, and
+// the token is refused with [ErrUnsupportedBinding]; other members beside
+// one of these two are ignored.
 type Confirmation struct {
 	// JKT is the RFC 7638 thumbprint of the DPoP key (RFC 9449 §6).
 	JKT string
@@ -63,7 +66,9 @@ func (c *Claims) NotBefore() time.Time { return c.notBefore }
 // IssuedAt returns iat, or the zero time.
 func (c *Claims) IssuedAt() time.Time { return c.issued }
 
-// Scopes returns a copy of the space-separated scope claim, split.
+// Scopes returns a copy of the scope claim split on the space character
+// (%x20, RFC 6749 §3.3) alone, without empty elements: a tab or a no-break
+// space is part of a scope, never a separator.
 func (c *Claims) Scopes() []string { return slices.Clone(c.scopes) }
 
 // HasScope reports whether scope is among the token's scopes.
@@ -84,6 +89,16 @@ func (c *Claims) Confirmation() Confirmation { return c.cnf }
 func (c *Claims) Raw() []byte { return slices.Clone(c.raw) }
 
 // Decode unmarshals the token's JSON payload into v, for custom claims.
+//
+// encoding/json matches member names to struct fields case-insensitively
+// (and the last of equal names wins), at every level, while this package
+// reads claims by their exact names. So that Decode cannot read another
+// member than the one the accessors report, verification refuses a payload
+// in which any object, at any depth, holds two member names equal under
+// encoding/json's case folding ("sub" and "SUB", "role" twice), or a
+// top-level member that is a case variant of a claim this package reads
+// ("Sub", "Exp", "Cnf"). Decode itself stays encoding/json, so v may be any
+// type an application already uses.
 func (c *Claims) Decode(v any) error { return json.Unmarshal(c.raw, v) }
 
 // payload is the wire form of the claims, read once per token by
@@ -171,7 +186,8 @@ func parsePayload(data []byte) (payload, error) {
 }
 
 // parseConfirmation reads cnf (RFC 7800): an object whose jkt and x5t#S256
-// members, when present, are strings. Other members are ignored.
+// members, when present, are strings. Other members are ignored, except
+// case variants of these two ("JKT"), which are refused.
 func parseConfirmation(v []byte) (*confirmationJSON, bool) {
 	if v[0] != '{' {
 		return nil, false
@@ -185,6 +201,9 @@ func parseConfirmation(v []byte) (*confirmationJSON, bool) {
 		case "x5t#S256":
 			dst = &c.X5TS256
 		default:
+			if strings.EqualFold(name, "jkt") || strings.EqualFold(name, "x5t#S256") {
+				return ErrClaims
+			}
 			return nil
 		}
 		s, ok := jsonobj.String(v)
@@ -259,7 +278,7 @@ func (p *payload) claims(raw []byte) (*Claims, error) {
 		id:          p.ID,
 		clientID:    p.ClientID,
 		audience:    p.Audience,
-		scopes:      strings.Fields(p.Scope),
+		scopes:      splitScopes(p.Scope),
 		permissions: p.Permissions,
 		raw:         raw,
 	}
@@ -276,6 +295,11 @@ func (p *payload) claims(raw []byte) (*Claims, error) {
 		c.issued = p.IssuedAt.Time
 	}
 	if p.Cnf != nil {
+		// A cnf that names no method this package verifies (RFC 7800 jwk,
+		// kid, jku, or an empty object) must not read as "not bound".
+		if p.Cnf.JKT == nil && p.Cnf.X5TS256 == nil {
+			return nil, ErrUnsupportedBinding
+		}
 		// A cnf member that is present must be a usable value: an empty
 		// thumbprint would otherwise read as "not bound".
 		if p.Cnf.JKT != nil {
@@ -292,6 +316,21 @@ func (p *payload) claims(raw []byte) (*Claims, error) {
 		}
 	}
 	return c, nil
+}
+
+// splitScopes splits a scope claim on the space character alone (RFC 6749
+// §3.3: scope = scope-token *( SP scope-token )), skipping empty elements
+// that doubled, leading or trailing spaces leave.
+func splitScopes(s string) []string {
+	out := make([]string, 0, strings.Count(s, " ")+1)
+	for s != "" {
+		var scope string
+		scope, s, _ = strings.Cut(s, " ")
+		if scope != "" {
+			out = append(out, scope)
+		}
+	}
+	return out
 }
 
 // thumbprintSyntax reports whether s is an unpadded base64url SHA-256

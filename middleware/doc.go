@@ -9,6 +9,19 @@
 // without wrapping, and [Guard.Verify] takes plain inputs so that other
 // transports can reuse the verification.
 //
+// A DPoP proof names the URL its client addressed (htu), so a Guard that
+// accepts DPoP should be told the API's external URL:
+//
+//	guard, err := middleware.New(keys,
+//		middleware.WithAudience("https://api.example.com"),
+//		middleware.WithProofOfPossession(middleware.MechanismDPoP, true),
+//		middleware.WithPublicURL("https://api.example.com"))
+//
+// Without [WithPublicURL] (or [WithTrustedProxies] behind a proxy), htu is
+// checked against the request's own Host header, and a proof made for
+// another deployment reached under the same host name is accepted; [New]
+// logs a warning then. See [ExampleWithProofOfPossession].
+//
 // # One request
 //
 //  1. Extract: Authorization with scheme Bearer or DPoP (case-insensitive,
@@ -37,7 +50,10 @@
 //	x5t#S256     matching client cert       accept  accept  401            accept
 //	x5t#S256     no or another certificate  401     401     401            401
 //
-// A binding that a token carries is always enforced, whatever the policy.
+// A binding that a token carries is always enforced, whatever the policy. A
+// cnf that names no method this package verifies (jwk, kid, jku, an empty
+// object) is refused (401 invalid_token), never read as unbound, and so is
+// a cnf with both jkt and x5t#S256.
 //
 // # Errors
 //

@@ -56,6 +56,7 @@ var (
 	ErrBoundTokenAsBearer  = errors.New("middleware: sender-constrained token presented as a bearer token")
 	ErrBindingRequired     = errors.New("middleware: token is not sender-constrained but the policy requires it")
 	ErrBindingNotAllowed   = errors.New("middleware: token's binding is not accepted by the policy")
+	ErrUnsupportedBinding  = errors.New("middleware: token's cnf names no confirmation method this library verifies")
 	ErrNoBinding           = errors.New("middleware: DPoP scheme used with a token that has no DPoP binding")
 	ErrBindingMismatch     = errors.New("middleware: sender constraint not proven")
 	ErrMissingProof        = errors.New("middleware: DPoP proof missing")

@@ -43,7 +43,9 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer keys.Close()
-	guard, err := middleware.New(keys, middleware.WithAudience("https://api.example.com"))
+	guard, err := middleware.New(keys,
+		middleware.WithAudience("https://api.example.com"),
+		middleware.WithPublicURL("https://api.example.com")) // the URL clients address: DPoP proofs name it
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -202,14 +204,20 @@ func ExampleGuard_Metadata() {
 
 // A DPoP-only API: unbound tokens are refused, a DPoP-bound token is
 // accepted with a proof from its key, and the same token sent as Bearer is
-// refused. The client side is dpop.Transport.
+// refused. WithPublicURL is the URL clients address, which their proofs
+// name (here the test server's). The client side is dpop.Transport.
 func ExampleWithProofOfPossession() {
-	iss, guard, done := exampleGuard(middleware.WithProofOfPossession(middleware.MechanismDPoP, true))
+	srv := httptest.NewUnstartedServer(nil)
+	publicURL := "http://" + srv.Listener.Addr().String() // in production "https://api.example.com"
+	iss, guard, done := exampleGuard(
+		middleware.WithProofOfPossession(middleware.MechanismDPoP, true),
+		middleware.WithPublicURL(publicURL))
 	defer done()
-	srv := httptest.NewServer(guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv.Config.Handler = guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := middleware.TokenFromContext(r.Context())
 		fmt.Fprintf(w, "binding %s", tok.Binding.Mechanism)
-	})))
+	}))
+	srv.Start()
 	defer srv.Close()
 
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader) // the client's key
@@ -291,7 +299,6 @@ func exampleClientCert() *x509.Certificate {
 	cert, _ := x509.ParseCertificate(der)
 	return cert
 }
-
 
 // Encrypted access tokens (a signed JWT inside a JWE, as Auth0 issues when
 // an API turns on token encryption) are decrypted with the API's private

@@ -47,6 +47,7 @@ func FuzzCheck(f *testing.F) {
 		}
 		tok, err := w.g.Check(r)
 		scheme, token, _ := strings.Cut(auth, " ")
+		token = strings.TrimLeft(token, " ") // 1*SP (RFC 9110 §11.4)
 		if err == nil {
 			switch {
 			case strings.EqualFold(scheme, "Bearer") && sameJWS(token, w.bearer):

@@ -87,6 +87,9 @@ func New(keys KeySource, opts ...Option) (*Guard, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	if c.mechanism != MechanismMTLS && c.urls.PublicURL == nil && len(c.urls.TrustedProxies) == 0 {
+		warnHostHTU(c.logger)
+	}
 	g.validator = jwt.NewValidator(
 		jwt.WithLeeway(c.leeway),
 		jwt.WithAudience(c.audiences...),
@@ -105,6 +108,18 @@ func New(keys KeySource, opts ...Option) (*Guard, error) {
 		resourceMetadata: c.metadataURL,
 	}
 	return g, nil
+}
+
+// warnHostHTU tells the operator, once per Guard, that DPoP proofs (which
+// every mechanism but mTLS checks) are bound to nothing more than the Host
+// the request names.
+func warnHostHTU(l *slog.Logger) {
+	if l == nil {
+		l = slog.Default()
+	}
+	l.Warn("middleware: no public URL, so a DPoP proof's htu is checked against the request's own Host: " +
+		"a proof made for another deployment reached under the same host name is accepted here; " +
+		"set WithPublicURL to this API's external URL (or WithTrustedProxies behind a proxy)")
 }
 
 // Scheme names how the access token was presented.
@@ -338,6 +353,10 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	}
 	// RFC 9068 §2.2: the profile's required claims.
 	if g.cfg.requireATJWT && (p.Subject == "" || p.ClientID == "" || p.ID == "" || p.IssuedAt == nil) {
+		return nil, g.tokenError(in, "invalid token claims", ErrClaims)
+	}
+	// Claims.Decode must read what was verified (see unambiguousNames).
+	if !unambiguousNames(jws.Payload) {
 		return nil, g.tokenError(in, "invalid token claims", ErrClaims)
 	}
 	claims, err := p.claims(jws.Payload)

@@ -142,11 +142,13 @@ func (g *Guard) extract(r *http.Request) (*input, *Error) {
 		return nil, newError(CodeInvalidRequest, "more than one Authorization header", ErrMultipleCredentials)
 	}
 	if len(auth) == 1 {
-		v := auth[0]
-		if len(v) > g.cfg.maxTokenSize+len("Bearer ") {
+		scheme, token, ok := strings.Cut(auth[0], " ")
+		// RFC 9110 §11.4, RFC 6750 §2.1, RFC 9449 §7.1: auth-scheme 1*SP
+		// token68. Only spaces: a tab or other whitespace stays malformed.
+		token = strings.TrimLeft(token, " ")
+		if len(token) > g.cfg.maxTokenSize {
 			return nil, newError(CodeInvalidToken, "token too large", ErrTokenTooLarge)
 		}
-		scheme, token, ok := strings.Cut(v, " ")
 		switch {
 		case strings.EqualFold(scheme, SchemeBearer):
 			in.scheme = SchemeBearer
@@ -161,7 +163,7 @@ func (g *Guard) extract(r *http.Request) (*input, *Error) {
 		}
 	}
 	if g.cfg.queryTokens || g.cfg.formTokens {
-		if e := g.extractParam(r, in); e != nil {
+		if e := g.extractParam(r, in, len(auth) == 0); e != nil {
 			return nil, e
 		}
 	}
@@ -181,8 +183,10 @@ func (g *Guard) extract(r *http.Request) (*input, *Error) {
 }
 
 // extractParam reads access_token from the query or a form body, when those
-// methods are enabled. A second credential is a 400 (RFC 6750 §2).
-func (g *Guard) extractParam(r *http.Request, in *input) *Error {
+// methods are enabled. A second credential is a 400 (RFC 6750 §2). The body
+// is read only when readBody (the request has no Authorization header), so
+// that a request authenticating by header keeps its body, whatever its size.
+func (g *Guard) extractParam(r *http.Request, in *input, readBody bool) *Error {
 	var found []string
 	if g.cfg.queryTokens {
 		if len(r.URL.RawQuery) > g.cfg.maxTokenSize+4096 {
@@ -190,7 +194,7 @@ func (g *Guard) extractParam(r *http.Request, in *input) *Error {
 		}
 		found = append(found, r.URL.Query()["access_token"]...)
 	}
-	if g.cfg.formTokens && r.Method == http.MethodPost && r.Body != nil {
+	if g.cfg.formTokens && readBody && r.Method == http.MethodPost && r.Body != nil {
 		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if mt == "application/x-www-form-urlencoded" {
 			r.Body = http.MaxBytesReader(nil, r.Body, int64(g.cfg.maxTokenSize)+1024)

@@ -185,7 +185,9 @@ func WithMaxClaimsDepth(n int) Option {
 
 // WithFormToken accepts the access_token form parameter of
 // application/x-www-form-urlencoded POST bodies (RFC 6750 §2.2). Off by
-// default. The body is read up to the token size limit plus 1 KiB.
+// default. The body is read, up to the token size limit plus 1 KiB, only
+// when the request has no Authorization header: a request that
+// authenticates by header keeps its body intact, whatever its size.
 func WithFormToken() Option { return func(c *config) { c.formTokens = true } }
 
 // WithQueryToken accepts the access_token query parameter (RFC 6750 §2.3).
@@ -218,7 +220,9 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithProofOfPossession sets the sender-constraining policy, mirroring
 // Auth0's proof_of_possession object: a mechanism, and whether it is
-// required. With MechanismMTLS it is always required. Whatever the policy, a
+// required. With MechanismMTLS it is always required; MechanismNone cannot
+// be required (New refuses it: it would refuse every unbound token while the
+// metadata says bound tokens are not required). Whatever the policy, a
 // token that carries a binding (cnf) is only accepted with that binding
 // proven. See the policy table in the package documentation.
 func WithProofOfPossession(m Mechanism, required bool) Option {
@@ -259,8 +263,12 @@ func WithDPoP(v *dpop.Verifier) Option {
 }
 
 // WithPublicURL sets the external base URL of the API (scheme, host, port)
-// used to check a DPoP proof's htu, for servers behind a proxy that rewrites
-// the host or terminates TLS.
+// used to check a DPoP proof's htu in [Guard.Handler] and [Guard.Check]
+// ([Guard.Verify] takes the URL from its Request). Without it, or trusted
+// proxies, htu is checked against the request's own Host, so a proof made
+// for another deployment reached under the same host name is accepted; New
+// logs a warning when such a Guard can check DPoP proofs (every mechanism
+// but mTLS).
 func WithPublicURL(raw string) Option {
 	return func(c *config) {
 		u, err := url.Parse(raw)
@@ -274,11 +282,31 @@ func WithPublicURL(raw string) Option {
 
 // WithTrustedProxies lets X-Forwarded-Proto, X-Forwarded-Host and Forwarded
 // decide the request's external URL (for htu) when the request comes from
-// one of these addresses. By default no proxy is trusted. Forwarded client
-// certificates are configured on the [mtls.Source] (see
+// one of these addresses. By default no proxy is trusted. A prefix that
+// holds every address (0.0.0.0/0, ::/0, or every IPv4-mapped address,
+// ::ffff:0:0/96) would let any client forge these headers and is refused.
+// Forwarded client certificates are configured on the [mtls.Source] (see
 // [WithCertificateSource]).
 func WithTrustedProxies(prefixes ...netip.Prefix) Option {
-	return func(c *config) { c.urls.TrustedProxies = append(c.urls.TrustedProxies, prefixes...) }
+	return func(c *config) {
+		for _, p := range prefixes {
+			switch {
+			case !p.IsValid():
+				c.fail("trusted proxy prefix %v is not valid", p)
+			case everyAddress(p):
+				c.fail("trusted proxy prefix %v holds every client address, so any client could forge forwarded headers; list the proxies' own addresses", p)
+			}
+		}
+		c.urls.TrustedProxies = append(c.urls.TrustedProxies, prefixes...)
+	}
+}
+
+// everyAddress reports whether p holds every IPv4 or every IPv6 address:
+// a prefix of length 0, or an IPv6 prefix holding all of ::ffff:0:0/96
+// (the IPv4-mapped addresses).
+func everyAddress(p netip.Prefix) bool {
+	mapped := netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff}) // ::ffff:0.0.0.0
+	return p.Bits() == 0 || (p.Addr().Is6() && p.Bits() <= 96 && p.Contains(mapped))
 }
 
 // WithCertificateSource sets where client certificates come from for
@@ -305,6 +333,9 @@ func WithClock(now func() time.Time) Option {
 func (c *config) validate() error {
 	if len(c.audiences) == 0 {
 		c.fail("no audience: WithAudience is required")
+	}
+	if c.mechanism == MechanismNone && c.required {
+		c.fail("mechanism none cannot be required: use WithProofOfPossession(MechanismDPoP, true) or (MechanismMTLS, true)")
 	}
 	if c.mechanism != MechanismDPoP && c.dpopRequiredFn != nil {
 		c.fail("WithDPoPRequiredFor needs mechanism DPoP")

@@ -81,6 +81,7 @@ type config struct {
 	header     string
 	format     HeaderFormat
 	trusted    []netip.Prefix
+	proxies    bool // WithTrustedProxies named at least one prefix
 	verified   string
 	verifiedOK string
 	maxSize    int
@@ -92,7 +93,7 @@ type Option func(*config)
 
 // WithForwardedHeader names the header in which a trusted proxy forwards the
 // client certificate, and its format. The header is honoured only from the
-// addresses given to WithTrustedProxies.
+// addresses given to WithTrustedProxies, which is therefore required with it.
 func WithForwardedHeader(name string, format HeaderFormat) Option {
 	return func(c *config) {
 		switch {
@@ -107,14 +108,20 @@ func WithForwardedHeader(name string, format HeaderFormat) Option {
 
 // WithTrustedProxies sets the addresses of the proxies whose forwarded
 // header is honoured (compared with http.Request.RemoteAddr). By default
-// none is trusted and the forwarded header is always ignored. Requests from
-// a trusted address take their certificate only from the header (see
-// [Source.Certificate]), so list proxies here, not clients.
+// none is trusted. Requests from a trusted address take their certificate
+// only from the header (see [Source.Certificate]), so list proxies here, not
+// clients: a prefix that holds every address (0.0.0.0/0, ::/0,
+// ::ffff:0:0/96) would let any client forge a certificate and is refused.
 func WithTrustedProxies(prefixes ...netip.Prefix) Option {
 	return func(c *config) {
+		c.proxies = c.proxies || len(prefixes) > 0
 		for _, p := range prefixes {
 			if !p.IsValid() {
 				c.errs = append(c.errs, fmt.Errorf("trusted proxy prefix %v is not valid: %w", p, ErrInvalidOption))
+				continue
+			}
+			if everyAddress(p) {
+				c.errs = append(c.errs, fmt.Errorf("trusted proxy prefix %v holds every client address, so any client could forge a certificate: %w", p, ErrInvalidOption))
 				continue
 			}
 			if p.Addr().Is4In6() && p.Bits() >= 96 {
@@ -124,6 +131,14 @@ func WithTrustedProxies(prefixes ...netip.Prefix) Option {
 			c.trusted = append(c.trusted, p.Masked())
 		}
 	}
+}
+
+// everyAddress reports whether p holds every IPv4 or every IPv6 address:
+// a prefix of length 0, or an IPv6 prefix holding all of ::ffff:0:0/96
+// (the IPv4-mapped addresses).
+func everyAddress(p netip.Prefix) bool {
+	mapped := netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff}) // ::ffff:0.0.0.0
+	return p.Bits() == 0 || (p.Addr().Is6() && p.Bits() <= 96 && p.Contains(mapped))
 }
 
 // WithVerifiedHeader makes a forwarded certificate usable only when the
@@ -176,6 +191,9 @@ func NewSource(opts ...Option) (*Source, error) {
 	}
 	if len(c.trusted) > 0 && c.header == "" {
 		c.errs = append(c.errs, fmt.Errorf("trusted proxies without WithForwardedHeader: %w", ErrInvalidOption))
+	}
+	if c.header != "" && !c.proxies {
+		c.errs = append(c.errs, fmt.Errorf("WithForwardedHeader without WithTrustedProxies: the header would never be honoured: %w", ErrInvalidOption))
 	}
 	if c.verified != "" && c.header == "" {
 		c.errs = append(c.errs, fmt.Errorf("WithVerifiedHeader without WithForwardedHeader: %w", ErrInvalidOption))
