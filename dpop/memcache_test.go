@@ -215,7 +215,7 @@ func BenchmarkMemoryReplayCacheSteady(b *testing.B) {
 
 // census counts the live entries of c at now and the slots of its tables.
 func (c *MemoryReplayCache) census(now time.Time) (live, slots int) {
-	t := c.seconds(now, false)
+	t, _ := c.seconds(now, false)
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
