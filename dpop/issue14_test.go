@@ -77,3 +77,22 @@ func TestIssue14Item1CacheClockRange(t *testing.T) {
 		assert.True(t, seen, "clock stepped %v", step)
 	}
 }
+
+// TestIssue14Item2Until: every cache is asked to keep a proof until
+// iat + window + 2·skew + 1 ms, so that a fleet member whose clock lags by
+// up to skew cannot accept it after the entry expires.
+func TestIssue14Item2Until(t *testing.T) {
+	testKeys(t)
+	for _, tc := range []struct{ window, skew time.Duration }{
+		{defaultIATWindow, defaultClockSkew},
+		{30 * time.Second, 0},
+		{2 * time.Minute, 10 * time.Second},
+	} {
+		rc := &recordingCache{}
+		v := newTestVerifier(t, newFakeClock(), WithReplayCache(rc), WithIATWindow(tc.window), WithClockSkew(tc.skew))
+		_, err := v.Verify(context.Background(), handProof(t, ecKey, "ES256", nil), testRequest())
+		require.NoError(t, err)
+		require.Equal(t, 1, rc.calls)
+		assert.Equal(t, testNow.Add(tc.window+2*tc.skew+time.Millisecond), rc.until, "window %v, skew %v", tc.window, tc.skew)
+	}
+}

@@ -15,16 +15,17 @@ import (
 
 // Default sizing of a [MemoryReplayCache].
 //
-// A proof stays in the cache for as long as it could be accepted: from its
-// verification until iat + window + skew, and iat may lie up to skew in the
-// future, so an entry lives at most window + 2·skew (70 s with the
+// A proof stays in the cache for as long as it could be accepted by this
+// server or by a fleet member whose clock lags it by up to skew: from its
+// verification until iat + window + 2·skew, and iat may lie up to skew in
+// the future, so an entry lives at most window + 3·skew (75 s with the
 // [Verifier] defaults). One CPU verifies at most about 20,000 ES256
 // signatures per second (about 50 µs each, measured with
 // BenchmarkFloorECDSAVerify on a 2020s server core; faster algorithms are
 // not faster than that by much, EdDSA aside, and every DPoP request also
 // carries an access token to verify). So one instance cannot fill more than
 //
-//	GOMAXPROCS × 20,000 proofs/s × 70 s = GOMAXPROCS × 1.4 million entries
+//	GOMAXPROCS × 20,000 proofs/s × 75 s = GOMAXPROCS × 1.5 million entries
 //
 // in one window, and a cache of that capacity is never full under honest or
 // hostile load that the instance can actually serve. An entry takes 16 bytes
@@ -34,7 +35,7 @@ import (
 // is only taken as entries arrive.
 const (
 	maxProofsPerCPUSecond = 20_000
-	defaultEntryLifetime  = defaultIATWindow + 2*defaultClockSkew
+	defaultEntryLifetime  = defaultIATWindow + 3*defaultClockSkew
 	maxReplayShards       = 128 // a power of two
 	minPerShard           = 64
 	replayBucketSlots     = 8 // a bucket is two cache lines
@@ -142,7 +143,7 @@ func WithCacheClock(now func() time.Time) MemoryOption {
 }
 
 // NewMemoryReplayCache returns an empty cache. Its default capacity is
-// GOMAXPROCS × 20,000 × 70 (entries one instance can verify within the
+// GOMAXPROCS × 20,000 × 75 (entries one instance can verify within the
 // longest life of an entry under the [Verifier] defaults; see the sizing note
 // in the source), at least 1024.
 func NewMemoryReplayCache(opts ...MemoryOption) (*MemoryReplayCache, error) {
