@@ -33,8 +33,10 @@ const (
 )
 
 // DefaultAlgorithms are the proof algorithms a [Verifier] accepts unless
-// [WithAlgorithms] says otherwise.
-var DefaultAlgorithms = []string{"ES256", "ES384", "PS256", "RS256", "EdDSA"}
+// [WithAlgorithms] says otherwise. Ed25519 is RFC 9864's fully-specified
+// name for EdDSA with an Ed25519 key, which current clients such as
+// oauth4webapi use; both names accept Ed25519 keys only.
+var DefaultAlgorithms = []string{"ES256", "ES384", "PS256", "RS256", "EdDSA", "Ed25519"}
 
 // Verifier checks DPoP proofs (RFC 9449 §4.3, §7.1, §11.1). Build it once
 // with [NewVerifier]. A Verifier is safe for concurrent use.
