@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -189,5 +192,55 @@ func TestIssue14Item12Ed25519Proofs(t *testing.T) {
 				require.ErrorIs(t, err, ErrKey, "%s with %s", alg, name)
 			}
 		}
+	})
+}
+
+// highS returns the other valid ES256 signature of a compact JWS: (r, n−s)
+// for (r, s). Both verify; only the string differs.
+func highS(t *testing.T, compact string) string {
+	t.Helper()
+	i := strings.LastIndexByte(compact, '.')
+	sig, err := b64Strict.DecodeString(compact[i+1:])
+	require.NoError(t, err)
+	require.Len(t, sig, 64)
+	s := new(big.Int).SetBytes(sig[32:])
+	s.Sub(elliptic.P256().Params().N, s)
+	twin := append([]byte(nil), sig...)
+	s.FillBytes(twin[32:])
+	return compact[:i+1] + b64u(twin)
+}
+
+// TestIssue14Item7HighSProof: an ES256 proof's twin with the other valid
+// signature is the same proof to the replay cache, whose key is the proof
+// key's thumbprint and the jti, never the proof's bytes.
+func TestIssue14Item7HighSProof(t *testing.T) {
+	testKeys(t)
+	clock := newFakeClock()
+	s, err := NewSigner(ecKey, WithSignerClock(clock.Now))
+	require.NoError(t, err)
+	req := testRequest()
+	req.JKT = s.Thumbprint()
+	for _, twinFirst := range []bool{false, true} {
+		v := newTestVerifier(t, clock)
+		proof, err := s.Proof("GET", testHTU, testToken, "")
+		require.NoError(t, err)
+		twin := highS(t, proof)
+		require.NotEqual(t, proof, twin)
+		first, second := proof, twin
+		if twinFirst {
+			first, second = twin, proof
+		}
+		p, err := v.Verify(context.Background(), first, req)
+		require.NoError(t, err, "either signature verifies")
+		_, err = v.Verify(context.Background(), second, req)
+		require.ErrorIs(t, err, ErrReplayed, "twin first: %v", twinFirst)
+		assert.Equal(t, NewReplayKey(s.Thumbprint(), p.ID), NewReplayKey(p.Thumbprint, p.ID))
+	}
+	t.Run("the twin verifies on its own", func(t *testing.T) {
+		v := newTestVerifier(t, clock)
+		proof, err := s.Proof("GET", testHTU, testToken, "")
+		require.NoError(t, err)
+		_, err = v.Verify(context.Background(), highS(t, proof), req)
+		require.NoError(t, err)
 	})
 }
