@@ -244,3 +244,67 @@ func TestIssue14Item7HighSProof(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+// TestIssue14Item14HTUEquality: htu must equal the request URL, not be a
+// prefix of it (nor extend it).
+func TestIssue14Item14HTUEquality(t *testing.T) {
+	testKeys(t)
+	require.Equal(t, "https://resource.example.org/protectedresource", testHTU)
+	for _, htu := range []string{
+		"https://resource.example.org",
+		"https://resource.example.org/",
+		"https://resource.example.org/protected",
+		"https://resource.example.org/protectedresourc",
+		"https://resource.example.org/protectedresource/",
+		"https://resource.example.org/protectedresource/x",
+		"https://resource.example.org/protectedresourcex",
+		"https://resource.example.org.evil/protectedresource",
+	} {
+		v := newTestVerifier(t, newFakeClock())
+		_, err := v.Verify(context.Background(), handProof(t, ecKey, "ES256", func(h, c map[string]any) { c["htu"] = htu }), testRequest())
+		require.ErrorIs(t, err, ErrURL, htu)
+	}
+}
+
+// flipUnusedBit returns s with the lowest bit of its last base64url
+// character set: for a 32-byte value the last character has two unused
+// low bits, so the decoded bytes are the same and only the spelling
+// differs.
+func flipUnusedBit(t *testing.T, s string) string {
+	t.Helper()
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, s[len(s)-1])
+	require.GreaterOrEqual(t, i, 0)
+	require.Zero(t, i&1, "canonical input")
+	return s[:len(s)-1] + string(alphabet[i|1])
+}
+
+// TestIssue14Item14CanonicalCoordinates: an EC JWK whose x or y has
+// non-zero unused bits in its last character is refused, both by
+// ThumbprintJWK and in a proof's jwk (each spelling would have its own
+// thumbprint for the same key).
+func TestIssue14Item14CanonicalCoordinates(t *testing.T) {
+	testKeys(t)
+	var base map[string]string
+	require.NoError(t, json.Unmarshal([]byte(rfc9449JWK), &base))
+	for _, member := range []string{"x", "y"} {
+		jwk := map[string]string{}
+		for k, v := range base {
+			jwk[k] = v
+		}
+		jwk[member] = flipUnusedBit(t, jwk[member])
+		b, err := json.Marshal(jwk)
+		require.NoError(t, err)
+		_, err = ThumbprintJWK(b)
+		require.ErrorIs(t, err, ErrKey, member)
+	}
+	// P-384 and P-521 coordinates (48 and 66 bytes) fill their last
+	// character: only P-256 has spare bits.
+	for _, member := range []string{"x", "y"} {
+		jwk := jwkMap(t, ecKey.Public())
+		jwk[member] = flipUnusedBit(t, jwk[member].(string))
+		v := newTestVerifier(t, newFakeClock())
+		_, err := v.Verify(context.Background(), handProof(t, ecKey, "ES256", func(h, c map[string]any) { h["jwk"] = jwk }), testRequest())
+		require.ErrorIs(t, err, ErrKey, member)
+	}
+}

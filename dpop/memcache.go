@@ -91,6 +91,9 @@ type MemoryReplayCache struct {
 	maxBucket int       // buckets a shard's table may grow to
 	base      time.Time // second 0 of the 32-bit expiry clock, 2³¹ s before the start
 	now       func() time.Time
+	// testHash, set only by tests, replaces the seeded hash so that a test
+	// lays out its tables the same way on every run.
+	testHash func(lo uint64, hi uint32) uint64
 }
 
 // replayEntry is one slot of a shard's table. exp is 0 in an empty slot;
@@ -205,6 +208,9 @@ func (c *MemoryReplayCache) seconds(t time.Time, ceil bool) (s uint32, ok bool) 
 // hash returns the table hash of an entry's key. The low bits pick the
 // shard, the bits above them the two buckets.
 func (c *MemoryReplayCache) hash(lo uint64, hi uint32) uint64 {
+	if c.testHash != nil {
+		return c.testHash(lo, hi)
+	}
 	var b [12]byte
 	binary.LittleEndian.PutUint64(b[:8], lo)
 	binary.LittleEndian.PutUint32(b[8:], hi)
