@@ -13,6 +13,17 @@
 // [Thumbprint] and [ThumbprintJWK] compute RFC 7638 JWK thumbprints, the
 // values of a token's cnf.jkt.
 //
+// # Replay entries and clocks
+//
+// A [Verifier] accepts a proof while its clock reads from iat − skew to
+// iat + window + skew, and records it in the [ReplayCache] until
+// iat + window + 2·skew + 1 ms by that clock: the extra skew covers every
+// server of a fleet whose clock lags the recording one by up to the skew
+// allowance, so none of them can accept the proof again after its entry
+// expires. A [MemoryReplayCache] compares times as its clock reads them,
+// wherever that clock steps after the start, and fails closed for a time
+// it cannot represent.
+//
 // On the client, a [Signer] makes proofs with a [crypto.Signer], and a
 // [Transport] adds a token and a fresh proof to every request and answers a
 // server's use_dpop_nonce challenge once. A [ClientCredentials] token source

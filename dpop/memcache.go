@@ -15,16 +15,17 @@ import (
 
 // Default sizing of a [MemoryReplayCache].
 //
-// A proof stays in the cache for as long as it could be accepted: from its
-// verification until iat + window + skew, and iat may lie up to skew in the
-// future, so an entry lives at most window + 2·skew (70 s with the
+// A proof stays in the cache for as long as it could be accepted by this
+// server or by a fleet member whose clock lags it by up to skew: from its
+// verification until iat + window + 2·skew, and iat may lie up to skew in
+// the future, so an entry lives at most window + 3·skew (75 s with the
 // [Verifier] defaults). One CPU verifies at most about 20,000 ES256
 // signatures per second (about 50 µs each, measured with
 // BenchmarkFloorECDSAVerify on a 2020s server core; faster algorithms are
 // not faster than that by much, EdDSA aside, and every DPoP request also
 // carries an access token to verify). So one instance cannot fill more than
 //
-//	GOMAXPROCS × 20,000 proofs/s × 70 s = GOMAXPROCS × 1.4 million entries
+//	GOMAXPROCS × 20,000 proofs/s × 75 s = GOMAXPROCS × 1.5 million entries
 //
 // in one window, and a cache of that capacity is never full under honest or
 // hostile load that the instance can actually serve. An entry takes 16 bytes
@@ -34,7 +35,7 @@ import (
 // is only taken as entries arrive.
 const (
 	maxProofsPerCPUSecond = 20_000
-	defaultEntryLifetime  = defaultIATWindow + 2*defaultClockSkew
+	defaultEntryLifetime  = defaultIATWindow + 3*defaultClockSkew
 	maxReplayShards       = 128 // a power of two
 	minPerShard           = 64
 	replayBucketSlots     = 8 // a bucket is two cache lines
@@ -68,6 +69,19 @@ func defaultReplayCapacity(lifetime time.Duration) int {
 // [ErrReplayCacheFull] rather than forget a live entry: forgetting would
 // let a proof be replayed.
 //
+// Expiry follows the wall clock as it reads, in whole seconds counted from
+// 68 years before the cache was made, so times before the start are kept
+// as faithfully as times after it. The clock may step back or forward by
+// any amount after the start: an entry stays live for as long as the clock
+// reads before its until, and the [Verifier], which checks iat with the
+// same clock, accepts the proof only while the clock reads no later than
+// that. After a step back, entries live correspondingly longer (and take
+// room for longer). A clock reading more than 68 years from the start
+// makes Record fail with [ErrReplayCacheUnavailable]; the cache never skips
+// a record. Like every store whose entries expire, it cannot keep an entry
+// that it has already dropped: a clock that goes past an entry's until and
+// later steps back before it again may find the slot reused.
+//
 // A MemoryReplayCache is safe for concurrent use. It starts no goroutines.
 type MemoryReplayCache struct {
 	shards    []replayShard
@@ -75,8 +89,11 @@ type MemoryReplayCache struct {
 	seed      maphash.Seed
 	perShard  int       // live entries a shard may hold
 	maxBucket int       // buckets a shard's table may grow to
-	base      time.Time // second 0 of the 32-bit expiry clock
+	base      time.Time // second 0 of the 32-bit expiry clock, 2³¹ s before the start
 	now       func() time.Time
+	// testHash, set only by tests, replaces the seeded hash so that a test
+	// lays out its tables the same way on every run.
+	testHash func(lo uint64, hi uint32) uint64
 }
 
 // replayEntry is one slot of a shard's table. exp is 0 in an empty slot;
@@ -129,7 +146,7 @@ func WithCacheClock(now func() time.Time) MemoryOption {
 }
 
 // NewMemoryReplayCache returns an empty cache. Its default capacity is
-// GOMAXPROCS × 20,000 × 70 (entries one instance can verify within the
+// GOMAXPROCS × 20,000 × 75 (entries one instance can verify within the
 // longest life of an entry under the [Verifier] defaults; see the sizing note
 // in the source), at least 1024.
 func NewMemoryReplayCache(opts ...MemoryOption) (*MemoryReplayCache, error) {
@@ -161,45 +178,65 @@ func NewMemoryReplayCache(opts ...MemoryOption) (*MemoryReplayCache, error) {
 		maxBucket: max(maxBucket, 1),
 		now:       cfg.now,
 	}
-	c.base = cfg.now().Add(-time.Second).Truncate(time.Second)
+	// The clock counts seconds from 2³¹ s (68 years) before the cache's
+	// start, so that the wall clock may step back as far as it may step
+	// forward and every time is still compared as it reads. Truncate drops
+	// the monotonic reading: times are compared as the wall clock reads them,
+	// as the verifier's iat check does.
+	c.base = cfg.now().Add(-(1 << 31) * time.Second).Truncate(time.Second)
 	return c, nil
 }
 
 // seconds converts t to the cache's 32-bit clock, rounding up when ceil.
-func (c *MemoryReplayCache) seconds(t time.Time, ceil bool) uint32 {
-	d := t.Sub(c.base)
-	if d <= 0 {
-		return 0
+// ok is false when t lies outside the clock's range, [base+1s, base+2³²−1s):
+// 0 marks an empty slot, and a time that does not fit cannot be compared.
+func (c *MemoryReplayCache) seconds(t time.Time, ceil bool) (s uint32, ok bool) {
+	d := t.Sub(c.base) // saturates far outside the range, which stays outside
+	if d < time.Second {
+		return 0, false
 	}
-	s := d / time.Second
+	n := d / time.Second
 	if ceil && d%time.Second != 0 {
-		s++
+		n++
 	}
-	if s >= math.MaxUint32 {
-		return math.MaxUint32 - 1
+	if n >= math.MaxUint32 {
+		return math.MaxUint32 - 1, false
 	}
-	return uint32(s)
+	return uint32(n), true
 }
 
 // hash returns the table hash of an entry's key. The low bits pick the
 // shard, the bits above them the two buckets.
 func (c *MemoryReplayCache) hash(lo uint64, hi uint32) uint64 {
+	if c.testHash != nil {
+		return c.testHash(lo, hi)
+	}
 	var b [12]byte
 	binary.LittleEndian.PutUint64(b[:8], lo)
 	binary.LittleEndian.PutUint32(b[8:], hi)
 	return maphash.Comparable(c.seed, b)
 }
 
-// Record implements [ReplayCache]: an entry is live while the time is
-// before until (rounded up to a whole second). It fails only with
-// [ErrReplayCacheFull].
+// errClockRange reports a clock reading that the cache cannot represent.
+var errClockRange = fmt.Errorf("%w: the clock is more than 68 years from the cache's start", ErrReplayCacheUnavailable)
+
+// Record implements [ReplayCache]: an entry is live while the cache's
+// clock reads before until (rounded up to a whole second). It fails with
+// [ErrReplayCacheFull], or with [ErrReplayCacheUnavailable] when the clock
+// reads a time the cache cannot represent (about 68 years before or after
+// its start).
 func (c *MemoryReplayCache) Record(_ context.Context, key ReplayKey, until time.Time) (bool, error) {
+	now, ok := c.seconds(c.now(), false)
+	if !ok {
+		return false, errClockRange
+	}
+	// An until beyond the range lives to its end; one before it is already
+	// over (now is at least base+1s), so it is not recorded.
+	exp, _ := c.seconds(until, true)
 	lo := binary.LittleEndian.Uint64(key[:8])
 	hi := binary.LittleEndian.Uint32(key[8:12])
 	h := c.hash(lo, hi)
 	sh := &c.shards[h&c.mask]
-	now := c.seconds(c.now(), false)
-	exp := c.seconds(until, true)
 
 	sh.mu.Lock()
 	seen, err := c.record(sh, lo, hi, h, now, exp)

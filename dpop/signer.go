@@ -44,7 +44,9 @@ type signerConfig struct {
 }
 
 // WithSignerAlgorithm chooses the algorithm where the key allows several:
-// for RSA keys PS256 (the default), RS256, PS384, RS384, PS512 or RS512.
+// for RSA keys PS256 (the default), RS256, PS384, RS384, PS512 or RS512;
+// for Ed25519 keys EdDSA (the default, which every verifier knows) or
+// Ed25519, its fully-specified name (RFC 9864).
 func WithSignerAlgorithm(alg string) SignerOption {
 	return func(c *signerConfig) { c.alg = alg }
 }
@@ -61,8 +63,8 @@ func WithSignerClock(now func() time.Time) SignerOption {
 
 // NewSigner returns a Signer for key. The algorithm follows from the key:
 // ES256, ES384 or ES512 for ECDSA P-256, P-384 or P-521; EdDSA for Ed25519;
-// PS256 for RSA (2048 bits or more) unless [WithSignerAlgorithm] says
-// otherwise.
+// PS256 for RSA (2048 bits or more); [WithSignerAlgorithm] chooses another
+// where the key allows one.
 func NewSigner(key crypto.Signer, opts ...SignerOption) (*Signer, error) {
 	cfg := signerConfig{now: time.Now}
 	for _, o := range opts {
@@ -87,7 +89,11 @@ func NewSigner(key crypto.Signer, opts ...SignerOption) (*Signer, error) {
 		}
 	case ed25519.PublicKey:
 		s.alg, s.opts = "EdDSA", crypto.Hash(0)
-		if cfg.alg != "" && cfg.alg != s.alg {
+		switch cfg.alg {
+		case "", "EdDSA":
+		case "Ed25519":
+			s.alg = cfg.alg
+		default:
 			cfg.errs = append(cfg.errs, fmt.Errorf("algorithm %q does not fit the key: %w", cfg.alg, ErrConfig))
 		}
 	case *rsa.PublicKey:

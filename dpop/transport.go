@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // TokenSource supplies the DPoP-bound access token for a request.
@@ -33,6 +35,21 @@ const maxRememberedOrigins = 256
 // error="use_dpop_nonce" and a new nonce, it retries the request once with
 // that nonce, re-sending the body through Request.GetBody (a request with a
 // body but no GetBody is not retried).
+//
+// # Redirects
+//
+// An [http.Client] calls RoundTrip once per hop of a redirect chain, and
+// drops the Authorization header of the first request on a hop to another
+// domain; since this Transport adds the credentials itself, it applies the
+// same rule: a hop's request gets the token and a proof only when its host
+// is the first request's host (any port), or a subdomain of it, and so was
+// every hop before it ("api.example.com" after "example.com", but not
+// "example.com" after "api.example.com", nor "notexample.com"), as
+// net/http decides for Authorization and Cookie. Names are compared as
+// written, so a hop to an internationalized name is treated as another
+// domain unless its host is the same. Beyond net/http's rule, a hop from
+// https down to http carries neither. A hop without credentials is sent
+// through Base unchanged, and its DPoP-Nonce is not retried.
 //
 // It never modifies the caller's request. A Transport is safe for concurrent
 // use; it must not be copied after first use.
@@ -60,6 +77,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.Signer == nil {
 		closeBody()
 		return nil, fmt.Errorf("transport without a signer: %w", ErrSigner)
+	}
+	if !mayCarryCredentials(req) {
+		return t.base().RoundTrip(req)
 	}
 	var token string
 	if t.Source != nil {
@@ -114,11 +134,67 @@ func (t *Transport) send(req *http.Request, body io.ReadCloser, token, nonce str
 		r.Header.Set("Authorization", "DPoP "+token)
 	}
 	r.Header.Set("DPoP", proof)
-	base := t.Base
-	if base == nil {
-		base = http.DefaultTransport
+	return t.base().RoundTrip(r)
+}
+
+func (t *Transport) base() http.RoundTripper {
+	if t.Base == nil {
+		return http.DefaultTransport
 	}
-	return base.RoundTrip(r)
+	return t.Base
+}
+
+// maxRedirectChain bounds the walk back along a redirect chain; a longer
+// chain is sent without credentials. net/http's default stops at 10 hops.
+const maxRedirectChain = 100
+
+// mayCarryCredentials reports whether req may carry the token and a proof:
+// a request that is not a redirect hop may; a hop may when every hop of its
+// chain stays on the first request's host or its subdomains (net/http's
+// rule for Authorization on redirects) and none goes from https to http.
+func mayCarryCredentials(req *http.Request) bool {
+	var hops []*url.URL // every request of the chain but the first
+	first := req
+	for first.Response != nil {
+		if first.Response.Request == nil || len(hops) == maxRedirectChain {
+			return false
+		}
+		hops = append(hops, first.URL)
+		first = first.Response.Request
+	}
+	secure := strings.EqualFold(first.URL.Scheme, "https")
+	for _, u := range hops {
+		if u.Host != first.URL.Host && !isDomainOrSubdomain(u.Hostname(), first.URL.Hostname()) {
+			return false
+		}
+		if secure && !strings.EqualFold(u.Scheme, "https") {
+			return false
+		}
+	}
+	return true
+}
+
+// isDomainOrSubdomain reports whether sub is parent or a subdomain of it,
+// as net/http decides whether a redirect may keep the Authorization header
+// (shouldCopyHeaderOnRedirect in net/http/client.go). net/http converts
+// internationalized names to ASCII first; this compares names as written
+// and refuses any non-ASCII one, which can only refuse more.
+func isDomainOrSubdomain(sub, parent string) bool {
+	for _, s := range [...]string{sub, parent} {
+		for i := 0; i < len(s); i++ {
+			if s[i] >= utf8.RuneSelf {
+				return false
+			}
+		}
+	}
+	if sub == parent {
+		return true
+	}
+	// An IPv6 address (or a zone) is not a name and has no subdomains.
+	if strings.ContainsAny(sub, ":%") {
+		return false
+	}
+	return strings.HasSuffix(sub, parent) && len(sub) > len(parent) && sub[len(sub)-len(parent)-1] == '.'
 }
 
 func (t *Transport) nonce(origin string) string {

@@ -33,8 +33,10 @@ const (
 )
 
 // DefaultAlgorithms are the proof algorithms a [Verifier] accepts unless
-// [WithAlgorithms] says otherwise.
-var DefaultAlgorithms = []string{"ES256", "ES384", "PS256", "RS256", "EdDSA"}
+// [WithAlgorithms] says otherwise. Ed25519 is RFC 9864's fully-specified
+// name for EdDSA with an Ed25519 key, which current clients such as
+// oauth4webapi use; both names accept Ed25519 keys only.
+var DefaultAlgorithms = []string{"ES256", "ES384", "PS256", "RS256", "EdDSA", "Ed25519"}
 
 // Verifier checks DPoP proofs (RFC 9449 §4.3, §7.1, §11.1). Build it once
 // with [NewVerifier]. A Verifier is safe for concurrent use.
@@ -170,7 +172,7 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 	}
 	if cfg.replay == nil {
 		mc, err := NewMemoryReplayCache(
-			WithCapacity(defaultReplayCapacity(cfg.window+2*cfg.skew)),
+			WithCapacity(defaultReplayCapacity(entryLifetime(cfg.window, cfg.skew))),
 			WithCacheClock(cfg.now))
 		if err != nil {
 			return nil, err
@@ -346,8 +348,10 @@ var jwsChars = func() (t [256]bool) {
 // against req, performing every check of RFC 9449 §4.3 in order, with the
 // resource-server checks of §7.1 (ath, and cnf.jkt when req.JKT is set).
 // Only when all of them pass does it record the proof in the replay cache
-// (§11.1), until the end of the proof's acceptance window (iat + window +
-// skew, plus a millisecond); a proof seen before fails with [ErrReplayed],
+// (§11.1), until iat + window + 2·skew + 1 ms: the end of the proof's
+// acceptance window (iat + window + skew) on the clock of any server that
+// lags this one by up to skew, as a fleet sharing the cache may; a proof
+// seen before fails with [ErrReplayed],
 // and a cache that cannot answer makes Verify fail with
 // [ErrReplayCacheUnavailable] (joined with [ErrReplayCacheFull] when a
 // [MemoryReplayCache] is full).
@@ -503,9 +507,11 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 	}
 
 	// RFC 9449 §11.1: each proof is accepted once while it could be accepted.
-	// The proof is accepted up to and including iat+window+skew; stores
-	// count in milliseconds, so the entry lives one millisecond longer.
-	until := iat.Add(v.window + v.skew + time.Millisecond)
+	// This server accepts it up to and including iat+window+skew by its own
+	// clock; a fleet member whose clock lags this one by up to skew accepts
+	// it until iat+window+2·skew by this clock, so the entry lives that long.
+	// Stores count in milliseconds: one more keeps the last instant covered.
+	until := iat.Add(v.window + 2*v.skew + time.Millisecond)
 	seen, err := v.replay.Record(ctx, NewReplayKey(thumb, c.jti), until)
 	if err != nil {
 		if errors.Is(err, ErrReplayCacheUnavailable) {
@@ -524,6 +530,11 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 	p.IssuedAt = iat
 	return p, nil
 }
+
+// entryLifetime is the longest time from a proof's verification to the
+// until of its replay entry: iat may be skew in the future, and the entry
+// lives until iat + window + 2·skew.
+func entryLifetime(window, skew time.Duration) time.Duration { return window + 3*skew }
 
 // requestURI returns u without its query and fragment, as text.
 func requestURI(u *url.URL) string {

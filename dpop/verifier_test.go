@@ -351,13 +351,13 @@ func TestVerifyReplayCache(t *testing.T) {
 		require.ErrorIs(t, full, ErrReplayCacheUnavailable)
 		require.ErrorIs(t, full, ErrReplayCacheFull)
 	})
-	t.Run("expiry is iat+window+skew, recorded only after all checks", func(t *testing.T) {
+	t.Run("expiry is iat+window+2·skew, recorded only after all checks", func(t *testing.T) {
 		rc := &recordingCache{}
 		v := newTestVerifier(t, newFakeClock(), WithReplayCache(rc))
 		iat := testNow.Add(-10 * time.Second)
 		_, err := v.Verify(context.Background(), handProof(t, ecKey, "ES256", func(h, c map[string]any) { c["iat"] = iat.Unix() }), testRequest())
 		require.NoError(t, err)
-		assert.Equal(t, iat.Add(65*time.Second+time.Millisecond), rc.until)
+		assert.Equal(t, iat.Add(70*time.Second+time.Millisecond), rc.until)
 		req := testRequest()
 		req.JKT = "wrong"
 		_, err = v.Verify(context.Background(), handProof(t, ecKey, "ES256", nil), req)

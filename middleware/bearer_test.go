@@ -251,7 +251,7 @@ func TestChallenges(t *testing.T) {
 	dpopRequired := newGuard(t, iss, middleware.WithProofOfPossession(middleware.MechanismDPoP, true))
 	mtlsOnly := newGuard(t, iss, middleware.WithProofOfPossession(middleware.MechanismMTLS, true),
 		middleware.WithResourceMetadata("https://api.example.com/.well-known/oauth-protected-resource"))
-	algs := `algs="ES256 ES384 PS256 RS256 EdDSA"`
+	algs := `algs="ES256 ES384 PS256 RS256 EdDSA Ed25519"`
 
 	get := func(auth ...string) *http.Request {
 		r := httptest.NewRequest(http.MethodGet, "https://api.example.com/r", nil)

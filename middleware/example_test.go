@@ -77,7 +77,7 @@ func Example() {
 	// 200 hello alice
 	// 401 Unauthorized
 	// WWW-Authenticate: Bearer
-	// WWW-Authenticate: DPoP algs="ES256 ES384 PS256 RS256 EdDSA"
+	// WWW-Authenticate: DPoP algs="ES256 ES384 PS256 RS256 EdDSA Ed25519"
 }
 
 // exampleGuard is the setup of the examples below: a test issuer, its keys and a
@@ -192,7 +192,8 @@ func ExampleGuard_Metadata() {
 	//     "ES384",
 	//     "PS256",
 	//     "RS256",
-	//     "EdDSA"
+	//     "EdDSA",
+	//     "Ed25519"
 	//   ],
 	//   "resource": "https://api.example.com",
 	//   "scopes_supported": [
@@ -242,7 +243,7 @@ func ExampleWithProofOfPossession() {
 	fmt.Println("Bearer:", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	// Output:
 	// DPoP: 200
-	// Bearer: 401 DPoP algs="ES256 ES384 PS256 RS256 EdDSA", error="invalid_token", error_description="DPoP-bound token requires the DPoP scheme"
+	// Bearer: 401 DPoP algs="ES256 ES384 PS256 RS256 EdDSA Ed25519", error="invalid_token", error_description="DPoP-bound token requires the DPoP scheme"
 }
 
 // Behind a TLS-terminating proxy: the proxy's address is trusted for the

@@ -104,8 +104,9 @@ func WithAudience(audiences ...string) Option {
 }
 
 // WithAlgorithms sets the signature algorithms accepted for access tokens.
-// The default is RS256, PS256, ES256 and EdDSA. Only asymmetric algorithms
-// are allowed here; HS256 is enabled per issuer by [WithHMACSecret].
+// The default is RS256, PS256, ES256, EdDSA and Ed25519 (RFC 9864's name
+// for EdDSA with an Ed25519 key). Only asymmetric algorithms are allowed
+// here; HS256 is enabled per issuer by [WithHMACSecret].
 // ES384 verifies about ten times slower than ES256 on amd64: avoid it on hot
 // paths.
 func WithAlgorithms(algs ...string) Option {
@@ -343,7 +344,7 @@ func (c *config) validate() error {
 	return errors.Join(c.errs...)
 }
 
-var defaultAlgorithms = []string{"RS256", "PS256", "ES256", "EdDSA"}
+var defaultAlgorithms = []string{"RS256", "PS256", "ES256", "EdDSA", "Ed25519"}
 
 func (c *config) acceptsAlg(alg string) bool {
 	return slices.Contains(c.algorithms, alg)

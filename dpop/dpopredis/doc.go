@@ -20,12 +20,14 @@
 //     the same order, on every instance, so that any instance checks a nonce
 //     that another issued. Rotate by rolling out the new secret second in the
 //     list, then first, then removing the old one.
-//   - Time: run NTP everywhere. A key lives until the until time the
-//     verifier passes to Record (the proof's iat plus the acceptance window
-//     and the clock-skew allowance), measured from the recording instance's
-//     clock; Redis's own clock plays no part. An instance whose clock lags
-//     another's by more than the verifier's skew allowance could still
-//     accept a proof after the other's record of it has expired.
+//   - Time: run NTP everywhere. An instance accepts a proof while its clock
+//     reads from iat − skew to iat + window + skew. A key lives until the
+//     until time the verifier passes to Record, iat + window + 2·skew + 1 ms
+//     (70 s after iat with the verifier's defaults), measured from the
+//     recording instance's clock; Redis's own clock plays no part. So no
+//     instance whose clock lags the recording instance's by at most the
+//     skew allowance can accept the proof after its key expires; one that
+//     lags by more could.
 //
 // # When Redis is unavailable
 //
@@ -52,9 +54,9 @@
 //     last moments, and those proofs could be replayed once within their
 //     remaining window.
 //   - Size: each entry takes about 165 bytes with the default prefix
-//     (measured on Redis 7), for about window + 2·skew (70 s with the
-//     verifier's defaults); 10,000 accepted proofs per second need about
-//     120 MB.
+//     (measured on Redis 7), for at most window + 3·skew (75 s with the
+//     verifier's defaults: iat may be skew in the future); 10,000 accepted
+//     proofs per second need about 125 MB.
 //   - On Redis Cluster, keys spread over all slots; keep hash tags ({…})
 //     out of the prefix.
 //

@@ -100,11 +100,13 @@ func IsCompactJWE(token string) bool {
 }
 
 // Asymmetric reports whether alg is one of the asymmetric JWS algorithms this
-// module can verify.
+// module can verify. Ed25519 is RFC 9864's fully-specified name for EdDSA
+// with an Ed25519 key, the only EdDSA curve supported here, so the two names
+// mean the same algorithm.
 func Asymmetric(alg string) bool {
 	switch alg {
 	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-		"ES256", "ES384", "ES512", "EdDSA":
+		"ES256", "ES384", "ES512", "EdDSA", "Ed25519":
 		return true
 	}
 	return false
@@ -112,7 +114,8 @@ func Asymmetric(alg string) bool {
 
 // KeyFits reports whether key is of the type and size that alg requires:
 // RSA (at least [MinRSABits]) for RS*/PS*, the matching NIST curve for ES*,
-// Ed25519 for EdDSA. It returns ErrKeyType or ErrRSAKeyTooSmall otherwise.
+// Ed25519 for EdDSA and Ed25519 (RFC 9864), never another curve. It returns
+// ErrKeyType or ErrRSAKeyTooSmall otherwise.
 func KeyFits(alg string, key crypto.PublicKey) error {
 	switch k := key.(type) {
 	case *rsa.PublicKey:
@@ -137,7 +140,7 @@ func KeyFits(alg string, key crypto.PublicKey) error {
 			return nil
 		}
 	case ed25519.PublicKey:
-		if alg == "EdDSA" && len(k) == ed25519.PublicKeySize {
+		if (alg == "EdDSA" || alg == "Ed25519") && len(k) == ed25519.PublicKeySize {
 			return nil
 		}
 	}
@@ -165,7 +168,7 @@ func method(alg string) jwt.SigningMethod {
 		return jwt.SigningMethodES384
 	case "ES512":
 		return jwt.SigningMethodES512
-	case "EdDSA":
+	case "EdDSA", "Ed25519": // the key is an Ed25519 key (KeyFits)
 		return jwt.SigningMethodEdDSA
 	case "HS256":
 		return jwt.SigningMethodHS256

@@ -27,8 +27,9 @@
 //
 // The token string is also what ath pins, so this package accepts exactly
 // one string form per JWE: canonical base64url in all five parts, the exact
-// IV and tag lengths of enc, and a protected header without duplicate
-// members. A JWE is thus not malleable into another string that decrypts
+// IV and tag lengths of enc, an encrypted key exactly as long as the RSA
+// modulus (leading zero bytes kept), and a protected header without
+// duplicate members. A JWE is thus not malleable into another string that decrypts
 // to the same JWS.
 //
 // # Cost

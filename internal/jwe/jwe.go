@@ -227,8 +227,8 @@ func checkPrivateKey(k *rsa.PrivateKey) error {
 // and x5u must be absent ([ErrAlgorithm]); cty must be "JWT", compared
 // case-insensitively, with or without the "application/" prefix (RFC 7515
 // §4.1.10) ([ErrContentType]); the kid must name a configured key
-// ([ErrUnknownKey]); the IV and tag must have the lengths enc fixes
-// ([ErrDecrypt]).
+// ([ErrUnknownKey]); the IV and tag must have the lengths enc fixes, and
+// the encrypted key the length of the key's modulus ([ErrDecrypt]).
 //
 // Key choice: a header kid (the empty string when absent) selects
 // Keys[kid]. A header without kid is also accepted when exactly one key is
@@ -302,6 +302,12 @@ func (d *Decrypter) Decrypt(token string) (string, error) {
 	// string).
 	p := encs[enc]
 	if b64.DecodedLen(len(parts[2])) != p.ivLen || b64.DecodedLen(len(parts[4])) != p.tagLen {
+		return "", ErrDecrypt
+	}
+	// An RSA ciphertext is exactly as long as the modulus (RFC 8017
+	// §7.1.2): rsa.DecryptOAEP also takes one whose leading zero bytes were
+	// dropped, another spelling of the same JWE.
+	if b64.DecodedLen(len(parts[1])) != key.priv.Size() {
 		return "", ErrDecrypt
 	}
 

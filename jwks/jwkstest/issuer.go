@@ -62,7 +62,8 @@ type config struct {
 
 // WithAlgorithm sets the algorithm of the generated signing keys: "RS256"
 // (the default), "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
-// "ES384", "ES512" or "EdDSA".
+// "ES384", "ES512", "EdDSA", or "Ed25519" (RFC 9864's fully-specified name:
+// an Ed25519 key whose JWK and tokens say alg "Ed25519").
 func WithAlgorithm(alg string) Option { return func(c *config) { c.alg = alg } }
 
 // WithAudience sets the default audience of minted tokens
@@ -317,7 +318,7 @@ func (i *Issuer) PrivateKey(kid string) crypto.Signer {
 
 func supported(alg string) bool {
 	switch alg {
-	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA":
+	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519":
 		return true
 	}
 	return false
@@ -336,7 +337,7 @@ func (i *Issuer) generate(alg string) (*signingKey, error) {
 		priv, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	case "ES512":
 		priv, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
-	case "EdDSA":
+	case "EdDSA", "Ed25519":
 		_, priv, err = ed25519.GenerateKey(rand.Reader)
 	default:
 		return nil, fmt.Errorf("%w: %q", ErrAlgorithm, alg)
@@ -526,8 +527,22 @@ func (i *Issuer) Mint(t Token) (string, error) {
 	if !ok {
 		return "", ErrUnknownKey
 	}
-	return i.sign(t, jwt.GetSigningMethod(k.alg), k.kid, k.priv)
+	return i.sign(t, signingMethod(k.alg), k.kid, k.priv)
 }
+
+// signingMethod returns golang-jwt's method for alg, named alg: golang-jwt
+// knows Ed25519 (RFC 9864) only as EdDSA, the same signature.
+func signingMethod(alg string) jwt.SigningMethod {
+	if alg == "Ed25519" {
+		return ed25519Method{jwt.SigningMethodEdDSA}
+	}
+	return jwt.GetSigningMethod(alg)
+}
+
+// ed25519Method is EdDSA under the name Ed25519.
+type ed25519Method struct{ *jwt.SigningMethodEd25519 }
+
+func (ed25519Method) Alg() string { return "Ed25519" }
 
 // MintHS256 signs t with HS256 and the shared secret, as an Auth0 API that
 // uses a signing secret does. The header has no kid unless t.Header sets one.
