@@ -22,6 +22,10 @@ type Claims struct {
 	expiresAt, notBefore, issued  time.Time
 	scopes, permissions           []string
 	cnf                           Confirmation
+	acr                           string
+	amr                           []string
+	authTime                      time.Time
+	details                       []AuthorizationDetail
 	raw                           []byte
 }
 
@@ -83,8 +87,10 @@ func (c *Claims) Confirmation() Confirmation { return c.cnf }
 // Raw returns a copy of the token's JSON payload.
 func (c *Claims) Raw() []byte { return slices.Clone(c.raw) }
 
-// Decode unmarshals the token's JSON payload into v, for custom claims.
-func (c *Claims) Decode(v any) error { return json.Unmarshal(c.raw, v) }
+// Decode unmarshals the token's JSON payload into v, for custom claims. Member
+// names must match v's field names exactly, as for the claims above: a claim
+// that matches a field only when case is ignored, or one given twice, fails.
+func (c *Claims) Decode(v any) error { return jsonobj.Decode(c.raw, v) }
 
 // payload is the wire form of the claims, read once per token by
 // parsePayload with exact, case-sensitive member names.
@@ -101,6 +107,10 @@ type payload struct {
 	ClientID    string
 	AZP         string
 	Cnf         *confirmationJSON
+	ACR         string
+	AMR         []string
+	AuthTime    *numericDate
+	Details     []AuthorizationDetail
 }
 
 type confirmationJSON struct {
@@ -114,9 +124,9 @@ type confirmationJSON struct {
 // [Claims.Decode].
 func parsePayload(data []byte) (payload, error) {
 	var p payload
-	var seen uint16
+	var seen uint32
 	err := jsonobj.Members(data, func(name string, v []byte) error {
-		var bit uint16
+		var bit uint32
 		ok := true
 		switch name {
 		case "iss":
@@ -155,6 +165,18 @@ func parsePayload(data []byte) (payload, error) {
 		case "cnf":
 			bit = 1 << 11
 			p.Cnf, ok = parseConfirmation(v)
+		case "acr": // RFC 9470 §6.1 (RFC 9068 §2.2.1)
+			bit = 1 << 12
+			p.ACR, ok = jsonobj.String(v)
+		case "amr":
+			bit = 1 << 13
+			p.AMR, ok = jsonobj.Strings(v)
+		case "auth_time":
+			bit = 1 << 14
+			p.AuthTime, ok = parseNumericDate(v)
+		case "authorization_details": // RFC 9396 §9.1
+			bit = 1 << 15
+			p.Details, ok = parseAuthorizationDetails(v)
 		default:
 			return nil
 		}
@@ -261,7 +283,13 @@ func (p *payload) claims(raw []byte) (*Claims, error) {
 		audience:    p.Audience,
 		scopes:      strings.Fields(p.Scope),
 		permissions: p.Permissions,
+		acr:         p.ACR,
+		amr:         p.AMR,
+		details:     p.Details,
 		raw:         raw,
+	}
+	if p.AuthTime != nil {
+		c.authTime = p.AuthTime.Time
 	}
 	if c.clientID == "" {
 		c.clientID = p.AZP
