@@ -29,6 +29,9 @@ func (g *Guard) Check(r *http.Request) (*Token, error) {
 // other request gets the error answer and next never runs.
 func (g *Guard) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.cfg.fapi != nil {
+			setInteractionID(w, r)
+		}
 		in, e := g.extract(r)
 		var tok *Token
 		if e == nil {

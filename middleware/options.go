@@ -82,6 +82,9 @@ type config struct {
 	jweEncs        []string
 	jweNoCty       bool
 	metadataURL    string
+	fapi           *fapi2
+	popSet         bool // WithProofOfPossession was given
+	algsSet        bool // WithAlgorithms was given
 	now            func() time.Time
 	errs           []error
 }
@@ -119,6 +122,7 @@ func WithAlgorithms(algs ...string) Option {
 			}
 		}
 		c.algorithms = algs
+		c.algsSet = true
 	}
 }
 
@@ -228,6 +232,7 @@ func WithProofOfPossession(m Mechanism, required bool) Option {
 		}
 		c.mechanism = m
 		c.required = required || m == MechanismMTLS
+		c.popSet = true
 	}
 }
 
