@@ -1,0 +1,69 @@
+package middleware
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// FuzzAuthorizationDetails feeds the authorization_details reader arbitrary
+// claim values: it must never panic, and whatever it accepts is an array of
+// objects, each with a non-empty string type that the standard library reads
+// the same way, and common fields that agree with it.
+func FuzzAuthorizationDetails(f *testing.F) {
+	for _, s := range []string{
+		`[]`,
+		`[{"type":"payment_initiation","locations":["https://example.com/payments"],"actions":["initiate"],` +
+			`"datatypes":["payment"],"identifier":"x","privileges":["owner"],"instructedAmount":{"currency":"EUR","amount":"1.00"}}]`,
+		`[{"type":"urn:auth0:schemas:authorization-details:v1:user-profile","instruction":"Approve","properties":{}}]`,
+		`[{"type":"a"},{"type":"b","actions":[]}]`,
+		`[{"type":"\u0061","Type":"b"}]`,
+		`[{"type":"a","type":"b"}]`,
+		`[{"type":1}]`, `[{}]`, `["a"]`, `{}`, `null`, `[{"type":"a","actions":["x",1]}]`,
+		`[{"type":"a"}`, `[{"type":"a\ud800"}]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		details, ok := parseAuthorizationDetails(data)
+		if !ok {
+			return
+		}
+		var std []map[string]json.RawMessage
+		if err := json.Unmarshal(data, &std); err != nil {
+			t.Fatalf("accepted %q, which is not an array of objects: %v", data, err)
+		}
+		if len(std) != len(details) {
+			t.Fatalf("%d details, encoding/json sees %d", len(details), len(std))
+		}
+		for i, d := range details {
+			if d.Type == "" {
+				t.Fatalf("detail %d accepted without a type", i)
+			}
+			var typ string
+			if err := json.Unmarshal(std[i]["type"], &typ); err != nil || typ != d.Type {
+				t.Fatalf("detail %d: type %q, encoding/json reads %q (%v)", i, d.Type, typ, err)
+			}
+			var obj map[string]json.RawMessage
+			if err := json.Unmarshal(d.raw, &obj); err != nil {
+				t.Fatalf("detail %d: raw %q is not an object", i, d.raw)
+			}
+			for name, got := range map[string][]string{"locations": d.Locations, "actions": d.Actions, "datatypes": d.Datatypes, "privileges": d.Privileges} {
+				var want []string
+				if raw, ok := std[i][name]; ok {
+					if err := json.Unmarshal(raw, &want); err != nil || len(want) != len(got) {
+						t.Fatalf("detail %d: %s %q, encoding/json reads %q (%v)", i, name, got, want, err)
+					}
+				} else if got != nil {
+					t.Fatalf("detail %d: %s %q without the member", i, name, got)
+				}
+			}
+			var generic map[string]any
+			if err := d.Decode(&generic); err != nil {
+				t.Fatalf("detail %d: Decode into a map: %v", i, err)
+			}
+		}
+	})
+}
