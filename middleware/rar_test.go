@@ -401,4 +401,3 @@ func unquote(t *testing.T, q string) string {
 	require.NoError(t, err)
 	return s
 }
-
