@@ -196,7 +196,7 @@ func WithFormToken() Option { return func(c *config) { c.formTokens = true } }
 // Off by default: URLs end up in logs, and FAPI profiles forbid it.
 func WithQueryToken() Option { return func(c *config) { c.queryTokens = true } }
 
-// WithErrorHandler replaces how [Guard.Handler] and [Guard.RequireScopes]
+// WithErrorHandler replaces how [Guard.Handler] and [Guard.Require]
 // write a rejection, for example to add a JSON body. The handler gets the
 // *Error with its status and code, and can call [Guard.WriteError] for the
 // standard answer.
