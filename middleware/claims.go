@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -22,11 +23,42 @@ type Claims struct {
 	expiresAt, notBefore, issued  time.Time
 	scopes, permissions           []string
 	cnf                           Confirmation
-	acr                           string
-	amr                           []string
-	authTime                      time.Time
-	details                       []AuthorizationDetail
+	ext                           *extClaims // nil unless the token has one of them
 	raw                           []byte
+}
+
+// extClaims are the claims of step-up authentication (RFC 9470: acr, amr,
+// auth_time) and rich authorization requests (RFC 9396:
+// authorization_details), kept apart so that tokens without them cost
+// nothing more to verify and cache.
+type extClaims struct {
+	acr      string
+	amr      []string
+	authTime time.Time
+	details  []AuthorizationDetail
+}
+
+// size estimates the bytes that e holds beyond the token's payload, for the
+// token cache's byte bound: parsed strings are copies, and a list of short
+// strings takes more memory than its JSON.
+func (e *extClaims) size() int {
+	if e == nil {
+		return 0
+	}
+	n := int(unsafe.Sizeof(*e)) + len(e.acr) + stringsSize(e.amr)
+	for _, d := range e.details {
+		n += int(unsafe.Sizeof(d)) + len(d.Type) + len(d.Identifier) +
+			stringsSize(d.Locations) + stringsSize(d.Actions) + stringsSize(d.Datatypes) + stringsSize(d.Privileges)
+	}
+	return n
+}
+
+func stringsSize(list []string) int {
+	n := int(unsafe.Sizeof("")) * len(list)
+	for _, s := range list {
+		n += len(s)
+	}
+	return n
 }
 
 // Confirmation is the token's cnf claim (RFC 7800): the key or certificate
@@ -107,10 +139,15 @@ type payload struct {
 	ClientID    string
 	AZP         string
 	Cnf         *confirmationJSON
-	ACR         string
-	AMR         []string
-	AuthTime    *numericDate
-	Details     []AuthorizationDetail
+	Ext         *extClaims
+}
+
+// ext returns p.Ext, allocated on first use.
+func (p *payload) ext() *extClaims {
+	if p.Ext == nil {
+		p.Ext = &extClaims{}
+	}
+	return p.Ext
 }
 
 type confirmationJSON struct {
@@ -167,16 +204,19 @@ func parsePayload(data []byte) (payload, error) {
 			p.Cnf, ok = parseConfirmation(v)
 		case "acr": // RFC 9470 §6.1 (RFC 9068 §2.2.1)
 			bit = 1 << 12
-			p.ACR, ok = jsonobj.String(v)
+			p.ext().acr, ok = jsonobj.String(v)
 		case "amr":
 			bit = 1 << 13
-			p.AMR, ok = jsonobj.Strings(v)
+			p.ext().amr, ok = jsonobj.Strings(v)
 		case "auth_time":
 			bit = 1 << 14
-			p.AuthTime, ok = parseNumericDate(v)
+			var d *numericDate
+			if d, ok = parseNumericDate(v); ok {
+				p.ext().authTime = d.Time
+			}
 		case "authorization_details": // RFC 9396 §9.1
 			bit = 1 << 15
-			p.Details, ok = parseAuthorizationDetails(v)
+			p.ext().details, ok = parseAuthorizationDetails(v)
 		default:
 			return nil
 		}
@@ -283,13 +323,8 @@ func (p *payload) claims(raw []byte) (*Claims, error) {
 		audience:    p.Audience,
 		scopes:      strings.Fields(p.Scope),
 		permissions: p.Permissions,
-		acr:         p.ACR,
-		amr:         p.AMR,
-		details:     p.Details,
+		ext:         p.Ext,
 		raw:         raw,
-	}
-	if p.AuthTime != nil {
-		c.authTime = p.AuthTime.Time
 	}
 	if c.clientID == "" {
 		c.clientID = p.AZP

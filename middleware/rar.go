@@ -57,11 +57,11 @@ func (d AuthorizationDetail) clone() AuthorizationDetail {
 // AuthorizationDetails returns copies of the token's authorization_details
 // (RFC 9396 §9.1), in the token's order; nil when the claim is absent.
 func (c *Claims) AuthorizationDetails() []AuthorizationDetail {
-	if c.details == nil {
+	if c.ext == nil || c.ext.details == nil {
 		return nil
 	}
-	out := make([]AuthorizationDetail, len(c.details))
-	for i, d := range c.details {
+	out := make([]AuthorizationDetail, len(c.ext.details))
+	for i, d := range c.ext.details {
 		out[i] = d.clone()
 	}
 	return out
@@ -150,7 +150,11 @@ type Details struct {
 }
 
 func (r Details) check(tok *Token, _ time.Time) *Error {
-	for _, d := range tok.Claims.details {
+	var details []AuthorizationDetail
+	if ext := tok.Claims.ext; ext != nil {
+		details = ext.details
+	}
+	for _, d := range details {
 		if d.Type == r.Type && (r.Match == nil || r.Match(d.clone())) {
 			return nil
 		}

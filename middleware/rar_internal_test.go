@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -66,4 +67,27 @@ func FuzzAuthorizationDetails(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDetailsCountInCacheCost: parsed details can take several times the
+// memory of their JSON (a string header per short string), so the token
+// cache's byte bound counts them.
+func TestDetailsCountInCacheCost(t *testing.T) {
+	raw := []byte(`{"exp":1,"authorization_details":[{"type":"t","actions":[""` + strings.Repeat(`,""`, 999) + `]}]}`)
+	p, err := parsePayload(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := p.claims(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := (&cacheEntry{claims: c}).cost(); got < 5*len(raw) {
+		t.Fatalf("cost %d for %d bytes of JSON holding 1000 strings", got, len(raw))
+	}
+	plain, _ := parsePayload([]byte(`{"exp":1}`))
+	c, _ = plain.claims([]byte(`{"exp":1}`))
+	if c.ext != nil {
+		t.Fatal("tokens without these claims allocate nothing for them")
+	}
 }

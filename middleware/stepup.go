@@ -22,15 +22,30 @@ const (
 
 // ACR returns the acr claim: the authentication context class of the
 // user's authentication (RFC 9470 §6.1, from OpenID Connect), or "".
-func (c *Claims) ACR() string { return c.acr }
+func (c *Claims) ACR() string {
+	if c.ext == nil {
+		return ""
+	}
+	return c.ext.acr
+}
 
 // AMR returns a copy of the amr claim: the authentication methods used
 // (RFC 8176 values such as "pwd", "otp", "mfa").
-func (c *Claims) AMR() []string { return slices.Clone(c.amr) }
+func (c *Claims) AMR() []string {
+	if c.ext == nil {
+		return nil
+	}
+	return slices.Clone(c.ext.amr)
+}
 
 // AuthTime returns auth_time, the time of the user's last active
 // authentication, or the zero time when the token has none.
-func (c *Claims) AuthTime() time.Time { return c.authTime }
+func (c *Claims) AuthTime() time.Time {
+	if c.ext == nil {
+		return time.Time{}
+	}
+	return c.ext.authTime
+}
 
 // StepUp requires a strong or recent enough user authentication (RFC 9470).
 // A token that does not meet it is answered 401 with error
@@ -57,12 +72,12 @@ type StepUp struct {
 }
 
 func (r StepUp) check(tok *Token, now time.Time) *Error {
-	c := tok.Claims
+	acr, authTime := tok.Claims.ACR(), tok.Claims.AuthTime()
 	var level, age bool
-	if len(r.ACRValues) > 0 && !slices.Contains(r.ACRValues, c.acr) {
+	if len(r.ACRValues) > 0 && !slices.Contains(r.ACRValues, acr) {
 		level = true
 	}
-	if r.MaxAge > 0 && (c.authTime.IsZero() || now.Sub(c.authTime) > r.MaxAge) {
+	if r.MaxAge > 0 && (authTime.IsZero() || now.Sub(authTime) > r.MaxAge) {
 		age = true
 	}
 	if !level && !age {
