@@ -25,11 +25,12 @@ const (
 	// CodeInsufficientUserAuthentication is RFC 9470 §3: the user's
 	// authentication is too weak or too old ([StepUp]).
 	CodeInsufficientUserAuthentication ErrorCode = "insufficient_user_authentication"
-	// CodeInsufficientAuthorizationDetails is proposed by an individual
-	// IETF Internet-Draft on signalling Rich Authorization Request errors.
-	// It is a draft, not a standard, and clients that do not know it see
-	// only a 403: [Details] answers insufficient_scope (RFC 6750 §3.1)
-	// unless told to use it.
+	// CodeInsufficientAuthorizationDetails is proposed by an IETF
+	// Internet-Draft on Rich Authorization Request errors
+	// (draft-ietf-oauth-rar-metadata-remediation, formerly
+	// draft-zehavi-oauth-rar-metadata). It is a draft, not a standard, and
+	// clients that do not know it see only a 403: [Details] answers
+	// insufficient_scope (RFC 6750 §3.1) unless told to use it.
 	CodeInsufficientAuthorizationDetails ErrorCode = "insufficient_authorization_details"
 )
 

@@ -3,7 +3,6 @@ package middleware
 import (
 	"errors"
 	"slices"
-	"time"
 
 	"github.com/senderbound/senderbound/internal/jsonobj"
 )
@@ -149,7 +148,7 @@ type Details struct {
 	Code ErrorCode
 }
 
-func (r Details) check(tok *Token, _ time.Time) *Error {
+func (r Details) check(tok *Token, _ *Guard) *Error {
 	var details []AuthorizationDetail
 	if ext := tok.Claims.ext; ext != nil {
 		details = ext.details

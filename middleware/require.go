@@ -3,7 +3,6 @@ package middleware
 import (
 	"net/http"
 	"strings"
-	"time"
 )
 
 // A Requirement is what one resource asks of a verified token beyond what
@@ -12,9 +11,9 @@ import (
 // [Guard.Authorize] to a token from [Guard.Verify], with the same answers.
 // The requirements of this package are the only implementations.
 type Requirement interface {
-	// check returns nil when tok meets the requirement at now, else the
-	// rejection (its scheme is set by the caller).
-	check(tok *Token, now time.Time) *Error
+	// check returns nil when tok meets the requirement, else the rejection
+	// (its scheme is set by the caller). g gives the clock and leeway.
+	check(tok *Token, g *Guard) *Error
 }
 
 // Scopes requires every one of the scopes, each either in the token's scope
@@ -22,7 +21,7 @@ type Requirement interface {
 // insufficient_scope with scope="…" listing them (RFC 6750 §3.1).
 type Scopes []string
 
-func (r Scopes) check(tok *Token, _ time.Time) *Error {
+func (r Scopes) check(tok *Token, _ *Guard) *Error {
 	for _, s := range r {
 		if !tok.Claims.Grants(s) {
 			e := newError(CodeInsufficientScope, "insufficient scope", ErrInsufficientScope)
@@ -49,12 +48,8 @@ func (g *Guard) authorize(tok *Token, reqs []Requirement) *Error {
 	if tok == nil || tok.Claims == nil {
 		return newError(CodeNone, "", ErrNoCredentials)
 	}
-	var now time.Time
 	for _, r := range reqs {
-		if _, ok := r.(StepUp); ok && now.IsZero() {
-			now = g.cfg.now()
-		}
-		if e := r.check(tok, now); e != nil {
+		if e := r.check(tok, g); e != nil {
 			// Only a DPoP-bound token can have been presented with the
 			// DPoP scheme (see bind), so the binding tells the scheme.
 			e.scheme = SchemeBearer

@@ -67,18 +67,21 @@ type StepUp struct {
 	ACRValues []string
 	// MaxAge, when positive, is how long ago (by the Guard's clock) the
 	// user may last have authenticated. A token without auth_time does not
-	// meet it. The challenge carries it in whole seconds.
+	// meet it, nor one whose auth_time is later than now by more than the
+	// Guard's leeway (such a time says nothing about freshness). The
+	// challenge carries it in whole seconds.
 	MaxAge time.Duration
 }
 
-func (r StepUp) check(tok *Token, now time.Time) *Error {
+func (r StepUp) check(tok *Token, g *Guard) *Error {
 	acr, authTime := tok.Claims.ACR(), tok.Claims.AuthTime()
 	var level, age bool
 	if len(r.ACRValues) > 0 && !slices.Contains(r.ACRValues, acr) {
 		level = true
 	}
-	if r.MaxAge > 0 && (authTime.IsZero() || now.Sub(authTime) > r.MaxAge) {
-		age = true
+	if r.MaxAge > 0 {
+		now := g.cfg.now()
+		age = authTime.IsZero() || now.Sub(authTime) > r.MaxAge || authTime.Sub(now) > g.cfg.leeway
 	}
 	if !level && !age {
 		return nil

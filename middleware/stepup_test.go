@@ -132,6 +132,11 @@ func TestStepUp(t *testing.T) {
 		assert.Equal(t, 401, get(t, srv.URL+"/recent", "Bearer "+tok, "").StatusCode)
 		clock.step(-2 * time.Minute) // back to 4 minutes
 		assert.Equal(t, 200, get(t, srv.URL+"/recent", "Bearer "+tok, "").StatusCode)
+		clock.set(start)
+		ahead := mint(t, iss, authenticated("", start.Add(20*time.Second)))
+		assert.Equal(t, 200, get(t, srv.URL+"/recent", "Bearer "+ahead, "").StatusCode, "auth_time ahead within the leeway")
+		ahead = mint(t, iss, authenticated("", start.Add(80*time.Second)))
+		assert.Equal(t, 401, get(t, srv.URL+"/recent", "Bearer "+ahead, "").StatusCode, "auth_time ahead by more: a wrong time, not a fresh login")
 	})
 
 	t.Run("Verify and Authorize give the same error", func(t *testing.T) {
