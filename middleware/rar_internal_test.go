@@ -91,3 +91,28 @@ func TestDetailsCountInCacheCost(t *testing.T) {
 		t.Fatal("tokens without these claims allocate nothing for them")
 	}
 }
+
+// TestAuthorizationDetailsDuplicates: a member the reader knows, given
+// twice, refuses the token, at the top level and inside a detail (parsers
+// disagree on which one wins). Unknown members may repeat.
+func TestAuthorizationDetailsDuplicates(t *testing.T) {
+	for _, tc := range []struct {
+		payload string
+		ok      bool
+	}{
+		{`{"authorization_details":[{"type":"a","x":1,"x":2}]}`, true},
+		{`{"authorization_details":[{"type":"a","type":"b"}]}`, false},
+		{`{"authorization_details":[{"type":"a","actions":[],"actions":["x"]}]}`, false},
+		{`{"authorization_details":[{"type":"a","identifier":"i","identifier":"j"}]}`, false},
+		{`{"authorization_details":[],"authorization_details":[{"type":"a"}]}`, false},
+		{`{"acr":"a","acr":"b"}`, false},
+		{`{"amr":[],"amr":["mfa"]}`, false},
+		{`{"auth_time":1,"auth_time":2}`, false},
+		{`{"authorization_details":[{"type":"a"}],"acr":"x","amr":["pwd"],"auth_time":1}`, true},
+	} {
+		_, err := parsePayload([]byte(tc.payload))
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err %v, want ok=%v", tc.payload, err, tc.ok)
+		}
+	}
+}
