@@ -17,6 +17,7 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/internal/jose"
+	"github.com/senderbound/senderbound/jwks"
 	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
@@ -169,6 +170,13 @@ func (k oneKey) Key(context.Context, string, string, string) (crypto.PublicKey, 
 	return k.key, nil
 }
 
+// unavailableKeys is a key source whose issuer cannot be reached.
+type unavailableKeys struct{}
+
+func (unavailableKeys) Key(context.Context, string, string, string) (crypto.PublicKey, error) {
+	return nil, jwks.ErrUnavailable
+}
+
 // fapiAlgs are the FAPI 2.0 algorithms this module verifies.
 func fapiAlgs() []string {
 	var algs []string
@@ -275,6 +283,19 @@ func TestFAPI2InteractionID(t *testing.T) {
 		})
 	}
 
+	t.Run("on a 503 and through an error handler", func(t *testing.T) {
+		down, err := middleware.New(unavailableKeys{}, middleware.WithAudience(audience), middleware.WithFAPI2(middleware.MechanismDPoP),
+			middleware.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, e *middleware.Error) {
+				w.WriteHeader(e.Status)
+			}))
+		require.NoError(t, err)
+		w := httptest.NewRecorder()
+		r := dpopRequest(t, tok, proof(t, client, "GET", resource, tok, ""))
+		r.Header.Set("x-fapi-interaction-id", id)
+		down.Handler(ok200).ServeHTTP(w, r)
+		assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+		assert.Equal(t, id, w.Header().Get("x-fapi-interaction-id"))
+	})
 	t.Run("not without WithFAPI2", func(t *testing.T) {
 		plain := newGuard(t, iss)
 		w := httptest.NewRecorder()
