@@ -112,7 +112,7 @@ func (c *tokenCache) put(sum [32]byte, e *cacheEntry, now time.Time) {
 	s.bytes += cost
 }
 
-func (e *cacheEntry) cost() int { return len(e.claims.raw) + entryOverhead }
+func (e *cacheEntry) cost() int { return len(e.claims.raw) + entryOverhead + e.claims.ext.size() }
 
 func (s *cacheShard) drop(k [32]byte, e *cacheEntry) {
 	delete(s.m, k)

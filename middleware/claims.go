@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -22,7 +23,42 @@ type Claims struct {
 	expiresAt, notBefore, issued  time.Time
 	scopes, permissions           []string
 	cnf                           Confirmation
+	ext                           *extClaims // nil unless the token has one of them
 	raw                           []byte
+}
+
+// extClaims are the claims of step-up authentication (RFC 9470: acr, amr,
+// auth_time) and rich authorization requests (RFC 9396:
+// authorization_details), kept apart so that tokens without them cost
+// nothing more to verify and cache.
+type extClaims struct {
+	acr      string
+	amr      []string
+	authTime time.Time
+	details  []AuthorizationDetail
+}
+
+// size estimates the bytes that e holds beyond the token's payload, for the
+// token cache's byte bound: parsed strings are copies, and a list of short
+// strings takes more memory than its JSON.
+func (e *extClaims) size() int {
+	if e == nil {
+		return 0
+	}
+	n := int(unsafe.Sizeof(*e)) + len(e.acr) + stringsSize(e.amr)
+	for _, d := range e.details {
+		n += int(unsafe.Sizeof(d)) + len(d.Type) + len(d.Identifier) +
+			stringsSize(d.Locations) + stringsSize(d.Actions) + stringsSize(d.Datatypes) + stringsSize(d.Privileges)
+	}
+	return n
+}
+
+func stringsSize(list []string) int {
+	n := int(unsafe.Sizeof("")) * len(list)
+	for _, s := range list {
+		n += len(s)
+	}
+	return n
 }
 
 // Confirmation is the token's cnf claim (RFC 7800): the key or certificate
@@ -90,16 +126,15 @@ func (c *Claims) Raw() []byte { return slices.Clone(c.raw) }
 
 // Decode unmarshals the token's JSON payload into v, for custom claims.
 //
-// encoding/json matches member names to struct fields case-insensitively
-// (and the last of equal names wins), at every level, while this package
-// reads claims by their exact names. So that Decode cannot read another
-// member than the one the accessors report, verification refuses a payload
-// in which any object, at any depth, holds two member names equal under
-// encoding/json's case folding ("sub" and "SUB", "role" twice), or a
-// top-level member that is a case variant of a claim this package reads
-// ("Sub", "Exp", "Cnf"). Decode itself stays encoding/json, so v may be any
-// type an application already uses.
-func (c *Claims) Decode(v any) error { return json.Unmarshal(c.raw, v) }
+// Member names must match v's field names exactly, as for the claims above:
+// a member that matches a field only when case is ignored, or one given
+// twice, fails (encoding/json would fold case and keep the last). On top of
+// that, verification already refused a payload in which any object, at any
+// depth, holds two member names equal under encoding/json's case folding
+// ("sub" and "SUB"), or a top-level case variant of a claim this package
+// reads ("Sub", "Exp", "Cnf"): whatever an application decodes agrees with
+// what was verified.
+func (c *Claims) Decode(v any) error { return jsonobj.Decode(c.raw, v) }
 
 // payload is the wire form of the claims, read once per token by
 // parsePayload with exact, case-sensitive member names.
@@ -116,6 +151,15 @@ type payload struct {
 	ClientID    string
 	AZP         string
 	Cnf         *confirmationJSON
+	Ext         *extClaims
+}
+
+// ext returns p.Ext, allocated on first use.
+func (p *payload) ext() *extClaims {
+	if p.Ext == nil {
+		p.Ext = &extClaims{}
+	}
+	return p.Ext
 }
 
 type confirmationJSON struct {
@@ -129,9 +173,9 @@ type confirmationJSON struct {
 // [Claims.Decode].
 func parsePayload(data []byte) (payload, error) {
 	var p payload
-	var seen uint16
+	var seen uint32
 	err := jsonobj.Members(data, func(name string, v []byte) error {
-		var bit uint16
+		var bit uint32
 		ok := true
 		switch name {
 		case "iss":
@@ -170,6 +214,21 @@ func parsePayload(data []byte) (payload, error) {
 		case "cnf":
 			bit = 1 << 11
 			p.Cnf, ok = parseConfirmation(v)
+		case "acr": // RFC 9470 §6.1 (RFC 9068 §2.2.1)
+			bit = 1 << 12
+			p.ext().acr, ok = jsonobj.String(v)
+		case "amr":
+			bit = 1 << 13
+			p.ext().amr, ok = jsonobj.Strings(v)
+		case "auth_time":
+			bit = 1 << 14
+			var d *numericDate
+			if d, ok = parseNumericDate(v); ok {
+				p.ext().authTime = d.Time
+			}
+		case "authorization_details": // RFC 9396 §9.1
+			bit = 1 << 15
+			p.ext().details, ok = parseAuthorizationDetails(v)
 		default:
 			return nil
 		}
@@ -280,6 +339,7 @@ func (p *payload) claims(raw []byte) (*Claims, error) {
 		audience:    p.Audience,
 		scopes:      splitScopes(p.Scope),
 		permissions: p.Permissions,
+		ext:         p.Ext,
 		raw:         raw,
 	}
 	if c.clientID == "" {

@@ -63,6 +63,8 @@
 //	DPoP proof invalid, several DPoP headers  401 invalid_dpop_proof
 //	nonce required or stale                   401 use_dpop_nonce + DPoP-Nonce
 //	scope or permission missing               403 insufficient_scope
+//	authorization detail missing ([Details])  403 insufficient_scope
+//	authentication too weak or old ([StepUp]) 401 insufficient_user_authentication
 //	keys, replay store or nonces unavailable  503 + Retry-After (fail closed)
 //
 // Every rejection is an [*Error] whose cause wraps a sentinel (ErrExpired,

@@ -3,7 +3,9 @@ package middleware
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrorCode is an OAuth 2.0 error code for the WWW-Authenticate challenge
@@ -20,6 +22,16 @@ const (
 	CodeInsufficientScope ErrorCode = "insufficient_scope"
 	CodeInvalidDPoPProof  ErrorCode = "invalid_dpop_proof"
 	CodeUseDPoPNonce      ErrorCode = "use_dpop_nonce"
+	// CodeInsufficientUserAuthentication is RFC 9470 §3: the user's
+	// authentication is too weak or too old ([StepUp]).
+	CodeInsufficientUserAuthentication ErrorCode = "insufficient_user_authentication"
+	// CodeInsufficientAuthorizationDetails is proposed by an IETF
+	// Internet-Draft on Rich Authorization Request errors
+	// (draft-ietf-oauth-rar-metadata-remediation, formerly
+	// draft-zehavi-oauth-rar-metadata). It is a draft, not a standard, and
+	// clients that do not know it see only a 403: [Details] answers
+	// insufficient_scope (RFC 6750 §3.1) unless told to use it.
+	CodeInsufficientAuthorizationDetails ErrorCode = "insufficient_authorization_details"
 )
 
 // status maps each code to its HTTP status; this table is the only place
@@ -31,6 +43,9 @@ var status = map[ErrorCode]int{
 	CodeInsufficientScope: http.StatusForbidden,
 	CodeInvalidDPoPProof:  http.StatusUnauthorized,
 	CodeUseDPoPNonce:      http.StatusUnauthorized,
+
+	CodeInsufficientUserAuthentication:   http.StatusUnauthorized,
+	CodeInsufficientAuthorizationDetails: http.StatusForbidden,
 }
 
 // Reasons for a rejection. Every [Error] wraps one of these (or a sentinel of
@@ -82,6 +97,12 @@ type Error struct {
 	// Scope lists the scopes that would have been enough, for
 	// insufficient_scope.
 	Scope string
+	// ACRValues and MaxAge are the acr_values (space-separated, in order of
+	// preference) and max_age (sent in whole seconds when positive)
+	// challenge parameters of insufficient_user_authentication (RFC 9470
+	// §3).
+	ACRValues string
+	MaxAge    time.Duration
 	// DPoPNonce, when set, is sent as the DPoP-Nonce header (use_dpop_nonce).
 	DPoPNonce string
 	// Err is the cause: one of this package's sentinels joined with the
@@ -181,6 +202,12 @@ func (c *challenge) value(scheme string, e *Error) string {
 		}
 		if e.Scope != "" {
 			attr("scope", e.Scope)
+		}
+		if e.ACRValues != "" {
+			attr("acr_values", e.ACRValues)
+		}
+		if e.MaxAge > 0 {
+			attr("max_age", strconv.FormatInt(int64(e.MaxAge/time.Second), 10))
 		}
 	}
 	return b.String()

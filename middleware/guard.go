@@ -54,6 +54,7 @@ func New(keys KeySource, opts ...Option) (*Guard, error) {
 	for _, o := range opts {
 		o(&c)
 	}
+	c.applyFAPI2()
 	if keys == nil && len(c.hmac) == 0 {
 		c.fail("nil key source")
 	}
@@ -63,7 +64,7 @@ func New(keys KeySource, opts ...Option) (*Guard, error) {
 	}
 	var err error
 	if g.dpop = c.dpopVerifier; g.dpop == nil {
-		if g.dpop, err = dpop.NewVerifier(); err != nil {
+		if g.dpop, err = dpop.NewVerifier(c.dpopOptions()...); err != nil {
 			c.errs = append(c.errs, err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -28,6 +29,9 @@ func (g *Guard) Check(r *http.Request) (*Token, error) {
 // other request gets the error answer and next never runs.
 func (g *Guard) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.cfg.fapi != nil {
+			setInteractionID(w, r)
+		}
 		in, e := g.extract(r)
 		var tok *Token
 		if e == nil {
@@ -47,31 +51,9 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 // RequireScopes returns a wrapper for handlers behind [Guard.Handler] that
 // answers 403 insufficient_scope unless the token grants every one of
 // scopes, each either in its scope claim or in Auth0's permissions claim.
+// It is g.Require(Scopes(scopes)).
 func (g *Guard) RequireScopes(scopes ...string) func(http.Handler) http.Handler {
-	need := strings.Join(scopes, " ")
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			tok, ok := TokenFromContext(r.Context())
-			if !ok {
-				g.reject(w, r, newError(CodeNone, "", ErrNoCredentials))
-				return
-			}
-			for _, s := range scopes {
-				if !tok.Claims.Grants(s) {
-					e := newError(CodeInsufficientScope, "insufficient scope", ErrInsufficientScope)
-					e.Scope = need
-					if tok.Binding.Mechanism == MechanismDPoP {
-						e.scheme = SchemeDPoP
-					} else {
-						e.scheme = SchemeBearer
-					}
-					g.reject(w, r, e)
-					return
-				}
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
+	return g.Require(Scopes(slices.Clone(scopes)))
 }
 
 // Grants reports whether the token grants scope, either in its scope claim

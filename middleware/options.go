@@ -82,6 +82,9 @@ type config struct {
 	jweEncs        []string
 	jweNoCty       bool
 	metadataURL    string
+	fapi           *fapi2
+	popSet         bool // WithProofOfPossession was given
+	algsSet        bool // WithAlgorithms was given
 	now            func() time.Time
 	errs           []error
 }
@@ -120,6 +123,7 @@ func WithAlgorithms(algs ...string) Option {
 			}
 		}
 		c.algorithms = algs
+		c.algsSet = true
 	}
 }
 
@@ -195,7 +199,7 @@ func WithFormToken() Option { return func(c *config) { c.formTokens = true } }
 // Off by default: URLs end up in logs, and FAPI profiles forbid it.
 func WithQueryToken() Option { return func(c *config) { c.queryTokens = true } }
 
-// WithErrorHandler replaces how [Guard.Handler] and [Guard.RequireScopes]
+// WithErrorHandler replaces how [Guard.Handler] and [Guard.Require]
 // write a rejection, for example to add a JSON body. The handler gets the
 // *Error with its status and code, and can call [Guard.WriteError] for the
 // standard answer.
@@ -233,6 +237,7 @@ func WithProofOfPossession(m Mechanism, required bool) Option {
 		}
 		c.mechanism = m
 		c.required = required || m == MechanismMTLS
+		c.popSet = true
 	}
 }
 

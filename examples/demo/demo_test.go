@@ -20,12 +20,12 @@ func TestDemo(t *testing.T) {
 	err := run(ctx, &out)
 	require.NoError(t, err, "transcript:\n%s", out.String())
 	transcript := out.String()
-	assert.Contains(t, transcript, "all 9 steps behaved as expected")
+	assert.Contains(t, transcript, "all 12 steps behaved as expected")
 	assert.NotContains(t, transcript, "UNEXPECTED")
-	for _, s := range []string{`error="invalid_token"`, `error="invalid_dpop_proof"`, `error="use_dpop_nonce"`, `error="insufficient_scope"`} {
+	for _, s := range []string{`error="invalid_token"`, `error="invalid_dpop_proof"`, `error="use_dpop_nonce"`, `error="insufficient_scope"`, `error="insufficient_user_authentication"`} {
 		assert.Contains(t, transcript, s)
 	}
-	assert.Equal(t, 4, strings.Count(transcript, "-> 200 OK"), "only steps 1, 2, 6 and 7 succeed")
+	assert.Equal(t, 5, strings.Count(transcript, "-> 200 OK"), "only steps 1, 2, 6, 7 and 11 succeed")
 }
 
 // TestWantCheck makes sure the demo's own verdicts cannot pass vacuously.
@@ -43,6 +43,10 @@ func TestWantCheck(t *testing.T) {
 		{"code missing", want{status: 401, code: "invalid_token"}, []exchange{{status: 401, challenges: []string{`Bearer realm="demo"`}}}, false},
 		{"nonce retry", want{status: 200, first: "use_dpop_nonce"}, []exchange{{status: 401, challenges: []string{`DPoP error="use_dpop_nonce"`}}, {status: 200}}, true},
 		{"no retry happened", want{status: 200, first: "use_dpop_nonce"}, []exchange{{status: 200}}, false},
+		{"parameter present", want{status: 401, code: "insufficient_user_authentication", param: `acr_values="x"`},
+			[]exchange{{status: 401, challenges: []string{`Bearer error="insufficient_user_authentication", acr_values="x"`}}}, true},
+		{"parameter missing", want{status: 401, code: "insufficient_user_authentication", param: `acr_values="x"`},
+			[]exchange{{status: 401, challenges: []string{`Bearer error="insufficient_user_authentication"`}}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,6 +25,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"time"
 
@@ -104,6 +105,12 @@ func run(ctx context.Context, out io.Writer) error {
 	dpopTok := mint(jwkstest.Token{Subject: "alice", Scope: "read:messages", JKT: alice.Thumbprint()})
 	certTok := mint(jwkstest.Token{Subject: "bob", Scope: "read:messages", X5TS256: mtls.Thumbprint(bobCert.Leaf)})
 	noScopeTok := mint(jwkstest.Token{Subject: "dave", Scope: "profile"})
+	passwordTok := mint(jwkstest.Token{Subject: "erin", Claims: map[string]any{"acr": "urn:example:password", "amr": []any{"pwd"}}})
+	transferTok := mint(jwkstest.Token{Subject: "frank", Claims: map[string]any{"authorization_details": []any{map[string]any{
+		"type":             "money_transfer",
+		"actions":          []any{"initiate"},
+		"instructedAmount": map[string]any{"currency": "EUR", "cents": 10000},
+	}}}})
 	if err != nil {
 		return err
 	}
@@ -138,6 +145,8 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	messages := srv.URL + "/api/messages"
 	strict := srv.URL + "/api/strict/messages"
+	account := srv.URL + "/api/account"
+	transfers := srv.URL + "/api/transfers"
 
 	steps := []step{
 		{
@@ -210,6 +219,27 @@ func run(ctx context.Context, out io.Writer) error {
 				return send(ctx, plain, messages, http.Header{"Authorization": {"Bearer " + noScopeTok}})
 			},
 		},
+		{
+			title: "A password-only login on a route that requires MFA (RFC 9470 step-up)",
+			want:  want{status: http.StatusUnauthorized, code: "insufficient_user_authentication", param: `acr_values="` + middleware.ACRAuth0MFA + `"`},
+			do: func() (*http.Response, error) {
+				return send(ctx, plain, account, http.Header{"Authorization": {"Bearer " + passwordTok}})
+			},
+		},
+		{
+			title: "A transfer of 100.00 EUR, covered by the token's money_transfer detail (RFC 9396)",
+			want:  want{status: http.StatusOK},
+			do: func() (*http.Response, error) {
+				return send(ctx, plain, transfers+"?cents=10000", http.Header{"Authorization": {"Bearer " + transferTok}})
+			},
+		},
+		{
+			title: "A transfer of 100.01 EUR with the same token: no detail covers it",
+			want:  want{status: http.StatusForbidden, code: "insufficient_scope"},
+			do: func() (*http.Response, error) {
+				return send(ctx, plain, transfers+"?cents=10001", http.Header{"Authorization": {"Bearer " + transferTok}})
+			},
+		},
 	}
 
 	var failed []string
@@ -239,7 +269,10 @@ func run(ctx context.Context, out io.Writer) error {
 
 // startAPI starts the protected API over TLS. GET /api/messages accepts
 // bearer, DPoP-bound and certificate-bound tokens with scope read:messages;
-// GET /api/strict/messages requires DPoP with server nonces.
+// GET /api/strict/messages requires DPoP with server nonces; GET
+// /api/account requires a login with multi-factor authentication (RFC 9470);
+// GET /api/transfers?cents=N requires a money_transfer authorization detail
+// (RFC 9396) of at least N euro cents.
 func startAPI(keys *jwks.Keys) (*httptest.Server, error) {
 	guard, err := middleware.New(keys,
 		middleware.WithAudience(jwkstest.DefaultAudience),
@@ -277,6 +310,16 @@ func startAPI(keys *jwks.Keys) (*httptest.Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/messages", guard.Handler(guard.RequireScopes("read:messages")(hello)))
 	mux.Handle("GET /api/strict/messages", strict.Handler(strict.RequireScopes("read:messages")(hello)))
+	mfa := middleware.StepUp{ACRValues: []string{middleware.ACRAuth0MFA}}
+	mux.Handle("GET /api/account", guard.Handler(guard.Require(mfa)(hello)))
+	mux.Handle("GET /api/transfers", guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, _ := middleware.TokenFromContext(r.Context())
+		if err := guard.Authorize(tok, middleware.Details{Type: "money_transfer", Match: covers(r)}); err != nil {
+			guard.WriteError(w, err)
+			return
+		}
+		hello.ServeHTTP(w, r)
+	})))
 
 	cert, err := selfSigned("demo API", []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback})
 	if err != nil {
@@ -286,6 +329,22 @@ func startAPI(keys *jwks.Keys) (*httptest.Server, error) {
 	srv.TLS = mtls.ServerTLSConfig(cert, nil) // ask for a client certificate, accept self-signed ones
 	srv.StartTLS()
 	return srv, nil
+}
+
+// covers returns whether a money_transfer detail covers the request's
+// amount, in euro cents.
+func covers(r *http.Request) func(middleware.AuthorizationDetail) bool {
+	want, err := strconv.Atoi(r.URL.Query().Get("cents"))
+	return func(d middleware.AuthorizationDetail) bool {
+		var t struct {
+			InstructedAmount struct {
+				Currency string `json:"currency"`
+				Cents    int    `json:"cents"`
+			} `json:"instructedAmount"`
+		}
+		return err == nil && want > 0 && d.Decode(&t) == nil &&
+			t.InstructedAmount.Currency == "EUR" && t.InstructedAmount.Cents >= want
+	}
 }
 
 // send makes one GET request through rt with the given headers.
@@ -312,6 +371,7 @@ type want struct {
 	status int    // of the last exchange
 	code   string // error code in its WWW-Authenticate, if any
 	first  string // error code of a first, retried exchange, if any
+	param  string // a challenge parameter that must be present, if any
 }
 
 func (w want) String() string {
@@ -343,6 +403,9 @@ func (w want) check(ex []exchange) string {
 	}
 	if w.code != "" && !hasCode(last.challenges, w.code) {
 		return fmt.Sprintf("no %s challenge", w.code)
+	}
+	if w.param != "" && !strings.Contains(strings.Join(last.challenges, "\n"), w.param) {
+		return fmt.Sprintf("no %s in the challenge", w.param)
 	}
 	return ""
 }

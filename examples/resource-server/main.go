@@ -21,8 +21,10 @@
 //	-public-url URL         external base URL, for htu matching behind a proxy
 //
 // Endpoints: GET /healthz (no auth), /api/private (any valid token),
-// /api/scoped (scope or permission read:messages) and
-// /.well-known/oauth-protected-resource (RFC 9728).
+// /api/scoped (scope or permission read:messages),
+// /api/transfers?amount=N[&currency=C] (a money_transfer authorization
+// detail covering it, RFC 9396), /api/mfa (an MFA login within 15 minutes,
+// RFC 9470) and /.well-known/oauth-protected-resource (RFC 9728).
 package main
 
 import (
@@ -228,6 +230,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 	mux.Handle("/api/private", guard.Handler(http.HandlerFunc(private)))
 	mux.Handle("/api/scoped", guard.Handler(guard.RequireScopes("read:messages")(http.HandlerFunc(private))))
+	mux.Handle("/api/transfers", guard.Handler(transfers(guard, http.HandlerFunc(private))))
+	mux.Handle("/api/mfa", guard.Handler(mfa(guard, http.HandlerFunc(private))))
 	mux.Handle("/.well-known/oauth-protected-resource",
 		middleware.MetadataHandler(guard.Metadata(base, []string{issuer}, []string{"read:messages"})))
 
