@@ -207,6 +207,8 @@ func TestIssue14Item5DecodeAgreesWithVerification(t *testing.T) {
 		{"Kelvin sign (U+212A) folds to k", `"sub":"alice","ext":{"kind":"user","\u212aind":"admin"}`},
 		{"escaped name", `"sub":"alice","\u0053UB":"admin"`},
 		{"Exp beside exp", `"sub":"alice","Exp":9999999999`},
+		{"Acr alone (a step-up claim)", `"sub":"alice","Acr":"mfa"`},
+		{"Authorization_Details alone (RAR)", `"sub":"alice","Authorization_Details":[{"type":"a"}]`},
 		{"Cnf", `"sub":"alice","Cnf":{"jkt":"` + strings.Repeat("A", 43) + `"}`},
 		{"custom claim, two cases", `"sub":"alice","role":"user","Role":"admin"`},
 		{"custom claim, exact duplicate", `"sub":"alice","role":"user","role":"admin"`},

@@ -241,6 +241,14 @@ func claimNamed(folded []byte) string {
 		return "azp"
 	case "CNF":
 		return "cnf"
+	case "ACR":
+		return "acr"
+	case "AMR":
+		return "amr"
+	case "AUTH_TIME":
+		return "auth_time"
+	case "AUTHORIZATION_DETAILS":
+		return "authorization_details"
 	}
 	return ""
 }
