@@ -274,9 +274,21 @@ func run(ctx context.Context, out io.Writer) error {
 // GET /api/transfers?cents=N requires a money_transfer authorization detail
 // (RFC 9396) of at least N euro cents.
 func startAPI(keys *jwks.Keys) (*httptest.Server, error) {
+	// The listener exists before the server starts, so the API knows its
+	// external URL: DPoP proofs must name it in htu (RFC 9449 §4.3 (9)).
+	mux := http.NewServeMux()
+	srv := httptest.NewUnstartedServer(mux)
+	publicURL := "https://" + srv.Listener.Addr().String()
+	started := false
+	defer func() {
+		if !started {
+			srv.Close() // an error below: release the listener
+		}
+	}()
 	guard, err := middleware.New(keys,
 		middleware.WithAudience(jwkstest.DefaultAudience),
 		middleware.WithProofOfPossession(middleware.MechanismDPoP, false),
+		middleware.WithPublicURL(publicURL),
 		middleware.WithRealm("demo"))
 	if err != nil {
 		return nil, err
@@ -298,6 +310,7 @@ func startAPI(keys *jwks.Keys) (*httptest.Server, error) {
 		middleware.WithAudience(jwkstest.DefaultAudience),
 		middleware.WithProofOfPossession(middleware.MechanismDPoP, true),
 		middleware.WithDPoP(verifier),
+		middleware.WithPublicURL(publicURL),
 		middleware.WithRealm("demo"))
 	if err != nil {
 		return nil, err
@@ -307,7 +320,6 @@ func startAPI(keys *jwks.Keys) (*httptest.Server, error) {
 		tok, _ := middleware.TokenFromContext(r.Context())
 		fmt.Fprintf(w, "hello %s (binding: %s)\n", tok.Claims.Subject(), tok.Binding.Mechanism)
 	})
-	mux := http.NewServeMux()
 	mux.Handle("GET /api/messages", guard.Handler(guard.RequireScopes("read:messages")(hello)))
 	mux.Handle("GET /api/strict/messages", strict.Handler(strict.RequireScopes("read:messages")(hello)))
 	mfa := middleware.StepUp{ACRValues: []string{middleware.ACRAuth0MFA}}
@@ -325,9 +337,9 @@ func startAPI(keys *jwks.Keys) (*httptest.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := httptest.NewUnstartedServer(mux)
 	srv.TLS = mtls.ServerTLSConfig(cert, nil) // ask for a client certificate, accept self-signed ones
 	srv.StartTLS()
+	started = true
 	return srv, nil
 }
 
