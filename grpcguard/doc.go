@@ -1,0 +1,2 @@
+// Package grpcguard protects grpc-go servers with senderbound.
+package grpcguard
