@@ -79,8 +79,8 @@ type env struct {
 }
 
 type envConfig struct {
-	guard   []middleware.Option
-	grpc    []grpcguard.Option
+	guard []middleware.Option
+	grpc  []grpcguard.Option
 }
 
 func newEnv(t testing.TB, cfg envConfig) *env {
