@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"strings"
 
-	"google.golang.org/grpc/metadata"
-
 	"github.com/senderbound/senderbound/middleware"
 )
 
@@ -18,15 +16,14 @@ type credential struct {
 	scheme, token, proof string
 }
 
-// extract reads the credentials of a call from its metadata with the rules
+// extract reads the credentials of a call from its metadata values with the rules
 // of the HTTP adapter (RFC 6750 §2.1, RFC 9449 §7.1, RFC 9110 §11.4): at
 // most one authorization value, "Bearer" or "DPoP" (case-insensitive), one
 // or more spaces (no tabs), a token68; at most one dpop value (RFC 9449
 // §4.3 (1)). Sizes are checked before anything is parsed. An authorization
 // value of another scheme counts as no credentials.
-func extract(md metadata.MD, maxToken int) (credential, *middleware.Error) {
+func extract(auth, proofs []string, maxToken int) (credential, *middleware.Error) {
 	var c credential
-	auth := md["authorization"]
 	if len(auth) > 1 {
 		return c, reject(middleware.CodeInvalidRequest, "more than one authorization value", middleware.ErrMultipleCredentials)
 	}
@@ -56,7 +53,6 @@ func extract(md metadata.MD, maxToken int) (credential, *middleware.Error) {
 	if c.token == "" {
 		return credential{}, reject(middleware.CodeNone, "", middleware.ErrNoCredentials)
 	}
-	proofs := md["dpop"]
 	if len(proofs) > 1 {
 		return credential{}, reject(middleware.CodeInvalidDPoPProof, "more than one DPoP value", middleware.ErrMultipleProofs)
 	}
@@ -82,12 +78,8 @@ func reject(code middleware.ErrorCode, desc string, cause error) *middleware.Err
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func token68(s string) bool {
 	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
-			break
-		}
+	for i < len(s) && token68Chars[s[i]] {
+		i++
 	}
 	if i == 0 {
 		return false
@@ -99,3 +91,11 @@ func token68(s string) bool {
 	}
 	return true
 }
+
+var token68Chars = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+	}
+	return t
+}()

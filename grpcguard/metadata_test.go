@@ -43,7 +43,7 @@ func TestExtract(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, e := extract(tt.md, 256)
+			got, e := extract(tt.md["authorization"], tt.md["dpop"], 256)
 			if tt.reason == nil {
 				require.Nil(t, e)
 				assert.Equal(t, tt.want, got)
@@ -81,7 +81,7 @@ func FuzzExtract(f *testing.F) {
 		if proof2 != "" {
 			md["dpop"] = append(md["dpop"], proof2)
 		}
-		c, e := extract(md, 256)
+		c, e := extract(md["authorization"], md["dpop"], 256)
 		if e != nil {
 			var me *middleware.Error
 			if !errors.As(error(e), &me) || (me.Status != http.StatusUnauthorized && me.Status != http.StatusBadRequest) {

@@ -2,7 +2,6 @@ package grpcguard
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -262,21 +261,31 @@ func (i *Interceptor) Verify(ctx context.Context, fullMethod string) (*middlewar
 }
 
 func (i *Interceptor) verify(ctx context.Context, method string) (*middleware.Token, *middleware.Error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	cred, e := extract(md, i.maxToken)
+	// One key at a time: metadata.FromIncomingContext copies every key.
+	cred, e := extract(
+		metadata.ValueFromIncomingContext(ctx, "authorization"),
+		metadata.ValueFromIncomingContext(ctx, "dpop"),
+		i.maxToken)
 	if e != nil {
 		return nil, e
 	}
 	p, _ := peer.FromContext(ctx)
+	var secure bool
+	var peerCerts []*x509.Certificate
+	if p != nil {
+		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok {
+			secure, peerCerts = true, info.State.PeerCertificates
+		}
+	}
 	req := middleware.Request{
 		Scheme: cred.scheme,
 		Token:  cred.token,
 		Proof:  cred.proof,
 		Method: http.MethodPost, // every gRPC call is an HTTP/2 POST
-		URL:    i.url(md, p, method),
+		URL:    i.url(ctx, secure, method),
 	}
 	var certErr error
-	req.Certificate, certErr = i.certificate(md, p)
+	req.Certificate, certErr = i.certificate(ctx, p, peerCerts)
 	tok, err := i.guard.Verify(ctx, req)
 	if err != nil {
 		var me *middleware.Error
@@ -295,18 +304,17 @@ func (i *Interceptor) verify(ctx context.Context, method string) (*middleware.To
 
 // url is the call's external URL, for the DPoP proof's htu: the public URL
 // (or the :authority and the connection's security) and the full method.
-func (i *Interceptor) url(md metadata.MD, p *peer.Peer, method string) *url.URL {
+func (i *Interceptor) url(ctx context.Context, secure bool, method string) *url.URL {
 	if i.publicURL != nil {
 		return &url.URL{Scheme: i.publicURL.Scheme, Host: i.publicURL.Host, Path: method}
 	}
 	scheme := "http"
-	if p != nil {
-		if _, ok := p.AuthInfo.(credentials.TLSInfo); ok {
-			scheme = "https"
-		}
+	if secure {
+		scheme = "https"
 	}
 	var authority string
-	if a := md[":authority"]; len(a) == 1 {
+	// grpc-go refuses a request with several :authority values.
+	if a := metadata.ValueFromIncomingContext(ctx, ":authority"); len(a) == 1 {
 		authority = a[0]
 	}
 	return &url.URL{Scheme: scheme, Host: authority, Path: method}
@@ -315,24 +323,24 @@ func (i *Interceptor) url(md metadata.MD, p *peer.Peer, method string) *url.URL 
 // certificate returns the client certificate of the call: the connection's,
 // or with a certificate source, the one it finds (forwarded metadata from a
 // trusted proxy).
-func (i *Interceptor) certificate(md metadata.MD, p *peer.Peer) (*x509.Certificate, error) {
-	var state *tls.ConnectionState
-	if p != nil {
-		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok {
-			state = &info.State
-		}
-	}
+func (i *Interceptor) certificate(ctx context.Context, p *peer.Peer, peerCerts []*x509.Certificate) (*x509.Certificate, error) {
 	if i.certs == nil {
-		if state == nil || len(state.PeerCertificates) == 0 {
+		if len(peerCerts) == 0 || peerCerts[0] == nil {
 			return nil, mtls.ErrNoCertificate
 		}
-		return state.PeerCertificates[0], nil
+		return peerCerts[0], nil
 	}
 	// mtls.Source reads an *http.Request: give it the parts it looks at,
 	// the peer's address, the TLS state and the metadata as headers.
-	r := &http.Request{Header: make(http.Header, len(md)), TLS: state}
-	if p != nil && p.Addr != nil {
-		r.RemoteAddr = p.Addr.String()
+	md, _ := metadata.FromIncomingContext(ctx)
+	r := &http.Request{Header: make(http.Header, len(md))}
+	if p != nil {
+		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok {
+			r.TLS = &info.State
+		}
+		if p.Addr != nil {
+			r.RemoteAddr = p.Addr.String()
+		}
 	}
 	for k, v := range md {
 		if !strings.HasPrefix(k, ":") {
