@@ -86,7 +86,9 @@ func WithPublicURL(raw string) Option {
 // client certificate is used. A source configured with a forwarded header
 // and trusted proxies takes the certificate from that call metadata (same
 // name and format as the HTTP header) when the connection comes from a
-// trusted proxy's address, and never from the connection in that case.
+// trusted proxy's address, and never from the connection in that case. An
+// XFCC value that carries only a Hash gives no certificate here: forward
+// the Cert.
 func WithCertificateSource(s *mtls.Source) Option {
 	return func(c *config) {
 		if s == nil {
@@ -246,20 +248,6 @@ func (i *Interceptor) authenticate(ctx context.Context, method string, setHeader
 	return tok, nil
 }
 
-// Verify verifies the credentials of the call in ctx (an incoming gRPC
-// context) for fullMethod, with the same rules as [Interceptor.Unary] but
-// without the per-method scopes and without sending metadata. It returns
-// the verified token or a *[middleware.Error]; [Interceptor.Status] turns
-// that into the call's answer. It is for servers that authenticate inside
-// their handlers or in their own interceptors.
-func (i *Interceptor) Verify(ctx context.Context, fullMethod string) (*middleware.Token, error) {
-	tok, e := i.verify(ctx, fullMethod)
-	if e != nil {
-		return nil, e
-	}
-	return tok, nil
-}
-
 func (i *Interceptor) verify(ctx context.Context, method string) (*middleware.Token, *middleware.Error) {
 	// One key at a time: metadata.FromIncomingContext copies every key.
 	cred, e := extract(
@@ -374,8 +362,7 @@ const (
 	headerRetryAfter      = "retry-after"
 )
 
-// Status returns the gRPC status and the response metadata for a
-// rejection err (a *[middleware.Error] from [Interceptor.Verify]):
+// answer is the gRPC status and the response metadata of a rejection:
 //
 //   - 401 (no, invalid or unproven credentials; use_dpop_nonce) and 400
 //     invalid_request (malformed credentials): codes.Unauthenticated;
@@ -387,14 +374,6 @@ const (
 // www-authenticate values, exactly as the HTTP answer's WWW-Authenticate
 // fields, and dpop-nonce when the client must use a nonce. The status
 // message is the error's generic description: never token material.
-func (i *Interceptor) Status(err error) (*status.Status, metadata.MD) {
-	var e *middleware.Error
-	if !errors.As(err, &e) {
-		e = &middleware.Error{Status: http.StatusUnauthorized, Code: middleware.CodeInvalidToken, Description: "invalid token", Err: err}
-	}
-	return i.answer(e)
-}
-
 func (i *Interceptor) answer(e *middleware.Error) (*status.Status, metadata.MD) {
 	// The Guard renders its challenges (realm, algs, resource_metadata,
 	// error attributes on the right scheme) into HTTP header fields; the

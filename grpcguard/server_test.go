@@ -476,3 +476,43 @@ func TestNewValidates(t *testing.T) {
 	_, err = grpcguard.New(nil)
 	assert.ErrorContains(t, err, "nil guard")
 }
+
+// TestFreshNonceOnSuccess: when the nonce a call used is about to expire,
+// the successful answer carries a fresh one in dpop-nonce, and the
+// credentials' interceptor remembers it.
+func TestFreshNonceOnSuccess(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	nonces, err := dpop.NewHMACNonces([][]byte{secret}, dpop.WithNonceStep(time.Minute), dpop.WithNonceClock(clock))
+	require.NoError(t, err)
+	v, err := dpop.NewVerifier(dpop.WithNonces(nonces))
+	require.NoError(t, err)
+	e := newEnv(t, envConfig{guard: []middleware.Option{middleware.WithDPoP(v)}})
+	alice := newSigner(t)
+	bound := e.mint(t, jwkstest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
+	old, err := nonces.Nonce()
+	require.NoError(t, err)
+	mu.Lock()
+	now = now.Add(time.Minute) // the nonce is now in its last step: stale
+	mu.Unlock()
+
+	conn := e.dial(t, nil)
+	for _, stream := range []bool{false, true} {
+		method := unaryMethod
+		if stream {
+			method = streamMethod
+		}
+		a := call(t, conn, stream, "authorization", "DPoP "+bound, "dpop", proof(t, alice, e.htu(method), bound, old))
+		require.Equal(t, codes.OK, a.code, a.msg)
+		fresh := a.md.Get("dpop-nonce")
+		require.Len(t, fresh, 1)
+		assert.NotEqual(t, old, fresh[0])
+	}
+}
