@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
@@ -127,21 +128,75 @@ func BenchmarkUnary(b *testing.B) {
 			mustOK(in.Unary(ctxs[i], nil, info, handler))
 		}
 	})
+	// The floor: one ES256 verification of a proof, standard library only.
+	pr, err := signer.Proof("POST", htu, bound, "")
+	require.NoError(b, err)
+	dot := strings.LastIndexByte(pr, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(pr[dot+1:])
+	require.NoError(b, err)
+	der := asn1Sig(new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
+	input := []byte(pr[:dot])
+	verify := func() {
+		d := sha256.Sum256(input)
+		if !ecdsa.VerifyASN1(&key.PublicKey, d[:], der) {
+			b.Fatal("bad signature")
+		}
+	}
 	b.Run("es256-verify", func(b *testing.B) {
-		pr, err := signer.Proof("POST", htu, bound, "")
-		require.NoError(b, err)
-		i := strings.LastIndexByte(pr, '.')
-		sig, err := base64.RawURLEncoding.DecodeString(pr[i+1:])
-		require.NoError(b, err)
-		der := asn1Sig(new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
-		input := []byte(pr[:i])
 		b.ReportAllocs()
 		for b.Loop() {
-			d := sha256.Sum256(input)
-			if !ecdsa.VerifyASN1(&key.PublicKey, d[:], der) {
-				b.Fatal("bad signature")
-			}
+			verify()
 		}
+	})
+
+	// ratio interleaves the measurements call by call, so that a machine
+	// whose load changes during the run skews both sides alike. It reports
+	// the warm DPoP call over one ES256 verification, and the warm Bearer
+	// overhead (interceptor minus bare handler) beside the HTTP
+	// middleware's whole warm Bearer cost.
+	b.Run("ratio", func(b *testing.B) {
+		const inner = 20 // cheap calls per iteration, to outweigh time.Now
+		ctxs := proofs(b.N)
+		bearerCtx := callCtx("authorization", "Bearer "+bearer)
+		bareCtx := context.WithValue(bearerCtx, bareKey{}, true)
+		h := g.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		r := httptest.NewRequest(http.MethodPost, htu, nil)
+		r.Header.Set("Authorization", "Bearer "+bearer)
+		w := &discard{h: http.Header{}}
+		var tDPoP, tVerify, tBearer, tBare, tHTTP time.Duration
+		// The fastest of each: preemption on a loaded machine only adds.
+		minDPoP, minVerify := time.Duration(1<<62), time.Duration(1<<62)
+		minBearer, minBare, minHTTP := minDPoP, minDPoP, minDPoP
+		b.ResetTimer()
+		for i := range b.N {
+			t0 := time.Now()
+			mustOK(in.Unary(ctxs[i], nil, info, handler))
+			t1 := time.Now()
+			verify()
+			t2 := time.Now()
+			for range inner {
+				mustOK(in.Unary(bearerCtx, nil, info, handler))
+			}
+			t3 := time.Now()
+			for range inner {
+				mustOK(handler(bareCtx, nil))
+			}
+			t4 := time.Now()
+			for range inner {
+				h.ServeHTTP(w, r)
+			}
+			t5 := time.Now()
+			minDPoP, minVerify = min(minDPoP, t1.Sub(t0)), min(minVerify, t2.Sub(t1))
+			minBearer, minBare, minHTTP = min(minBearer, t3.Sub(t2)), min(minBare, t4.Sub(t3)), min(minHTTP, t5.Sub(t4))
+			tDPoP, tVerify, tBearer, tBare, tHTTP = tDPoP+t1.Sub(t0), tVerify+t2.Sub(t1), tBearer+t3.Sub(t2), tBare+t4.Sub(t3), tHTTP+t5.Sub(t4)
+		}
+		n := float64(b.N * inner)
+		b.ReportMetric(float64(tDPoP)/float64(tVerify), "dpop/es256")
+		b.ReportMetric(float64(minDPoP)/float64(minVerify), "dpop/es256-fastest")
+		b.ReportMetric(float64(tBearer-tBare)/n, "bearer-overhead-ns")
+		b.ReportMetric(float64(tHTTP)/n, "http-bearer-ns")
+		b.ReportMetric(float64(minBearer-minBare)/inner, "bearer-overhead-ns-fastest")
+		b.ReportMetric(float64(minHTTP)/inner, "http-bearer-ns-fastest")
 	})
 }
 

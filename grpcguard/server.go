@@ -270,7 +270,10 @@ func (i *Interceptor) verify(ctx context.Context, method string) (*middleware.To
 		Token:  cred.token,
 		Proof:  cred.proof,
 		Method: http.MethodPost, // every gRPC call is an HTTP/2 POST
-		URL:    i.url(ctx, secure, method),
+	}
+	if cred.scheme == middleware.SchemeDPoP {
+		// Only a DPoP proof is checked against the URL (htu).
+		req.URL = i.url(ctx, secure, method)
 	}
 	var certErr error
 	req.Certificate, certErr = i.certificate(ctx, p, peerCerts)
