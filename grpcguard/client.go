@@ -31,7 +31,9 @@ const maxRememberedTargets = 256
 // security. Install them with grpc.WithPerRPCCredentials and, to retry a
 // unary call once when the server asks for a nonce (per-RPC credentials
 // cannot retry by themselves), [Credentials.Unary] with
-// grpc.WithChainUnaryInterceptor. Credentials are safe for concurrent use.
+// grpc.WithChainUnaryInterceptor; [Credentials.Stream] with
+// grpc.WithChainStreamInterceptor remembers the nonces of streaming calls.
+// Credentials are safe for concurrent use.
 type Credentials struct {
 	signer *dpop.Signer
 	source dpop.TokenSource
@@ -97,8 +99,8 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (ma
 // Unary is a [grpc.UnaryClientInterceptor] that remembers the DPoP nonces
 // servers send (dpop-nonce response metadata), and retries a call once with
 // the new nonce when the server answers codes.Unauthenticated with a DPoP
-// challenge carrying error="use_dpop_nonce" (RFC 9449 §8). Streaming calls
-// use the remembered nonces too, but are not retried.
+// challenge carrying error="use_dpop_nonce" (RFC 9449 §8). See
+// [Credentials.Stream] for streaming calls.
 func (c *Credentials) Unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	cl := &call{}
 	ctx = context.WithValue(ctx, callKey{}, cl)
@@ -118,7 +120,46 @@ func (c *Credentials) Unary(ctx context.Context, method string, req, reply any, 
 	return err
 }
 
-// callKey marks a call made through [Credentials.Unary].
+// Stream is a [grpc.StreamClientInterceptor] that remembers the DPoP
+// nonces servers send on streaming calls, so that the next call uses them.
+// A stream cannot be retried (its messages may already be consumed): a
+// stream refused with use_dpop_nonce fails, and the next call carries the
+// nonce. Install it with grpc.WithChainStreamInterceptor.
+func (c *Credentials) Stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	cl := &call{}
+	s, err := streamer(context.WithValue(ctx, callKey{}, cl), desc, cc, method, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &clientStream{ClientStream: s, creds: c, call: cl}, nil
+}
+
+// clientStream remembers the nonce of the answer once its headers or its
+// status arrived.
+type clientStream struct {
+	grpc.ClientStream
+	creds *Credentials
+	call  *call
+	once  sync.Once
+}
+
+func (s *clientStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	s.once.Do(func() {
+		// After a message or the end of the stream, Header does not block.
+		header, _ := s.ClientStream.Header()
+		var trailer metadata.MD
+		if err != nil {
+			trailer = s.ClientStream.Trailer()
+		}
+		authority, _ := s.call.get()
+		s.creds.remember(authority, header, trailer)
+	})
+	return err
+}
+
+// callKey marks a call made through [Credentials.Unary] or
+// [Credentials.Stream].
 type callKey struct{}
 
 // call is what the interceptor and the per-RPC credentials share about one

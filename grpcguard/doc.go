@@ -70,7 +70,9 @@
 // proof to every call, and require a secure transport.
 // [Credentials.Unary] is a client interceptor that retries a unary call
 // once when the server asks for a DPoP nonce (use_dpop_nonce), and
-// remembers the last nonce per target for the next calls.
+// remembers the last nonce per target for the next calls;
+// [Credentials.Stream] remembers the nonces of streaming calls, which
+// cannot be retried.
 //
 // # Connect
 //

@@ -516,3 +516,25 @@ func TestFreshNonceOnSuccess(t *testing.T) {
 		assert.NotEqual(t, old, fresh[0])
 	}
 }
+
+// TestClientStreamNonce: a stream refused with use_dpop_nonce is not
+// retried, but the stream interceptor remembers the nonce, so the next
+// stream succeeds.
+func TestClientStreamNonce(t *testing.T) {
+	v, err := dpop.NewVerifier(dpop.WithNonces(newNonces(t)))
+	require.NoError(t, err)
+	e := newEnv(t, envConfig{guard: []middleware.Option{middleware.WithDPoP(v)}})
+	alice := newSigner(t)
+	bound := e.mint(t, jwkstest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
+	creds, err := grpcguard.NewCredentials(alice, dpop.StaticToken(bound))
+	require.NoError(t, err)
+	c := e.dial(t, nil, grpc.WithPerRPCCredentials(creds), grpc.WithChainStreamInterceptor(creds.Stream))
+	ctx := context.Background()
+
+	_, md, err := streamFirst(ctx, c)
+	require.Equal(t, codes.Unauthenticated, status.Code(err))
+	assert.Equal(t, "use_dpop_nonce", challenge(md, "DPoP", "error"))
+	body, _, err := streamFirst(ctx, c)
+	require.NoError(t, err)
+	assert.Equal(t, "alice", body)
+}
