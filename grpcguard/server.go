@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -228,13 +229,24 @@ func (s *serverStream) Context() context.Context { return s.ctx }
 // setHeader and returns the status error.
 func (i *Interceptor) authenticate(ctx context.Context, method string, setHeader func(metadata.MD) error) (*middleware.Token, error) {
 	tok, e := i.verify(ctx, method)
+	// only names the scheme whose challenge carries the error, for the
+	// rejections this package makes itself; the Guard places its own.
+	var only string
+	if e != nil && errors.Is(e, middleware.ErrMultipleProofs) {
+		only = middleware.SchemeDPoP
+	}
 	if e == nil {
 		if need, ok := i.scopes[method]; ok {
-			e = insufficientScope(tok, need)
+			if e = insufficientScope(tok, need); e != nil {
+				only = middleware.SchemeBearer
+				if tok.Binding.Mechanism == middleware.MechanismDPoP {
+					only = middleware.SchemeDPoP
+				}
+			}
 		}
 	}
 	if e != nil {
-		st, md := i.answer(e)
+		st, md := i.answer(e, only)
 		if len(md) > 0 {
 			// The status is the answer; metadata that cannot be sent (the
 			// stream already sent its headers) only loses the hint.
@@ -377,14 +389,29 @@ const (
 // www-authenticate values, exactly as the HTTP answer's WWW-Authenticate
 // fields, and dpop-nonce when the client must use a nonce. The status
 // message is the error's generic description: never token material.
-func (i *Interceptor) answer(e *middleware.Error) (*status.Status, metadata.MD) {
+func (i *Interceptor) answer(e *middleware.Error, only string) (*status.Status, metadata.MD) {
 	// The Guard renders its challenges (realm, algs, resource_metadata,
 	// error attributes on the right scheme) into HTTP header fields; the
 	// same fields travel as metadata.
 	var w headerWriter
 	i.guard.WriteError(&w, e)
+	challenges := w.h.Values("WWW-Authenticate")
+	if only != "" && slices.ContainsFunc(challenges, func(v string) bool { return isChallenge(v, only) }) {
+		// The error concerns one scheme: the other challenges only
+		// advertise theirs, as they would in an answer without an error.
+		// Both renderings list the same schemes in the same order.
+		var plain headerWriter
+		i.guard.WriteError(&plain, &middleware.Error{Status: http.StatusUnauthorized, Err: middleware.ErrNoCredentials})
+		if adv := plain.h.Values("WWW-Authenticate"); len(adv) == len(challenges) {
+			for k, v := range challenges {
+				if !isChallenge(v, only) {
+					challenges[k] = adv[k]
+				}
+			}
+		}
+	}
 	md := metadata.MD{}
-	for _, v := range w.h.Values("WWW-Authenticate") {
+	for _, v := range challenges {
 		md.Append(headerWWWAuthenticate, v)
 	}
 	if n := w.h.Get("DPoP-Nonce"); n != "" {
@@ -406,6 +433,12 @@ func (i *Interceptor) answer(e *middleware.Error) (*status.Status, metadata.MD) 
 		msg = http.StatusText(e.Status)
 	}
 	return status.New(code, msg), md
+}
+
+// isChallenge reports whether the challenge v is for scheme.
+func isChallenge(v, scheme string) bool {
+	return len(v) >= len(scheme) && strings.EqualFold(v[:len(scheme)], scheme) &&
+		(len(v) == len(scheme) || v[len(scheme)] == ' ')
 }
 
 // headerWriter collects the header fields of an HTTP answer and drops the

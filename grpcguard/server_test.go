@@ -75,6 +75,7 @@ func TestOutcomes(t *testing.T) {
 	bearer := e.mint(t, jwkstest.Token{Subject: "carol", Scope: "read:things"})
 	bound := e.mint(t, jwkstest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
 	noScope := e.mint(t, jwkstest.Token{Subject: "dave", Scope: "profile"})
+	noScopeBound := e.mint(t, jwkstest.Token{Subject: "alice", Scope: "profile", JKT: alice.Thumbprint()})
 	forged := bearer[:strings.LastIndexByte(bearer, '.')+1] + "AAAA"
 	conn := e.dial(t, nil)
 
@@ -86,6 +87,9 @@ func TestOutcomes(t *testing.T) {
 		// scheme and errCode: the challenge that carries the error, and
 		// the error; empty errCode means no error attribute anywhere.
 		scheme, errCode string
+		// everyScheme: the error concerns no particular scheme, so every
+		// challenge carries it.
+		everyScheme bool
 	}{
 		{
 			name: "bearer", code: codes.OK, subject: "carol",
@@ -114,17 +118,17 @@ func TestOutcomes(t *testing.T) {
 			md: func(string) []string { return []string{"authorization", "Bearer " + forged} },
 		},
 		{
-			name: "not a token68", code: codes.Unauthenticated, scheme: "Bearer", errCode: "invalid_request",
+			name: "not a token68", code: codes.Unauthenticated, scheme: "Bearer", errCode: "invalid_request", everyScheme: true,
 			md: func(string) []string { return []string{"authorization", "Bearer " + bearer + " x"} },
 		},
 		{
-			name: "two authorization values", code: codes.Unauthenticated, scheme: "Bearer", errCode: "invalid_request",
+			name: "two authorization values", code: codes.Unauthenticated, scheme: "Bearer", errCode: "invalid_request", everyScheme: true,
 			md: func(string) []string {
 				return []string{"authorization", "Bearer " + bearer, "authorization", "Bearer " + bearer}
 			},
 		},
 		{
-			name: "token over the size limit", code: codes.Unauthenticated, scheme: "Bearer", errCode: "invalid_token",
+			name: "token over the size limit", code: codes.Unauthenticated, scheme: "Bearer", errCode: "invalid_token", everyScheme: true,
 			md: func(string) []string {
 				return []string{"authorization", "Bearer " + strings.Repeat("a", grpcguard.DefaultMaxTokenSize+1)}
 			},
@@ -166,6 +170,12 @@ func TestOutcomes(t *testing.T) {
 			name: "missing scope", code: codes.PermissionDenied, scheme: "Bearer", errCode: "insufficient_scope",
 			md: func(string) []string { return []string{"authorization", "Bearer " + noScope} },
 		},
+		{
+			name: "missing scope, dpop", code: codes.PermissionDenied, scheme: "DPoP", errCode: "insufficient_scope",
+			md: func(m string) []string {
+				return []string{"authorization", "DPoP " + noScopeBound, "dpop", proof(t, alice, e.htu(m), noScopeBound, "")}
+			},
+		},
 	}
 	for _, stream := range []bool{false, true} {
 		method, kind := unaryMethod, "unary"
@@ -186,6 +196,9 @@ func TestOutcomes(t *testing.T) {
 				// scheme it concerns.
 				require.Len(t, a.md.Get("www-authenticate"), 2)
 				assert.Equal(t, tt.errCode, challenge(a.md, tt.scheme, "error"))
+				if other := map[string]string{"Bearer": "DPoP", "DPoP": "Bearer"}[tt.scheme]; other != "" && !tt.everyScheme {
+					assert.Empty(t, challenge(a.md, other, "error"), "the error concerns the %s scheme only", tt.scheme)
+				}
 				assert.NotEmpty(t, challenge(a.md, "DPoP", "algs"))
 				if tt.errCode == "insufficient_scope" {
 					assert.Equal(t, "read:things", challenge(a.md, tt.scheme, "scope"))
