@@ -340,7 +340,9 @@ func (c *config) validate() error {
 	if len(c.audiences) == 0 {
 		c.fail("no audience: WithAudience is required")
 	}
-	if c.mechanism == MechanismNone && c.required {
+	// WithFAPI2 with both mechanisms sets exactly this pair, meaning "bound
+	// either way"; only a caller's own WithProofOfPossession can be wrong.
+	if c.mechanism == MechanismNone && c.required && c.fapi == nil {
 		c.fail("mechanism none cannot be required: use WithProofOfPossession(MechanismDPoP, true) or (MechanismMTLS, true)")
 	}
 	if c.mechanism != MechanismDPoP && c.dpopRequiredFn != nil {
