@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/observe"
@@ -104,7 +105,10 @@ func New(opts ...Option) (*observe.Observer, error) {
 	if c.tracers == nil {
 		c.tracers = otel.GetTracerProvider()
 	}
-	a := &adapter{tracer: c.tracers.Tracer(ScopeName), now: c.now, issuers: map[string]*issuerState{}}
+	a := &adapter{now: c.now, issuers: map[string]*issuerState{}}
+	if _, off := c.tracers.(noop.TracerProvider); !off {
+		a.tracer = c.tracers.Tracer(ScopeName)
+	}
 	if err := a.instruments(c.meters.Meter(ScopeName)); err != nil {
 		return nil, err
 	}
@@ -117,7 +121,7 @@ func New(opts ...Option) (*observe.Observer, error) {
 }
 
 type adapter struct {
-	tracer trace.Tracer
+	tracer trace.Tracer // nil: tracing is off
 	now    func() time.Time
 
 	requests, cacheLookups, refreshes, replayErrors, nonces metric.Int64Counter
@@ -195,8 +199,11 @@ type requestKey struct {
 	cacheHit                        bool
 }
 
+// requestAttrs are the options of one attribute set, as slices built once:
+// a variadic call with a fresh option would allocate on every request.
 type requestAttrs struct {
-	count, duration, lookup metric.MeasurementOption
+	count, lookup []metric.AddOption
+	duration      []metric.RecordOption
 }
 
 // maxAttrSets bounds the cache of attribute sets, whatever events come.
@@ -209,10 +216,10 @@ func (a *adapter) requestAttrs(e *observe.Request) *requestAttrs {
 	}
 	outcome, mech := AttrOutcome.String(e.Outcome.String()), AttrMechanism.String(e.Mechanism)
 	ra := &requestAttrs{
-		count: metric.WithAttributeSet(attribute.NewSet(outcome, mech,
-			AttrReason.String(e.ReasonName), AttrErrorCode.String(e.Code), AttrIssuer.String(e.Issuer))),
-		duration: metric.WithAttributeSet(attribute.NewSet(outcome, mech, AttrCacheHit.Bool(e.CacheHit))),
-		lookup:   metric.WithAttributeSet(attribute.NewSet(AttrCacheHit.Bool(e.CacheHit))),
+		count: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(outcome, mech,
+			AttrReason.String(e.ReasonName), AttrErrorCode.String(e.Code), AttrIssuer.String(e.Issuer)))},
+		duration: []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(outcome, mech, AttrCacheHit.Bool(e.CacheHit)))},
+		lookup:   []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(AttrCacheHit.Bool(e.CacheHit)))},
 	}
 	if a.attrCount.Load() < maxAttrSets {
 		if _, loaded := a.attrs.LoadOrStore(k, ra); !loaded {
@@ -224,45 +231,51 @@ func (a *adapter) requestAttrs(e *observe.Request) *requestAttrs {
 
 func (a *adapter) request(ctx context.Context, e observe.Request) {
 	ra := a.requestAttrs(&e)
-	a.requests.Add(ctx, 1, ra.count)
-	a.duration.Record(ctx, e.Duration.Seconds(), ra.duration)
+	a.requests.Add(ctx, 1, ra.count...)
+	a.duration.Record(ctx, e.Duration.Seconds(), ra.duration...)
 	if e.Mechanism != "" {
-		a.cacheLookups.Add(ctx, 1, ra.lookup)
+		a.cacheLookups.Add(ctx, 1, ra.lookup...)
 	}
-	a.span(ctx, &e)
+	if a.tracer != nil {
+		a.span(ctx, &e)
+	}
 }
 
 // span records the decision as a span from e.Start to e.Start+e.Duration.
 // Its attributes are the event's bounded fields: never a token, a proof or
 // a claim value.
 func (a *adapter) span(ctx context.Context, e *observe.Request) {
-	attrs := make([]attribute.KeyValue, 0, 9)
-	attrs = append(attrs,
-		AttrOutcome.String(e.Outcome.String()),
-		AttrStatus.Int(e.Status),
-		AttrCacheHit.Bool(e.CacheHit))
-	if e.Mechanism != "" {
-		attrs = append(attrs, AttrMechanism.String(e.Mechanism))
-	}
-	if e.Issuer != "" {
-		attrs = append(attrs, AttrIssuer.String(e.Issuer))
-	}
-	if e.KeyID != "" {
-		attrs = append(attrs, AttrKeyID.String(e.KeyID))
-	}
-	if e.Outcome != observe.Accepted {
-		attrs = append(attrs, AttrReason.String(e.ReasonName), AttrErrorType.String(e.ReasonName))
-		if e.Code != "" {
-			attrs = append(attrs, AttrErrorCode.String(e.Code))
+	_, span := a.tracer.Start(ctx, "senderbound.verify", trace.WithTimestamp(e.Start), internalSpan)
+	if span.IsRecording() {
+		// Attributes only for a span that keeps them: with no tracing, an
+		// event costs no attribute slice.
+		attrs := make([]attribute.KeyValue, 0, 9)
+		attrs = append(attrs,
+			AttrOutcome.String(e.Outcome.String()),
+			AttrStatus.Int(e.Status),
+			AttrCacheHit.Bool(e.CacheHit))
+		if e.Mechanism != "" {
+			attrs = append(attrs, AttrMechanism.String(e.Mechanism))
 		}
-	}
-	_, span := a.tracer.Start(ctx, "senderbound.verify",
-		trace.WithTimestamp(e.Start), trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
-	if e.Outcome != observe.Accepted {
-		span.SetStatus(codes.Error, e.ReasonName)
+		if e.Issuer != "" {
+			attrs = append(attrs, AttrIssuer.String(e.Issuer))
+		}
+		if e.KeyID != "" {
+			attrs = append(attrs, AttrKeyID.String(e.KeyID))
+		}
+		if e.Outcome != observe.Accepted {
+			attrs = append(attrs, AttrReason.String(e.ReasonName), AttrErrorType.String(e.ReasonName))
+			if e.Code != "" {
+				attrs = append(attrs, AttrErrorCode.String(e.Code))
+			}
+			span.SetStatus(codes.Error, e.ReasonName)
+		}
+		span.SetAttributes(attrs...)
 	}
 	span.End(trace.WithTimestamp(e.Start.Add(e.Duration)))
 }
+
+var internalSpan = trace.WithSpanKind(trace.SpanKindInternal)
 
 func (a *adapter) refresh(ctx context.Context, e observe.Refresh) {
 	outcome := "success"

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks"
@@ -386,4 +387,25 @@ func TestNewRefusesNilProviders(t *testing.T) {
 	for _, s := range []string{"MeterProvider", "TracerProvider", "clock"} {
 		assert.Contains(t, err.Error(), s)
 	}
+}
+
+// TestMetricsWithoutTracing: with a no-op TracerProvider the adapter
+// records metrics and skips spans altogether.
+func TestMetricsWithoutTracing(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	obs, err := otelobserve.New(otelobserve.WithMeterProvider(mp), otelobserve.WithTracerProvider(tracenoop.NewTracerProvider()))
+	require.NoError(t, err)
+	obs.Request(context.Background(), observe.Request{Start: time.Now(), Outcome: observe.Rejected, Status: 401,
+		Code: "invalid_token", ReasonName: "expired", Mechanism: "bearer"})
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	require.Len(t, rm.ScopeMetrics, 1)
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		if m.Name == "senderbound.requests" {
+			assert.Equal(t, int64(1), count(t, m, otelobserve.AttrReason.String("expired")))
+			return
+		}
+	}
+	t.Fatal("no senderbound.requests metric")
 }
