@@ -34,8 +34,8 @@ type logLine struct {
 }
 
 func (c *capture) Enabled(context.Context, slog.Level) bool { return true }
-func (c *capture) WithAttrs([]slog.Attr) slog.Handler      { return c }
-func (c *capture) WithGroup(string) slog.Handler           { return c }
+func (c *capture) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *capture) WithGroup(string) slog.Handler            { return c }
 
 func (c *capture) Handle(_ context.Context, r slog.Record) error {
 	l := logLine{level: r.Level, msg: r.Message, attrs: map[string]string{}}

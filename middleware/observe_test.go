@@ -2,8 +2,8 @@ package middleware_test
 
 import (
 	"context"
-	"errors"
 	"crypto/x509"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"

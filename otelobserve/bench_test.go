@@ -31,7 +31,7 @@ func (d *discard) WriteHeader(int)             {}
 type dropSpans struct{}
 
 func (dropSpans) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
-func (dropSpans) Shutdown(context.Context) error                           { return nil }
+func (dropSpans) Shutdown(context.Context) error                             { return nil }
 
 // BenchmarkBearerWarm measures the warm Bearer path (ES256 token in the
 // token cache, through Guard.Handler) without an observer, with the
