@@ -82,3 +82,32 @@ func BenchmarkBearerWarm(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRequestEvent measures the adapter alone: one request event
+// recorded as metrics only, and as metrics and a span.
+func BenchmarkRequestEvent(b *testing.B) {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(dropSpans{}, sdktrace.WithBatchTimeout(time.Second)))
+	b.Cleanup(func() {
+		_ = mp.Shutdown(context.Background())
+		_ = tp.Shutdown(context.Background())
+	})
+	metricsOnly, err := otelobserve.New(otelobserve.WithMeterProvider(mp), otelobserve.WithTracerProvider(noop.NewTracerProvider()))
+	require.NoError(b, err)
+	full, err := otelobserve.New(otelobserve.WithMeterProvider(mp), otelobserve.WithTracerProvider(tp))
+	require.NoError(b, err)
+	e := observe.Request{Start: time.Now(), Duration: 2 * time.Microsecond, Outcome: observe.Accepted, Status: 200,
+		Mechanism: observe.MechanismBearer, Issuer: "https://tenant.example.com/", KeyID: "k1", CacheHit: true}
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		obs  *observe.Observer
+	}{{"metrics", metricsOnly}, {"metrics+spans", full}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				c.obs.Request(ctx, e)
+			}
+		})
+	}
+}
