@@ -270,11 +270,11 @@ func TestThroughARealGuard(t *testing.T) {
 	var values []string
 	for _, sp := range spans {
 		for _, kv := range sp.Attributes() {
-			values = append(values, kv.Value.Emit())
+			values = append(values, kv.Value.String())
 		}
 		for _, ev := range sp.Events() {
 			for _, kv := range ev.Attributes {
-				values = append(values, kv.Value.Emit())
+				values = append(values, kv.Value.String())
 			}
 		}
 		values = append(values, sp.Status().Description)
@@ -284,13 +284,13 @@ func TestThroughARealGuard(t *testing.T) {
 		case metricdata.Sum[int64]:
 			for _, p := range d.DataPoints {
 				for _, kv := range p.Attributes.ToSlice() {
-					values = append(values, kv.Value.Emit())
+					values = append(values, kv.Value.String())
 				}
 			}
 		case metricdata.Histogram[float64]:
 			for _, p := range d.DataPoints {
 				for _, kv := range p.Attributes.ToSlice() {
-					values = append(values, kv.Value.Emit())
+					values = append(values, kv.Value.String())
 				}
 			}
 		}
