@@ -7,8 +7,14 @@
 // net/http/httptrace's ClientTrace: set the ones you need, leave the others
 // nil. A component given no Observer, or an Observer whose callback for an
 // event is nil, pays only a nil check for it. The package has no
-// dependencies; the OpenTelemetry adapter turns these events into metrics
-// and spans.
+// dependencies; the OpenTelemetry adapter,
+// [github.com/senderbound/senderbound/otelobserve], turns these events into
+// metrics and spans.
+//
+// A middleware Guard reports with middleware.WithObserver: one [Request]
+// per decision of Handler, Check and Verify (a later RequireScopes 403 is
+// logged, not reported again), [Observer.ReplayStoreError] and
+// [Observer.NonceIssued]. The jwks key source reports [Refresh] events.
 //
 // No event ever holds a token, a proof, a nonce or a claim value (the
 // subject included): only outcomes, error codes, sentinel causes,
