@@ -51,11 +51,14 @@ func (g *Guard) observeStart() time.Time {
 }
 
 // observe reports one decision; in is nil when the credentials could not
-// be read at all.
+// be read at all. It inlines to a nil check.
 func (g *Guard) observe(ctx context.Context, start time.Time, in *input, tok *Token, e *Error) {
-	if g.hooks.request == nil {
-		return
+	if g.hooks.request != nil {
+		g.report(ctx, start, in, tok, e)
 	}
+}
+
+func (g *Guard) report(ctx context.Context, start time.Time, in *input, tok *Token, e *Error) {
 	ev := observe.Request{
 		Start:    start,
 		Duration: time.Since(start),
