@@ -386,9 +386,10 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 // keyError maps a key-source failure: keys that cannot be had at all fail
 // closed with 503; an unknown issuer or key is the token's fault.
 func (g *Guard) keyError(in *input, err error) *Error {
-	// Only a trusted issuer gets as far as unavailable keys, an unknown kid
-	// or a key of the wrong type.
-	in.knownIssuer = !errors.Is(err, jwks.ErrUnknownIssuer)
+	// Only an issuer the key source trusts can have keys that are
+	// unavailable or lack this kid; with any other error (or another
+	// KeySource) the issuer is what the client wrote, so not reported.
+	in.knownIssuer = errors.Is(err, jwks.ErrUnavailable) || errors.Is(err, jwks.ErrKeyNotFound)
 	switch {
 	case errors.Is(err, jwks.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return unavailable(errors.Join(ErrUnavailable, err))

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -83,6 +84,7 @@ func TestObserverEvents(t *testing.T) {
 	expired := mint(t, iss, jwkstest.Token{IssuedAt: time.Now().Add(-3 * time.Hour), ExpiresIn: time.Hour})
 	bound := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
 	forged := mint(t, stranger, jwkstest.Token{})
+	unknownKid := handMade(t, jwt.SigningMethodRS256, iss.PrivateKey(kid), map[string]any{"kid": "no-such-kid"}, goodClaims(iss))
 	replayed := proof(t, client, "GET", resource, bound, "")
 	_, err := g.Check(dpopRequest(t, bound, replayed))
 	require.NoError(t, err)
@@ -105,6 +107,9 @@ func TestObserverEvents(t *testing.T) {
 				Mechanism: "bearer", Issuer: iss.Issuer(), KeyID: kid}},
 		{"untrusted issuer: no issuer reported", func() int { return serve(g, bearer(forged)).status },
 			observe.Request{Outcome: observe.Rejected, Status: 401, Code: "invalid_token", ReasonName: "issuer", Mechanism: "bearer"}},
+		{"unknown kid: the issuer is reported, not the kid", func() int { return serve(g, bearer(unknownKid)).status },
+			observe.Request{Outcome: observe.Rejected, Status: 401, Code: "invalid_token", ReasonName: "unknown_key",
+				Mechanism: "bearer", Issuer: iss.Issuer()}},
 		{"accepted dpop", func() int {
 			return serve(g, dpopRequest(t, bound, proof(t, client, "GET", resource, bound, ""))).status
 		}, observe.Request{Outcome: observe.Accepted, Status: 200, Mechanism: "dpop", Issuer: iss.Issuer(), KeyID: kid, CacheHit: true}},
