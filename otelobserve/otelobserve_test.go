@@ -381,6 +381,45 @@ func TestRefreshes(t *testing.T) {
 	}
 }
 
+// TestSpanIsAChildOfTheRequestSpan: the decision's span hangs under the
+// span of the request (an HTTP server span, say) found in the context.
+func TestSpanIsAChildOfTheRequestSpan(t *testing.T) {
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	obs, err := otelobserve.New(otelobserve.WithTracerProvider(tp),
+		otelobserve.WithMeterProvider(sdkmetric.NewMeterProvider()))
+	require.NoError(t, err)
+	iss, err := jwkstest.NewIssuer()
+	require.NoError(t, err)
+	t.Cleanup(iss.Close)
+	keys, err := jwks.New(context.Background(), jwks.WithIssuerJWKS(iss.Issuer(), iss.JWKSURL()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = keys.Close() })
+	g, err := middleware.New(keys, middleware.WithAudience(audience), middleware.WithObserver(obs))
+	require.NoError(t, err)
+
+	ctx, parent := tp.Tracer("test").Start(context.Background(), "GET /r")
+	r := httptest.NewRequestWithContext(ctx, http.MethodGet, "https://api.example.com/r", nil)
+	r.Header.Set("Authorization", "Bearer "+mustMint(t, iss))
+	_, err = g.Check(r)
+	require.NoError(t, err)
+	parent.End()
+
+	ended := spans.Ended()
+	require.Len(t, ended, 2)
+	assert.Equal(t, "senderbound.verify", ended[0].Name())
+	assert.Equal(t, parent.SpanContext().SpanID(), ended[0].Parent().SpanID())
+	assert.Equal(t, parent.SpanContext().TraceID(), ended[0].SpanContext().TraceID())
+}
+
+func mustMint(t *testing.T, iss *jwkstest.Issuer) string {
+	t.Helper()
+	tok, err := iss.Mint(jwkstest.Token{})
+	require.NoError(t, err)
+	return tok
+}
+
 func TestNewRefusesNilProviders(t *testing.T) {
 	_, err := otelobserve.New(otelobserve.WithMeterProvider(nil), otelobserve.WithTracerProvider(nil), otelobserve.WithClock(nil))
 	require.Error(t, err)
