@@ -27,7 +27,9 @@
 // 503); the reason is the stable name of the rejection's sentinel
 // ([observe.Request].ReasonName, such as "expired" or "proof_replayed");
 // the mechanism is bearer, dpop or mtls. The token-cache hit ratio is
-// lookups with senderbound.token_cache.hit=true over all lookups.
+// lookups with senderbound.token_cache.hit=true over all lookups. An
+// attribute that does not apply (a reason or error code when accepted, a
+// mechanism when no token came) is absent rather than empty.
 //
 // Every attribute value comes from a small fixed set or from the
 // configuration (issuers and key IDs are reported only once the key source

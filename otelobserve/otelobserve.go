@@ -214,11 +214,19 @@ func (a *adapter) requestAttrs(e *observe.Request) *requestAttrs {
 	if v, ok := a.attrs.Load(k); ok {
 		return v.(*requestAttrs)
 	}
-	outcome, mech := AttrOutcome.String(e.Outcome.String()), AttrMechanism.String(e.Mechanism)
+	// An attribute that does not apply (no reason when accepted, no
+	// mechanism without a token) is left out rather than set empty: fewer
+	// attributes, and less work for the SDK on every measurement.
+	count := []attribute.KeyValue{AttrOutcome.String(e.Outcome.String())}
+	count = appendNonEmpty(count, AttrMechanism, e.Mechanism)
+	duration := append([]attribute.KeyValue(nil), count...)
+	count = appendNonEmpty(count, AttrReason, e.ReasonName)
+	count = appendNonEmpty(count, AttrErrorCode, e.Code)
+	count = appendNonEmpty(count, AttrIssuer, e.Issuer)
+	duration = append(duration, AttrCacheHit.Bool(e.CacheHit))
 	ra := &requestAttrs{
-		count: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(outcome, mech,
-			AttrReason.String(e.ReasonName), AttrErrorCode.String(e.Code), AttrIssuer.String(e.Issuer)))},
-		duration: []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(outcome, mech, AttrCacheHit.Bool(e.CacheHit)))},
+		count:    []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(count...))},
+		duration: []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(duration...))},
 		lookup:   []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(AttrCacheHit.Bool(e.CacheHit)))},
 	}
 	if a.attrCount.Load() < maxAttrSets {
@@ -227,6 +235,13 @@ func (a *adapter) requestAttrs(e *observe.Request) *requestAttrs {
 		}
 	}
 	return ra
+}
+
+func appendNonEmpty(kvs []attribute.KeyValue, k attribute.Key, v string) []attribute.KeyValue {
+	if v == "" {
+		return kvs
+	}
+	return append(kvs, k.String(v))
 }
 
 func (a *adapter) request(ctx context.Context, e observe.Request) {

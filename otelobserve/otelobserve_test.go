@@ -207,8 +207,7 @@ func TestThroughARealGuard(t *testing.T) {
 	}{
 		{7, nil},
 		{3, []attribute.KeyValue{otelobserve.AttrOutcome.String("accepted")}},
-		{2, []attribute.KeyValue{otelobserve.AttrOutcome.String("accepted"), otelobserve.AttrMechanism.String("bearer"), iss,
-			otelobserve.AttrReason.String(""), otelobserve.AttrErrorCode.String("")}},
+		{2, []attribute.KeyValue{otelobserve.AttrOutcome.String("accepted"), otelobserve.AttrMechanism.String("bearer"), iss}},
 		{1, []attribute.KeyValue{otelobserve.AttrOutcome.String("accepted"), otelobserve.AttrMechanism.String("dpop"), iss}},
 		{3, []attribute.KeyValue{otelobserve.AttrOutcome.String("rejected")}},
 		{1, []attribute.KeyValue{otelobserve.AttrOutcome.String("rejected"), otelobserve.AttrReason.String("expired"),
@@ -221,6 +220,16 @@ func TestThroughARealGuard(t *testing.T) {
 			otelobserve.AttrIssuer.String(w.down.Issuer())}},
 	} {
 		assert.Equal(t, c.want, count(t, requests, c.kvs...), "%v", c.kvs)
+	}
+
+	// Attributes that do not apply are absent, not empty.
+	for _, p := range requests.Data.(metricdata.Sum[int64]).DataPoints {
+		outcome, _ := p.Attributes.Value(otelobserve.AttrOutcome)
+		_, hasReason := p.Attributes.Value(otelobserve.AttrReason)
+		assert.Equal(t, outcome.AsString() != "accepted", hasReason, "%v", p.Attributes.ToSlice())
+		for _, kv := range p.Attributes.ToSlice() {
+			assert.NotEmpty(t, kv.Value.AsString(), kv.Key)
+		}
 	}
 
 	hits := m["senderbound.token_cache.lookups"]
