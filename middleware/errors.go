@@ -112,8 +112,9 @@ type Error struct {
 	// scheme is the scheme whose challenge carries the error ("Bearer" or
 	// "DPoP"); empty means every offered scheme.
 	scheme string
-	// issuer and kid, when known, are logged with the rejection.
-	issuer, kid string
+	// issuer, kid and clientID, when known, are logged with the rejection;
+	// htu is the URL this server computed for a proof whose htu differed.
+	issuer, kid, clientID, htu string
 }
 
 func (e *Error) Error() string {

@@ -37,6 +37,7 @@ type Guard struct {
 	jwe       *jwe.Decrypter
 	challenge challenge
 	logger    *slog.Logger
+	hooks     hooks
 }
 
 // New returns a Guard that takes signing keys from keys (usually a
@@ -58,7 +59,7 @@ func New(keys KeySource, opts ...Option) (*Guard, error) {
 	if keys == nil && len(c.hmac) == 0 {
 		c.fail("nil key source")
 	}
-	g := &Guard{keys: keys, cfg: c, logger: c.logger}
+	g := &Guard{keys: keys, cfg: c, logger: c.logger, hooks: newHooks(c.observer)}
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
 	}
@@ -158,6 +159,8 @@ type Token struct {
 	// response header (Handler does this): a fresh nonce before the one the
 	// client uses expires.
 	DPoPNonce string
+	// kid is the token's key ID, for logs.
+	kid string
 }
 
 // Binding is the sender constraint proven for one request.
@@ -175,11 +178,17 @@ type Binding struct {
 // through the net/http adapter, else from the plain Request.
 type input struct {
 	scheme, token, proof, method string
-	issuer, kid                  string // for logs, once decoded
-	r                            *http.Request
-	req                          *Request
-	urls                         *dpop.URLResolver
-	certs                        *mtls.Source
+	// issuer and kid are the token's claims, for logs, once decoded, and
+	// clientID once the signature verified; knownIssuer and knownKey say
+	// whether the key source knew them (so they are bounded, for events).
+	issuer, kid, clientID string
+	knownIssuer, knownKey bool
+	cacheHit              bool
+	certBound             bool // the token is certificate-bound
+	r                     *http.Request
+	req                   *Request
+	urls                  *dpop.URLResolver
+	certs                 *mtls.Source
 }
 
 func (in *input) url() *url.URL {
@@ -205,16 +214,23 @@ func (in *input) certThumbprint() (string, error) {
 // Verify verifies req's access token and its sender constraint. It returns
 // the verified token, or an *Error that says how to answer.
 func (g *Guard) Verify(ctx context.Context, req Request) (*Token, error) {
+	start := g.observeStart()
 	in := input{scheme: req.Scheme, token: req.Token, proof: req.Proof, method: req.Method, req: &req}
+	var tok *Token
+	var e *Error
 	switch {
 	case strings.EqualFold(in.scheme, SchemeBearer):
 		in.scheme = SchemeBearer
 	case strings.EqualFold(in.scheme, SchemeDPoP):
 		in.scheme = SchemeDPoP
 	default:
-		return nil, newError(CodeNone, "", ErrNoCredentials)
+		in.scheme = ""
+		e = newError(CodeNone, "", ErrNoCredentials)
 	}
-	tok, e := g.verify(ctx, &in)
+	if e == nil {
+		tok, e = g.verify(ctx, &in)
+	}
+	g.observe(ctx, start, &in, tok, e)
 	if e != nil {
 		return nil, e
 	}
@@ -222,6 +238,14 @@ func (g *Guard) Verify(ctx context.Context, req Request) (*Token, error) {
 }
 
 func (g *Guard) verify(ctx context.Context, in *input) (*Token, *Error) {
+	tok, e := g.verifyBound(ctx, in)
+	if e != nil {
+		e.issuer, e.kid, e.clientID = in.issuer, in.kid, in.clientID
+	}
+	return tok, e
+}
+
+func (g *Guard) verifyBound(ctx context.Context, in *input) (*Token, *Error) {
 	if len(in.token) > g.cfg.maxTokenSize {
 		return nil, g.tokenError(in, "token too large", ErrTokenTooLarge)
 	}
@@ -235,7 +259,7 @@ func (g *Guard) verify(ctx context.Context, in *input) (*Token, *Error) {
 // tokenError is an invalid_token rejection on the scheme the client used.
 func (g *Guard) tokenError(in *input, desc string, cause error) *Error {
 	e := newError(CodeInvalidToken, desc, cause)
-	e.scheme, e.issuer, e.kid = in.scheme, in.issuer, in.kid
+	e.scheme = in.scheme
 	return e
 }
 
@@ -288,6 +312,8 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 		sum = jose.SHA256(in.token)
 		if ent := g.cache.get(sum, g.cfg.now()); ent != nil {
 			if g.stillPublished(ctx, ent) {
+				in.issuer, in.kid, in.clientID = ent.issuer, ent.kid, ent.claims.clientID
+				in.knownIssuer, in.knownKey, in.cacheHit = true, true, true
 				return ent.claims, nil
 			}
 			g.cache.remove(sum)
@@ -332,6 +358,7 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	ent := &cacheEntry{issuer: p.Issuer, kid: h.Kid, alg: h.Alg}
 	if secret, ok := g.cfg.hmac[p.Issuer]; ok && h.Alg == "HS256" {
 		ent.hmac = true
+		in.knownIssuer, in.knownKey = true, true
 		err = jose.Verify("HS256", jws.SigningInput, jws.Signature, secret)
 	} else {
 		if !g.cfg.acceptsAlg(h.Alg) {
@@ -344,10 +371,15 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 		if err != nil {
 			return nil, g.keyError(in, err)
 		}
+		in.knownIssuer, in.knownKey = true, true
 		err = jose.Verify(h.Alg, jws.SigningInput, jws.Signature, ent.key)
 	}
 	if err != nil {
 		return nil, g.tokenError(in, "invalid token signature", errors.Join(ErrSignature, err))
+	}
+	in.clientID = p.ClientID
+	if in.clientID == "" {
+		in.clientID = p.AZP
 	}
 	if err := g.validator.Validate(&p); err != nil {
 		return nil, g.tokenError(in, "invalid token claims", mapJWTError(err))
@@ -374,6 +406,10 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 // keyError maps a key-source failure: keys that cannot be had at all fail
 // closed with 503; an unknown issuer or key is the token's fault.
 func (g *Guard) keyError(in *input, err error) *Error {
+	// Only an issuer the key source trusts can have keys that are
+	// unavailable or lack this kid; with any other error (or another
+	// KeySource) the issuer is what the client wrote, so not reported.
+	in.knownIssuer = errors.Is(err, jwks.ErrUnavailable) || errors.Is(err, jwks.ErrKeyNotFound)
 	switch {
 	case errors.Is(err, jwks.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return unavailable(errors.Join(ErrUnavailable, err))
@@ -440,7 +476,7 @@ func mapJWTError(err error) error {
 // documentation) to a token whose signature and claims verified.
 func (g *Guard) bind(ctx context.Context, in *input, c *Claims) (*Token, *Error) {
 	cnf := c.cnf
-	tok := &Token{Claims: c}
+	tok := &Token{Claims: c, kid: in.kid}
 	dpopScheme := in.scheme == SchemeDPoP
 	switch {
 	case cnf.JKT != "" && cnf.X5TS256 != "":
@@ -448,6 +484,7 @@ func (g *Guard) bind(ctx context.Context, in *input, c *Claims) (*Token, *Error)
 		return nil, g.tokenError(in, "ambiguous token binding", ErrClaims)
 
 	case cnf.X5TS256 != "":
+		in.certBound = true
 		if dpopScheme {
 			return nil, g.tokenError(in, "token is not DPoP-bound", ErrNoBinding)
 		}
@@ -503,6 +540,9 @@ func (g *Guard) proveDPoP(ctx context.Context, in *input, tok *Token) (*Token, *
 	switch {
 	case err == nil:
 	case errors.Is(err, dpop.ErrReplayCacheUnavailable), errors.Is(err, dpop.ErrReplayCacheFull):
+		if g.hooks.replayError != nil {
+			g.hooks.replayError(ctx, err)
+		}
 		return nil, unavailable(errors.Join(ErrUnavailable, err))
 	case errors.Is(err, dpop.ErrKeyMismatch):
 		return nil, g.proofError(CodeInvalidToken, "DPoP key does not match the token", errors.Join(ErrBindingMismatch, err))
@@ -513,12 +553,21 @@ func (g *Guard) proveDPoP(ctx context.Context, in *input, tok *Token) (*Token, *
 		}
 		e := g.proofError(CodeUseDPoPNonce, "DPoP nonce required", errors.Join(ErrNonceRequired, err))
 		e.DPoPNonce = nonce
+		g.nonceIssued(ctx)
 		return nil, e
 	default:
-		return nil, g.proofError(CodeInvalidDPoPProof, "invalid DPoP proof", errors.Join(ErrInvalidProof, err))
+		e := g.proofError(CodeInvalidDPoPProof, "invalid DPoP proof", errors.Join(ErrInvalidProof, err))
+		if errors.Is(err, dpop.ErrURL) {
+			// What this server takes as the request's URL, so that a proxy
+			// misconfiguration shows in the log.
+			e.htu = externalURL(in.url())
+		}
+		return nil, e
 	}
 	tok.Binding = Binding{Mechanism: MechanismDPoP, Thumbprint: p.Thumbprint}
-	tok.DPoPNonce = p.NextNonce
+	if tok.DPoPNonce = p.NextNonce; tok.DPoPNonce != "" {
+		g.nonceIssued(ctx)
+	}
 	return tok, nil
 }
 

@@ -3,7 +3,6 @@ package middleware
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"mime"
 	"net/http"
 	"slices"
@@ -14,14 +13,23 @@ import (
 // Bearer and DPoP), the DPoP header, and the client certificate. It returns
 // the verified token or an *Error.
 func (g *Guard) Check(r *http.Request) (*Token, error) {
-	in, e := g.extract(r)
-	if e == nil {
-		var tok *Token
-		if tok, e = g.verify(r.Context(), in); e == nil {
-			return tok, nil
-		}
+	tok, e := g.check(r)
+	if e != nil {
+		return nil, e
 	}
-	return nil, e
+	return tok, nil
+}
+
+// check extracts and verifies r's credentials and reports the decision.
+func (g *Guard) check(r *http.Request) (*Token, *Error) {
+	start := g.observeStart()
+	in, e := g.extract(r)
+	var tok *Token
+	if e == nil {
+		tok, e = g.verify(r.Context(), in)
+	}
+	g.observe(r.Context(), start, in, tok, e)
+	return tok, e
 }
 
 // Handler returns a handler that calls next only for requests whose token
@@ -32,11 +40,7 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 		if g.cfg.fapi != nil {
 			setInteractionID(w, r)
 		}
-		in, e := g.extract(r)
-		var tok *Token
-		if e == nil {
-			tok, e = g.verify(r.Context(), in)
-		}
+		tok, e := g.check(r)
 		if e != nil {
 			g.reject(w, r, e)
 			return
@@ -78,17 +82,7 @@ func (g *Guard) WriteError(w http.ResponseWriter, err error) {
 }
 
 func (g *Guard) reject(w http.ResponseWriter, r *http.Request, e *Error) {
-	level := slog.LevelInfo
-	if e.Status >= 500 {
-		level = slog.LevelError
-	}
-	if g.logger.Enabled(r.Context(), level) {
-		// Never the token or the proof: the reason is built from sentinel
-		// texts, and issuer and kid are the token's routing metadata.
-		g.logger.LogAttrs(r.Context(), level, "request rejected",
-			slog.Int("status", e.Status), slog.String("code", string(e.Code)), slog.String("reason", e.Error()),
-			slog.String("issuer", e.issuer), slog.String("kid", e.kid))
-	}
+	g.logRejection(r, e)
 	if g.cfg.errorHandler != nil {
 		g.cfg.errorHandler(w, r, e)
 		return

@@ -414,23 +414,23 @@ func TestIssue14Item10ContradictoryConfigurationRefused(t *testing.T) {
 	}
 }
 
-// recorder is a slog.Handler that keeps every record.
-type recorder struct {
+// logRecorder is a slog.Handler that keeps every record.
+type logRecorder struct {
 	mu      sync.Mutex
 	records []slog.Record
 }
 
-func (h *recorder) Enabled(context.Context, slog.Level) bool { return true }
-func (h *recorder) Handle(_ context.Context, r slog.Record) error {
+func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.records = append(h.records, r.Clone())
 	return nil
 }
-func (h *recorder) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *recorder) WithGroup(string) slog.Handler      { return h }
+func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *logRecorder) WithGroup(string) slog.Handler      { return h }
 
-func (h *recorder) warnings() []slog.Record {
+func (h *logRecorder) warnings() []slog.Record {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []slog.Record
@@ -464,7 +464,7 @@ func TestIssue14Item13PublicURLWarning(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := &recorder{}
+			rec := &logRecorder{}
 			opts := append([]middleware.Option{middleware.WithAudience(audience), middleware.WithLogger(slog.New(rec))}, tc.opts...)
 			_, err := middleware.New(keys, opts...)
 			require.NoError(t, err)
@@ -481,7 +481,7 @@ func TestIssue14Item13PublicURLWarning(t *testing.T) {
 		})
 	}
 	t.Run("without a logger, to slog.Default", func(t *testing.T) {
-		rec := &recorder{}
+		rec := &logRecorder{}
 		prev := slog.Default()
 		slog.SetDefault(slog.New(rec))
 		t.Cleanup(func() { slog.SetDefault(prev) })
@@ -493,7 +493,7 @@ func TestIssue14Item13PublicURLWarning(t *testing.T) {
 		require.Len(t, rec.warnings(), 1, "no second warning")
 	})
 	t.Run("a refused configuration does not warn", func(t *testing.T) {
-		rec := &recorder{}
+		rec := &logRecorder{}
 		_, err := middleware.New(keys, middleware.WithLogger(slog.New(rec)))
 		require.Error(t, err)
 		assert.Empty(t, rec.warnings())

@@ -17,6 +17,7 @@ import (
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/internal/jose"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/observe"
 )
 
 // Mechanism is a sender-constraining method, as in the mechanism member of
@@ -69,6 +70,7 @@ type config struct {
 	queryTokens    bool
 	errorHandler   func(http.ResponseWriter, *http.Request, *Error)
 	logger         *slog.Logger
+	observer       *observe.Observer
 	mechanism      Mechanism
 	required       bool
 	dpopRequiredFn func(*Claims) bool
@@ -212,8 +214,12 @@ func WithErrorHandler(h func(http.ResponseWriter, *http.Request, *Error)) Option
 	}
 }
 
-// WithLogger logs each rejection at Info (reason, issuer, kid; never a token
-// or proof) and each 503 at Error. Default: discard.
+// WithLogger logs each rejection of [Guard.Handler] and [Guard.RequireScopes]
+// on one line: status, code, reason, issuer, kid, client_id, method, path
+// and remote address (never a token, a proof or the query). A request
+// without credentials and a use_dpop_nonce answer (a normal nonce round
+// trip) are Debug, a fail-closed 503 is Error, every other rejection Info.
+// Default: discard.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) {
 		if l == nil {

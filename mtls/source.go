@@ -27,6 +27,11 @@ var (
 	ErrNotVerified = errors.New("mtls: forwarded client certificate not verified by the proxy")
 	// ErrInvalidOption: NewSource was given an invalid configuration.
 	ErrInvalidOption = errors.New("mtls: invalid option")
+	// ErrUntrustedForwarder joins ErrNoCertificate when the request carried
+	// the forwarded certificate header but came from an address that is not
+	// a trusted proxy, so the header was ignored: the sign of a proxy
+	// missing from WithTrustedProxies (or of a client forging the header).
+	ErrUntrustedForwarder = errors.New("mtls: forwarded certificate header ignored: sender is not a trusted proxy")
 )
 
 // HeaderFormat is how a proxy encodes the client certificate in a header.
@@ -225,7 +230,8 @@ func NewSource(opts ...Option) (*Source, error) {
 //
 // Otherwise the forwarded header is ignored, as if absent (not an error),
 // and the certificate is the first one the client presented on this TLS
-// connection, or ErrNoCertificate.
+// connection, or ErrNoCertificate (joined with ErrUntrustedForwarder when
+// the ignored header was present, so that a log can say why).
 //
 // Errors wrap ErrNoCertificate, ErrMalformedHeader, ErrHeaderTooLarge or
 // ErrNotVerified. For an XFCC header that carries only a Hash, Certificate
@@ -264,6 +270,9 @@ func (s *Source) Thumbprint(r *http.Request) (string, error) {
 func (s *Source) find(r *http.Request) (fw forwarded, fromProxy bool, err error) {
 	if s.header == "" || !proxy.Trusted(r.RemoteAddr, s.trusted) {
 		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || r.TLS.PeerCertificates[0] == nil {
+			if s.header != "" && len(r.Header[s.header]) > 0 {
+				return forwarded{}, false, fmt.Errorf("%w: %w", ErrNoCertificate, ErrUntrustedForwarder)
+			}
 			return forwarded{}, false, ErrNoCertificate
 		}
 		return forwarded{}, false, nil

@@ -7,8 +7,14 @@
 // net/http/httptrace's ClientTrace: set the ones you need, leave the others
 // nil. A component given no Observer, or an Observer whose callback for an
 // event is nil, pays only a nil check for it. The package has no
-// dependencies; the OpenTelemetry adapter turns these events into metrics
-// and spans.
+// dependencies; the OpenTelemetry adapter,
+// [github.com/senderbound/senderbound/otelobserve], turns these events into
+// metrics and spans.
+//
+// A middleware Guard reports with middleware.WithObserver: one [Request]
+// per decision of Handler, Check and Verify (a later RequireScopes 403 is
+// logged, not reported again), [Observer.ReplayStoreError] and
+// [Observer.NonceIssued]. The jwks key source reports [Refresh] events.
 //
 // No event ever holds a token, a proof, a nonce or a claim value (the
 // subject included): only outcomes, error codes, sentinel causes,
@@ -33,10 +39,13 @@ type Observer struct {
 	Refresh func(ctx context.Context, e Refresh)
 
 	// ReplayStoreError is called when the DPoP replay store failed to
-	// answer (the request then fails closed with 503).
+	// answer (the request then fails closed with 503). It is called before
+	// Request reports that request.
 	ReplayStoreError func(ctx context.Context, err error)
 
-	// NonceIssued is called when a DPoP nonce is sent to a client.
+	// NonceIssued is called when a DPoP nonce is issued for a client: in
+	// a use_dpop_nonce answer, or as a fresh nonce sent with an accepted
+	// request before the client's one expires.
 	NonceIssued func(ctx context.Context)
 }
 
@@ -66,6 +75,13 @@ func (o Outcome) String() string {
 	return "unknown"
 }
 
+// The mechanisms of [Request.Mechanism].
+const (
+	MechanismBearer = "bearer"
+	MechanismDPoP   = "dpop"
+	MechanismMTLS   = "mtls"
+)
+
 // Request describes one request decision.
 type Request struct {
 	// Start is when verification began; Duration is how long it took.
@@ -81,11 +97,20 @@ type Request struct {
 	// Reason is the cause of a rejection, errors.Is-able against the
 	// packages' sentinel errors; nil when accepted.
 	Reason error
+	// ReasonName names Reason's sentinel in a few stable words, such as
+	// "expired", "proof_replayed" or "keys_unavailable" ("" when
+	// accepted). The set of names is small and fixed, so it suits a metric
+	// label where Reason's text does not.
+	ReasonName string
 
-	// Mechanism is how the token was bound and proven: "bearer", "dpop"
-	// or "mtls" ("" when no token was read).
+	// Mechanism is how the token was bound and proven, or presented when
+	// verification stopped earlier: MechanismBearer, MechanismDPoP or
+	// MechanismMTLS ("" when no token was read).
 	Mechanism string
-	// Issuer and KeyID identify the token's signer when known.
+	// Issuer is the token's issuer once it is known to be trusted (the
+	// key source knows it), and KeyID the key that signed the token once
+	// that key was found: both are bounded by configuration, never
+	// whatever a client wrote in a token it forged.
 	Issuer string
 	KeyID  string
 	// CacheHit reports whether the verified-token cache answered.

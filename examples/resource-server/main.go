@@ -19,6 +19,8 @@
 //	-tls-cert, -tls-key     serve HTTPS and request (not require) client certificates
 //	-dpop-nonce             require server-issued DPoP nonces
 //	-public-url URL         external base URL, for htu matching behind a proxy
+//	-metrics                serve senderbound's OpenTelemetry metrics on GET /metrics
+//	                        (Prometheus text format); off by default
 //
 // Endpoints: GET /healthz (no auth), /api/private (any valid token),
 // /api/scoped (scope or permission read:messages),
@@ -52,6 +54,7 @@ import (
 	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/observe"
 )
 
 func main() {
@@ -78,6 +81,8 @@ type options struct {
 	addr, issuer, jwksURL, audience, mechanism string
 	required, dpopNonce                        bool
 	tlsCert, tlsKey, publicURL                 string
+	metrics                                    bool
+	observer                                   *observe.Observer // set by run with -metrics
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -94,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "private key `file` (PEM) for -tls-cert")
 	fs.BoolVar(&o.dpopNonce, "dpop-nonce", false, "require server-issued DPoP nonces")
 	fs.StringVar(&o.publicURL, "public-url", "", "external base `URL` for htu matching (default: from the request)")
+	fs.BoolVar(&o.metrics, "metrics", false, "serve OpenTelemetry metrics on /metrics (Prometheus format)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -220,11 +226,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer keys.Close()
 
+	var m *metrics
+	if o.metrics {
+		if m, err = newMetrics(); err != nil {
+			return err
+		}
+		defer m.Close()
+		o.observer = m.observer
+	}
 	guard, err := newGuard(keys, o, base, logger)
 	if err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
+	if m != nil {
+		mux.Handle("GET /metrics", m.handler)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -283,6 +300,9 @@ func newGuard(keys *jwks.Keys, o *options, base string, logger *slog.Logger) (*m
 	}
 	if o.publicURL != "" {
 		opts = append(opts, middleware.WithPublicURL(o.publicURL))
+	}
+	if o.observer != nil {
+		opts = append(opts, middleware.WithObserver(o.observer))
 	}
 	if o.dpopNonce {
 		// One instance: a random secret. A fleet shares its secrets (see

@@ -1,0 +1,95 @@
+package middleware
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+)
+
+// logRejection writes one line per rejection: why, for which issuer, key
+// and client, on which request. Never the token, the proof or the query
+// (which may hold an access_token): the reason is built from sentinel
+// texts, issuer, kid and client_id are the token's routing metadata.
+func (g *Guard) logRejection(r *http.Request, e *Error) {
+	ctx := r.Context()
+	level := slog.LevelInfo
+	switch {
+	case e.Status >= http.StatusInternalServerError:
+		level = slog.LevelError
+	case e.Code == CodeUseDPoPNonce, errors.Is(e.Err, ErrNoCredentials):
+		// A normal nonce round trip, or a client that had to be told which
+		// schemes to use: not worth an operator's attention.
+		level = slog.LevelDebug
+	}
+	if !g.logger.Enabled(ctx, level) {
+		return
+	}
+	issuer, kid, clientID := e.issuer, e.kid, e.clientID
+	if tok, ok := TokenFromContext(ctx); ok && issuer == "" {
+		// A RequireScopes rejection: the token verified earlier.
+		issuer, kid, clientID = tok.Claims.issuer, tok.kid, tok.Claims.clientID
+	}
+	attrs := []slog.Attr{
+		slog.Int("status", e.Status),
+		slog.String("code", string(e.Code)),
+		slog.String("cause", reasonName(e.Err)),
+		slog.String("reason", oneLine(e.Error())),
+		slog.String("issuer", oneLine(issuer)),
+		slog.String("kid", oneLine(kid)),
+		slog.String("client_id", oneLine(clientID)),
+		slog.String("method", oneLine(r.Method)),
+		slog.String("path", oneLine(r.URL.Path)),
+		slog.String("remote_addr", oneLine(r.RemoteAddr)),
+	}
+	if e.htu != "" {
+		attrs = append(attrs, slog.String("computed_htu", oneLine(e.htu)))
+	}
+	g.logger.LogAttrs(ctx, level, "request rejected", attrs...)
+}
+
+// maxLogValue bounds each logged value: several come from the client.
+const maxLogValue = 512
+
+// oneLine returns s fit for one log line: line breaks become "; ", other
+// control characters and invalid UTF-8 become "?", and at most maxLogValue
+// bytes are kept.
+func oneLine(s string) string {
+	clean := len(s) <= maxLogValue
+	for i := 0; clean && i < len(s); i++ {
+		clean = s[i] >= 0x20 && s[i] < 0x7f
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if b.Len() >= maxLogValue {
+			b.WriteString("…")
+			break
+		}
+		switch {
+		case c == '\n':
+			if i+1 < len(s) {
+				b.WriteString("; ")
+			}
+		case c < 0x20, c == 0x7f, c >= 0x80 && c < 0xa0, c == utf8.RuneError:
+			b.WriteByte('?')
+		default:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+// externalURL is u without user, query and fragment: the URL a DPoP proof's
+// htu is compared with.
+func externalURL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	c := url.URL{Scheme: u.Scheme, Opaque: u.Opaque, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+	return c.String()
+}
