@@ -75,9 +75,9 @@ func TestRejectionLogLines(t *testing.T) {
 	require.NoError(t, err)
 	logs := &capture{}
 	logger := slog.New(logs)
-	g := newGuard(t, iss, middleware.WithLogger(logger))
-	nonceGuard := newGuard(t, iss, middleware.WithLogger(logger), middleware.WithDPoP(withNonces))
-	downGuard := newGuard(t, iss, middleware.WithLogger(logger), middleware.WithDPoP(storeDown))
+	g := newGuard(t, iss, middleware.WithLogger(logger), middleware.WithPublicURL("https://api.example.com"))
+	nonceGuard := newGuard(t, iss, middleware.WithLogger(logger), middleware.WithPublicURL("https://api.example.com"), middleware.WithDPoP(withNonces))
+	downGuard := newGuard(t, iss, middleware.WithLogger(logger), middleware.WithPublicURL("https://api.example.com"), middleware.WithDPoP(storeDown))
 	kid := iss.CurrentKeyID()
 
 	expired := mint(t, iss, jwkstest.Token{ClientID: "app-1", IssuedAt: time.Now().Add(-3 * time.Hour), ExpiresIn: time.Hour})
@@ -148,7 +148,7 @@ func TestRejectionLogLines(t *testing.T) {
 func TestRejectionLogInsufficientScope(t *testing.T) {
 	iss := newIssuer(t)
 	logs := &capture{}
-	g := newGuard(t, iss, middleware.WithLogger(slog.New(logs)))
+	g := newGuard(t, iss, middleware.WithLogger(slog.New(logs)), middleware.WithPublicURL("https://api.example.com"))
 	tok := mint(t, iss, jwkstest.Token{ClientID: "app-1", Scope: "read:messages"})
 	h := g.Handler(g.RequireScopes("write:messages")(http.NotFoundHandler()))
 	w := httptest.NewRecorder()
@@ -173,7 +173,7 @@ func TestRejectionLogUntrustedForwarder(t *testing.T) {
 		mtls.WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8")))
 	require.NoError(t, err)
 	logs := &capture{}
-	g := newGuard(t, iss, middleware.WithCertificateSource(src), middleware.WithLogger(slog.New(logs)))
+	g := newGuard(t, iss, middleware.WithCertificateSource(src), middleware.WithLogger(slog.New(logs)), middleware.WithPublicURL("https://api.example.com"))
 
 	r := bearer(bound)
 	r.RemoteAddr = "192.0.2.7:4444"

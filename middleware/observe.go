@@ -157,12 +157,16 @@ var reasons = []struct {
 	{ErrBoundTokenAsBearer, "bound_token_as_bearer"},
 	{ErrBindingRequired, "binding_required"},
 	{ErrBindingNotAllowed, "binding_not_allowed"},
+	{ErrUnsupportedBinding, "unsupported_binding"},
 	{ErrNoBinding, "no_binding"},
 	{ErrBindingMismatch, "binding_mismatch"},
 	{ErrMissingProof, "proof_missing"},
 	{ErrMultipleProofs, "multiple_proofs"},
 	{ErrInvalidProof, "proof_invalid"},
 	{ErrInsufficientScope, "insufficient_scope"},
+	{ErrAuthorizationDetails, "insufficient_authorization_details"},
+	{ErrAuthenticationLevel, "authentication_level"},
+	{ErrAuthenticationAge, "authentication_age"},
 	{ErrUnavailable, "unavailable"},
 }
 
