@@ -69,3 +69,49 @@ func TestMissingRedisFailsInCI(t *testing.T) {
 	require.ErrorAs(t, err, &exitErr, "child must fail in CI without redis-server; output:\n%s", out)
 	assert.NotEqual(t, 0, exitErr.ExitCode())
 }
+
+func TestClusterKillRestart(t *testing.T) {
+	c := StartCluster(t, 3, 0)
+	ctx := context.Background()
+	cc := c.Client()
+	keys := []string{"a", "b", "c", "d", "e", "f"}
+	masters := map[string]bool{}
+	for _, k := range keys {
+		require.NoError(t, cc.Set(ctx, k, "v", 0).Err())
+		masters[c.MasterFor(k).Addr()] = true
+	}
+	assert.Len(t, masters, 3, "six keys spread over the three masters")
+
+	m := c.MasterFor("a")
+	m.Kill()
+	assert.False(t, m.Running())
+	assert.Error(t, c.healthy(ctx), "a killed master leaves its slots unserved")
+	m.Restart()
+	c.WaitHealthy()
+	assert.Equal(t, m.Addr(), c.MasterFor("a").Addr(), "the restarted master serves its slots again")
+	n, err := cc.Exists(ctx, "a").Result()
+	require.NoError(t, err)
+	assert.Zero(t, n, "a restarted node starts empty (no persistence)")
+}
+
+func TestClusterFailover(t *testing.T) {
+	c := StartCluster(t, 3, 1)
+	assert.Len(t, c.Nodes(), 6)
+	m := c.MasterFor("a")
+	m.Kill()
+	c.WaitHealthy()
+	assert.NotEqual(t, m.Addr(), c.MasterFor("a").Addr(), "a replica took over the killed master's slots")
+}
+
+func TestReplica(t *testing.T) {
+	p := Start(t)
+	r := StartReplica(t, p)
+	ctx := context.Background()
+	require.NoError(t, p.Client().Set(ctx, "k", "v", 0).Err())
+	acked, err := p.Client().Wait(ctx, 1, 5*time.Second).Result()
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), acked)
+	v, err := r.Client().Get(ctx, "k").Result()
+	require.NoError(t, err)
+	assert.Equal(t, "v", v)
+}
