@@ -39,22 +39,34 @@ func newFleet(t *testing.T, iss *jwkstest.Issuer, withNonces bool) *fleet {
 		t.Cleanup(func() { _ = client.Close() })
 		store, err := dpopredis.New(client, dpopredis.WithTimeout(5*time.Second))
 		require.NoError(t, err)
-		opts := []dpop.Option{dpop.WithReplayCache(store)}
+		var nonces dpop.NonceSource
 		if withNonces {
 			n, err := dpop.NewHMACNonces([][]byte{secret})
 			require.NoError(t, err)
-			opts = append(opts, dpop.WithNonces(n))
+			nonces = n
 		}
-		v, err := dpop.NewVerifier(opts...)
-		require.NoError(t, err)
-		g := newGuard(t, iss, middleware.WithDPoP(v), middleware.WithPublicURL("https://api.example.com"))
-		srv := httptest.NewServer(g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.WriteString(w, "ok")
-		})))
-		t.Cleanup(srv.Close)
-		f.urls = append(f.urls, srv.URL)
+		f.urls = append(f.urls, serveInstance(t, iss, store, nonces))
 	}
 	return f
+}
+
+// serveInstance starts one API instance: a Guard with its own keys and DPoP
+// verifier on the given replay store (and nonces, when not nil), serving
+// "ok" behind an httptest server. It returns the instance's URL.
+func serveInstance(t *testing.T, iss *jwkstest.Issuer, store dpop.ReplayCache, nonces dpop.NonceSource) string {
+	t.Helper()
+	opts := []dpop.Option{dpop.WithReplayCache(store)}
+	if nonces != nil {
+		opts = append(opts, dpop.WithNonces(nonces))
+	}
+	v, err := dpop.NewVerifier(opts...)
+	require.NoError(t, err)
+	g := newGuard(t, iss, middleware.WithDPoP(v), middleware.WithPublicURL("https://api.example.com"))
+	srv := httptest.NewServer(g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	})))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // send sends a DPoP request to instance i (the proof names the public URL).
