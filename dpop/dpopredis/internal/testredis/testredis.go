@@ -54,9 +54,9 @@ type Server struct {
 
 	mu      sync.Mutex
 	port    int
-	busPort int // cluster bus port; 0 outside cluster mode
-	proc   *process // nil while stopped
-	client *redis.Client
+	busPort int      // cluster bus port; 0 outside cluster mode
+	proc    *process // nil while stopped
+	client  *redis.Client
 }
 
 // process is one run of redis-server.
