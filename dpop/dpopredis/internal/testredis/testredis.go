@@ -389,3 +389,48 @@ func waitFor(tb testing.TB, timeout time.Duration, what string, cond func(contex
 		time.Sleep(20 * time.Millisecond) // polling interval, not an assertion
 	}
 }
+
+// ErrNotInstalled is returned by [StartMain] when redis-server is not on
+// PATH.
+var ErrNotInstalled = errors.New("testredis: redis-server not found on PATH; " + InstallHint)
+
+// StartMain starts a redis-server for a whole test binary, from a TestMain,
+// where there is no testing.TB (for example for runnable Examples), and
+// returns its address and a function that stops it and removes its working
+// directory. When redis-server is missing it returns [ErrNotInstalled], and
+// the caller decides whether that is a failure (under CI) or a skip.
+func StartMain() (addr string, stop func(), err error) {
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", nil, ErrNotInstalled
+	}
+	dir, err := os.MkdirTemp("", "testredis-")
+	if err != nil {
+		return "", nil, fmt.Errorf("testredis: %w", err)
+	}
+	s := &Server{path: path, dir: dir}
+	stop = func() {
+		s.mu.Lock()
+		err := s.stopLocked()
+		s.mu.Unlock()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "testredis:", err)
+		}
+		_ = os.RemoveAll(dir)
+	}
+	var errs []error
+	for range startAttempts {
+		port, err := freePort()
+		if err != nil {
+			stop()
+			return "", nil, fmt.Errorf("testredis: %w", err)
+		}
+		if err := s.startOn(port, 0); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		return s.Addr(), stop, nil
+	}
+	stop()
+	return "", nil, fmt.Errorf("testredis: could not start redis-server: %w", errors.Join(errs...))
+}
