@@ -463,10 +463,30 @@ func BenchmarkRecord(b *testing.B) {
 			return base.Add(time.Duration(i)*step + 70*time.Second)
 		})
 	})
+	until := time.Now().Add(time.Minute)
 	b.Run("redis", func(b *testing.B) {
 		var seq atomic.Uint64
-		until := time.Now().Add(time.Minute)
 		benchmarkRecord(b, newCache(b, testredis.Start(b)), &seq, func(uint64) time.Time { return until })
+	})
+	// A master with one replica, without and with WithReplicaAck: the cost
+	// of waiting for the replica's acknowledgement.
+	primary := testredis.Start(b)
+	testredis.StartReplica(b, primary)
+	b.Run("redis-replica", func(b *testing.B) {
+		var seq atomic.Uint64
+		benchmarkRecord(b, newCache(b, primary), &seq, func(uint64) time.Time { return until })
+	})
+	b.Run("redis-replica-ack", func(b *testing.B) {
+		var seq atomic.Uint64
+		c := newCache(b, primary, dpopredis.WithReplicaAck(1, time.Second), dpopredis.WithKeyPrefix("acked:"))
+		benchmarkRecord(b, c, &seq, func(uint64) time.Time { return until })
+	})
+	// Three masters through go-redis's ClusterClient.
+	b.Run("cluster", func(b *testing.B) {
+		var seq atomic.Uint64
+		c, err := dpopredis.New(testredis.StartCluster(b, 3, 0).Client(), dpopredis.WithTimeout(testTimeout))
+		require.NoError(b, err)
+		benchmarkRecord(b, c, &seq, func(uint64) time.Time { return until })
 	})
 }
 

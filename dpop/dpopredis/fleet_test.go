@@ -157,7 +157,9 @@ func TestFleetNonces(t *testing.T) {
 }
 
 // BenchmarkDPoPReplayStore: one whole DPoP request (warm token, fresh
-// proof) with the in-memory replay cache and with Redis on loopback.
+// proof) with the in-memory replay cache, with Redis on loopback, with a
+// master that waits for its replica's acknowledgement (WithReplicaAck), and
+// with a three-master Redis Cluster.
 func BenchmarkDPoPReplayStore(b *testing.B) {
 	iss := newIssuer(b, jwkstest.WithAlgorithm("ES256"))
 	client := newSigner(b)
@@ -169,10 +171,16 @@ func BenchmarkDPoPReplayStore(b *testing.B) {
 	require.NoError(b, err)
 	mem, err := dpop.NewMemoryReplayCache()
 	require.NoError(b, err)
+	primary := testredis.Start(b)
+	testredis.StartReplica(b, primary)
+	acked, err := dpopredis.New(primary.Client(), dpopredis.WithReplicaAck(1, 100*time.Millisecond))
+	require.NoError(b, err)
+	cluster, err := dpopredis.New(testredis.StartCluster(b, 3, 0).Client())
+	require.NoError(b, err)
 	for _, tc := range []struct {
 		name  string
 		store dpop.ReplayCache
-	}{{"memory", mem}, {"redis", store}} {
+	}{{"memory", mem}, {"redis", store}, {"redis-replica-ack", acked}, {"cluster", cluster}} {
 		v, err := dpop.NewVerifier(dpop.WithReplayCache(tc.store))
 		require.NoError(b, err)
 		h := newGuard(b, iss, middleware.WithDPoP(v), middleware.WithPublicURL("https://api.example.com")).Handler(ok200)
