@@ -232,7 +232,7 @@ func (c *ReplayCache) recordAcked(ctx context.Context, key string, ttl time.Dura
 	pipe := master.Pipeline()
 	set := pipe.SetArgs(ctx, key, "1", redis.SetArgs{Mode: "NX", TTL: ttl})
 	wait := pipe.Do(ctx, "wait", c.ackReplicas, c.ackTimeout.Milliseconds()) // Pipeliner has no Wait method
-	_, _ = pipe.Exec(ctx) // each command's own result is checked below
+	_, _ = pipe.Exec(ctx)                                                    // each command's own result is checked below
 
 	status, err := set.Result()
 	switch {
