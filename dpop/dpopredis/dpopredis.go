@@ -231,8 +231,10 @@ func (c *ReplayCache) recordAcked(ctx context.Context, key string, ttl time.Dura
 	}
 	pipe := master.Pipeline()
 	set := pipe.SetArgs(ctx, key, "1", redis.SetArgs{Mode: "NX", TTL: ttl})
-	wait := pipe.Do(ctx, "wait", c.ackReplicas, c.ackTimeout.Milliseconds()) // Pipeliner has no Wait method
-	_, _ = pipe.Exec(ctx)                                                    // each command's own result is checked below
+	// Pipeliner has no Wait method.
+	wait := pipe.Do(ctx, "wait", c.ackReplicas, c.ackTimeout.Milliseconds())
+	// Each command's own result is checked below.
+	_, _ = pipe.Exec(ctx)
 
 	status, err := set.Result()
 	switch {
