@@ -3,6 +3,7 @@ package testredis
 import (
 	"context"
 	"fmt"
+	"net"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -188,17 +189,22 @@ func (c *Cluster) healthy(ctx context.Context) error {
 // slotOwners returns the address of the master serving each slot as n sees
 // it ("" for a slot no master serves).
 func (c *Cluster) slotOwners(ctx context.Context, n *Server) ([]string, error) {
-	ranges, err := n.Client().ClusterSlots(ctx).Result()
+	shards, err := n.Client().ClusterShards(ctx).Result()
 	if err != nil {
-		return nil, fmt.Errorf("CLUSTER SLOTS on %s: %w", n.Addr(), err)
+		return nil, fmt.Errorf("CLUSTER SHARDS on %s: %w", n.Addr(), err)
 	}
 	owners := make([]string, clusterSlots)
-	for _, r := range ranges {
-		if len(r.Nodes) == 0 || r.Start < 0 || r.End >= clusterSlots {
-			continue
+	for _, sh := range shards {
+		master := ""
+		for _, node := range sh.Nodes {
+			if node.Role == "master" {
+				master = net.JoinHostPort(node.IP, strconv.FormatInt(node.Port, 10))
+			}
 		}
-		for s := r.Start; s <= r.End; s++ {
-			owners[s] = r.Nodes[0].Addr
+		for _, r := range sh.Slots {
+			for s := max(r.Start, 0); s <= min(r.End, clusterSlots-1); s++ {
+				owners[s] = master
+			}
 		}
 	}
 	return owners, nil
