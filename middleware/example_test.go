@@ -292,7 +292,6 @@ func exampleClientCert() *x509.Certificate {
 	return cert
 }
 
-
 // Encrypted access tokens (a signed JWT inside a JWE, as Auth0 issues when
 // an API turns on token encryption) are decrypted with the API's private
 // keys, by JWE kid, and then verified as usual. It is compiled but not run.
