@@ -104,6 +104,12 @@ func WithNonceClock(now func() time.Time) NonceOption {
 // NewHMACNonces returns a nonce source keyed with secrets: the first signs
 // new nonces, all of them verify. Each secret must be at least 32 bytes of
 // random data shared by every server of a fleet. The secrets are copied.
+//
+// An empty secret after the first is skipped: it stands for a slot of the
+// configuration that is not in use, such as the second secret outside a
+// rotation, so a fleet can always build the list from the same settings. It
+// is never used as a key. The first secret signs and must be set; a
+// secret that is set but shorter than 32 bytes is refused.
 func NewHMACNonces(secrets [][]byte, opts ...NonceOption) (*HMACNonces, error) {
 	cfg := nonceConfig{step: defaultNonceStep, skew: defaultClockSkew, now: time.Now}
 	for _, o := range opts {
@@ -114,6 +120,9 @@ func NewHMACNonces(secrets [][]byte, opts ...NonceOption) (*HMACNonces, error) {
 	}
 	n := &HMACNonces{step: cfg.step, skew: cfg.skew, now: cfg.now}
 	for i, s := range secrets {
+		if i > 0 && len(s) == 0 {
+			continue // an unused slot, such as the second secret outside a rotation
+		}
 		if len(s) < minNonceSecret {
 			cfg.errs = append(cfg.errs, fmt.Errorf("nonce secret %d is shorter than %d bytes: %w", i, minNonceSecret, ErrConfig))
 		}

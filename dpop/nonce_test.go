@@ -79,11 +79,39 @@ func TestHMACNoncesRotation(t *testing.T) {
 	require.ErrorIs(t, err, ErrNonce, "a removed secret no longer verifies")
 }
 
+// TestHMACNoncesEmptySecretIsAbsent: a fleet fills a fixed list of secrets
+// from its configuration (README "Running a fleet"), and outside a rotation
+// the second one is empty. That must mean "no second secret", not a
+// configuration error and never an empty HMAC key.
+func TestHMACNoncesEmptySecretIsAbsent(t *testing.T) {
+	clock := newFakeClock()
+	secret := bytes.Repeat([]byte{1}, 32)
+	n, err := NewHMACNonces([][]byte{secret, nil, []byte("")}, WithNonceClock(clock.Now))
+	require.NoError(t, err)
+	alone, err := NewHMACNonces([][]byte{secret}, WithNonceClock(clock.Now))
+	require.NoError(t, err)
+
+	nonce, err := n.Nonce()
+	require.NoError(t, err)
+	_, err = alone.Check(nonce)
+	require.NoError(t, err, "the first secret signs")
+
+	// A nonce made with an empty key must not verify.
+	empty := &HMACNonces{secrets: [][]byte{{}}, step: alone.step, skew: alone.skew, now: clock.Now}
+	forged, err := empty.Nonce()
+	require.NoError(t, err)
+	_, err = n.Check(forged)
+	require.ErrorIs(t, err, ErrNonce, "an empty secret is skipped, not used as a key")
+}
+
 func TestNewHMACNoncesRefuses(t *testing.T) {
 	for name, secrets := range map[string][][]byte{
-		"none":      nil,
-		"short":     {bytes.Repeat([]byte{1}, 31)},
-		"one short": {bytes.Repeat([]byte{1}, 32), []byte("x")},
+		"none":         nil,
+		"short":        {bytes.Repeat([]byte{1}, 31)},
+		"one short":    {bytes.Repeat([]byte{1}, 32), []byte("x")},
+		"first empty":  {nil, bytes.Repeat([]byte{1}, 32)},
+		"only empty":   {[]byte("")},
+		"empty, short": {bytes.Repeat([]byte{1}, 32), nil, []byte("x")},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := NewHMACNonces(secrets)

@@ -19,7 +19,9 @@
 //   - The nonce secrets: build [dpop.HMACNonces] with the same secrets, in
 //     the same order, on every instance, so that any instance checks a nonce
 //     that another issued. Rotate by rolling out the new secret second in the
-//     list, then first, then removing the old one.
+//     list, then first, then removing the old one. An empty second secret
+//     (outside a rotation) is skipped, so the list can always be built from
+//     the same two settings.
 //   - Time: run NTP everywhere. An instance accepts a proof while its clock
 //     reads from iat − skew to iat + window + skew. A key lives until the
 //     until time the verifier passes to Record, iat + window + 2·skew + 1 ms
@@ -49,16 +51,43 @@
 //   - Set maxmemory-policy to noeviction (or volatile-ttl). An allkeys-*
 //     policy may evict live entries and let their proofs be replayed; with
 //     noeviction a full Redis refuses writes, and the cache fails closed.
-//   - Persistence is not needed: an entry lives about a minute. Replication
-//     is asynchronous, so a failover may lose the entries written in its
-//     last moments, and those proofs could be replayed once within their
-//     remaining window.
+//   - Persistence is not needed: an entry lives about a minute. But a node
+//     that restarts empty has forgotten its entries; see "Failover and
+//     restarts".
 //   - Size: each entry takes about 165 bytes with the default prefix
 //     (measured on Redis 7), for at most window + 3·skew (75 s with the
 //     verifier's defaults: iat may be skew in the future); 10,000 accepted
 //     proofs per second need about 125 MB.
 //   - On Redis Cluster, keys spread over all slots; keep hash tags ({…})
-//     out of the prefix.
+//     out of the prefix. Set cluster-require-full-coverage no: while one
+//     master is down its keys fail closed, and the other masters keep
+//     serving theirs (with the default, yes, the whole cluster refuses
+//     writes, and every DPoP request answers 503).
+//
+// # Failover and restarts
+//
+// Redis replicates asynchronously: a master confirms SET before its
+// replicas have the key. If it fails in that moment and a replica takes
+// over, the new master does not know the key, and the proof can be
+// accepted once more, at any instance, until its window ends (75 s after
+// iat at most with the verifier's defaults). A node that restarts without its data (persistence
+// off) has forgotten all its entries the same way. Outside these moments
+// the cache is exact, and a master that is down fails closed: the requests
+// whose keys it holds answer 503, never 2xx.
+//
+// Where one more acceptance of a proof captured in the last moments before
+// a failover matters, [WithReplicaAck] makes Record wait until n replicas
+// acknowledged each new key (WAIT n timeout) and fail closed when fewer did.
+// A proof is then accepted only once its key is on the master and n
+// replicas, and a failover to any of those replicas keeps it. The price: one
+// replication round trip per accepted proof (about doubling Record's
+// latency on loopback; the README gives the measured figures), and 503s
+// whenever fewer than n replicas of a master are connected, so run n+1
+// replicas per master if one may be down for maintenance, and let a master
+// that fails come back as a replica rather than restart it empty while it
+// still serves slots. WAIT does not make Redis strongly consistent: with
+// more replicas than n, a failover may still promote one that had not
+// acknowledged; set n to the number of replicas for the full guarantee.
 //
 // [redis.NewUniversalClient]: https://pkg.go.dev/github.com/redis/go-redis/v9#NewUniversalClient
 package dpopredis

@@ -46,6 +46,9 @@ type ReplayCache struct {
 	prefix  string
 	timeout time.Duration
 	now     func() time.Time
+
+	ackReplicas int           // WithReplicaAck's n; 0: no WAIT
+	ackTimeout  time.Duration // WithReplicaAck's timeout
 }
 
 var _ dpop.ReplayCache = (*ReplayCache)(nil)
@@ -54,6 +57,10 @@ type config struct {
 	prefix  string
 	timeout time.Duration
 	now     func() time.Time
+
+	ackSet      bool
+	ackReplicas int
+	ackTimeout  time.Duration
 }
 
 // Option configures [New].
@@ -78,6 +85,27 @@ func WithTimeout(d time.Duration) Option {
 // time.Now).
 func WithClock(now func() time.Time) Option {
 	return func(c *config) { c.now = now }
+}
+
+// WithReplicaAck makes Record wait, after it stored a new key, until at
+// least n replicas of the key's master acknowledge the write (Redis WAIT n
+// timeout), and fail closed, with an error wrapping
+// [dpop.ErrReplayCacheUnavailable], when fewer did within timeout. Without
+// it (the default), Record returns as soon as the master stored the key, and
+// a failover in the next moments can lose it (see the package
+// documentation, "Failover and restarts").
+//
+// n must be at least 1, and timeout positive and shorter than the round-trip
+// timeout ([WithTimeout]), which bounds the SET and the WAIT together. The
+// client must be a [*redis.Client] (single node, or Sentinel through
+// [redis.NewFailoverClient]) or a [*redis.ClusterClient]: the WAIT must run
+// on the connection that wrote the key, on the key's master, so Record sends
+// both as one pipeline to that master. On a Cluster this bypasses go-redis's
+// redirections: while a slot moves (resharding, failover), its keys fail
+// closed until the client has reloaded the slot map, which Record requests
+// after any error.
+func WithReplicaAck(n int, timeout time.Duration) Option {
+	return func(c *config) { c.ackSet, c.ackReplicas, c.ackTimeout = true, n, timeout }
 }
 
 // New returns a ReplayCache that stores its keys through client, which may be
@@ -112,10 +140,32 @@ func New(client redis.UniversalClient, opts ...Option) (*ReplayCache, error) {
 	if cfg.now == nil {
 		errs = append(errs, fmt.Errorf("%w: nil clock", ErrInvalidConfig))
 	}
+	if cfg.ackSet {
+		if cfg.ackReplicas < 1 {
+			errs = append(errs, fmt.Errorf("%w: replica acknowledgements %d: must be at least 1", ErrInvalidConfig, cfg.ackReplicas))
+		}
+		if cfg.ackTimeout <= 0 {
+			// WAIT n 0 would block until n replicas answer, forever if they never do.
+			errs = append(errs, fmt.Errorf("%w: replica acknowledgement timeout %v is not positive", ErrInvalidConfig, cfg.ackTimeout))
+		} else if cfg.ackTimeout >= cfg.timeout {
+			errs = append(errs, fmt.Errorf("%w: replica acknowledgement timeout %v must be shorter than the round-trip timeout %v", ErrInvalidConfig, cfg.ackTimeout, cfg.timeout))
+		}
+		switch client.(type) {
+		case nil, *redis.Client, *redis.ClusterClient:
+		default:
+			errs = append(errs, fmt.Errorf("%w: replica acknowledgement needs a *redis.Client or *redis.ClusterClient, not %T", ErrInvalidConfig, client))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &ReplayCache{client: client, prefix: cfg.prefix, timeout: cfg.timeout, now: cfg.now}, nil
+	c := &ReplayCache{client: client, prefix: cfg.prefix, timeout: cfg.timeout, now: cfg.now}
+	if cfg.ackSet {
+		c.ackReplicas = cfg.ackReplicas
+		// WAIT counts whole milliseconds; round up so as not to wait less.
+		c.ackTimeout = (cfg.ackTimeout + time.Millisecond - 1).Truncate(time.Millisecond)
+	}
+	return c, nil
 }
 
 // contextTimeoutEnabled reports the client's ContextTimeoutEnabled option,
@@ -155,6 +205,9 @@ func (c *ReplayCache) Record(ctx context.Context, key dpop.ReplayKey, until time
 
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	if c.ackReplicas > 0 {
+		return c.recordAcked(ctx, c.redisKey(key), ttl)
+	}
 	status, err := c.client.SetArgs(ctx, c.redisKey(key), "1", redis.SetArgs{Mode: "NX", TTL: ttl}).Result()
 	switch {
 	case errors.Is(err, redis.Nil):
@@ -166,6 +219,64 @@ func (c *ReplayCache) Record(ctx context.Context, key dpop.ReplayKey, until time
 		return false, fmt.Errorf("%w: unexpected reply to SET", dpop.ErrReplayCacheUnavailable)
 	}
 	return false, nil
+}
+
+// recordAcked is Record with [WithReplicaAck]: SET NX and WAIT, pipelined
+// on one connection to the key's master, so that WAIT counts the replicas
+// that acknowledged this SET.
+func (c *ReplayCache) recordAcked(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	master, err := c.master(ctx, key)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", dpop.ErrReplayCacheUnavailable, err)
+	}
+	pipe := master.Pipeline()
+	set := pipe.SetArgs(ctx, key, "1", redis.SetArgs{Mode: "NX", TTL: ttl})
+	// Pipeliner has no Wait method.
+	wait := pipe.Do(ctx, "wait", c.ackReplicas, c.ackTimeout.Milliseconds())
+	// Each command's own result is checked below.
+	_, _ = pipe.Exec(ctx)
+
+	status, err := set.Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		// Recorded before: a replay, whatever the replicas say.
+		return true, nil
+	case err != nil:
+		c.reloadSlots(ctx)
+		return false, fmt.Errorf("%w: %w", dpop.ErrReplayCacheUnavailable, err)
+	case status != "OK":
+		return false, fmt.Errorf("%w: unexpected reply to SET", dpop.ErrReplayCacheUnavailable)
+	}
+	acked, err := wait.Int64()
+	if err != nil {
+		c.reloadSlots(ctx)
+		return false, fmt.Errorf("%w: WAIT: %w", dpop.ErrReplayCacheUnavailable, err)
+	}
+	if acked < int64(c.ackReplicas) {
+		// The master has the key, but a failover now could lose it.
+		return false, fmt.Errorf("%w: %d of %d replicas acknowledged the write within %v",
+			dpop.ErrReplayCacheUnavailable, acked, c.ackReplicas, c.ackTimeout)
+	}
+	return false, nil
+}
+
+// master returns the client of the master that holds key.
+func (c *ReplayCache) master(ctx context.Context, key string) (*redis.Client, error) {
+	switch client := c.client.(type) {
+	case *redis.Client:
+		return client, nil
+	case *redis.ClusterClient:
+		return client.MasterForKey(ctx, key)
+	}
+	return nil, fmt.Errorf("unsupported client %T", c.client) // New refuses it
+}
+
+// reloadSlots asks a Cluster client to reload its slot map in the
+// background, after an error that may come from a failover or a moved slot.
+func (c *ReplayCache) reloadSlots(ctx context.Context) {
+	if cc, ok := c.client.(*redis.ClusterClient); ok {
+		cc.ReloadState(ctx)
+	}
 }
 
 // redisKey returns the Redis key for key: the prefix and the base64url

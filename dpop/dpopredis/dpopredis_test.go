@@ -389,6 +389,8 @@ func TestNewInvalid(t *testing.T) {
 	noCtxCluster := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
 	t.Cleanup(func() { _ = noCtxCluster.Close() })
 	good := newClient(t, "127.0.0.1:1")
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = ring.Close() })
 
 	tests := []struct {
 		name   string
@@ -404,9 +406,16 @@ func TestNewInvalid(t *testing.T) {
 		{"zero timeout", good, []dpopredis.Option{dpopredis.WithTimeout(0)}, 1},
 		{"negative timeout", good, []dpopredis.Option{dpopredis.WithTimeout(-time.Second)}, 1},
 		{"nil clock", good, []dpopredis.Option{dpopredis.WithClock(nil)}, 1},
+		{"no replica to wait for", good, []dpopredis.Option{dpopredis.WithReplicaAck(0, 100*time.Millisecond)}, 1},
+		{"replica acknowledgement without timeout", good, []dpopredis.Option{dpopredis.WithReplicaAck(1, 0)}, 1},
+		{"replica acknowledgement timeout not under the round trip's", good, []dpopredis.Option{
+			dpopredis.WithTimeout(time.Second), dpopredis.WithReplicaAck(1, time.Second),
+		}, 1},
+		{"replica acknowledgement on a client of unknown type", fakeUniversal{good}, []dpopredis.Option{dpopredis.WithReplicaAck(1, 100*time.Millisecond)}, 1},
+		{"replica acknowledgement on a Ring", ring, []dpopredis.Option{dpopredis.WithReplicaAck(1, 100*time.Millisecond)}, 1},
 		{"everything at once", nil, []dpopredis.Option{
-			dpopredis.WithKeyPrefix(""), dpopredis.WithTimeout(0), dpopredis.WithClock(nil),
-		}, 4},
+			dpopredis.WithKeyPrefix(""), dpopredis.WithTimeout(0), dpopredis.WithClock(nil), dpopredis.WithReplicaAck(-1, -1),
+		}, 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -423,6 +432,13 @@ func TestNewInvalid(t *testing.T) {
 		for _, client := range []redis.UniversalClient{good, fakeUniversal{good}} {
 			c, err := dpopredis.New(client,
 				dpopredis.WithKeyPrefix("p:"), dpopredis.WithTimeout(time.Second), dpopredis.WithClock(time.Now))
+			require.NoError(t, err)
+			assert.NotNil(t, c)
+		}
+		cluster := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, ContextTimeoutEnabled: true})
+		t.Cleanup(func() { _ = cluster.Close() })
+		for _, client := range []redis.UniversalClient{good, cluster} {
+			c, err := dpopredis.New(client, dpopredis.WithReplicaAck(1, 100*time.Millisecond))
 			require.NoError(t, err)
 			assert.NotNil(t, c)
 		}
@@ -447,10 +463,30 @@ func BenchmarkRecord(b *testing.B) {
 			return base.Add(time.Duration(i)*step + 70*time.Second)
 		})
 	})
+	until := time.Now().Add(time.Minute)
 	b.Run("redis", func(b *testing.B) {
 		var seq atomic.Uint64
-		until := time.Now().Add(time.Minute)
 		benchmarkRecord(b, newCache(b, testredis.Start(b)), &seq, func(uint64) time.Time { return until })
+	})
+	// A master with one replica, without and with WithReplicaAck: the cost
+	// of waiting for the replica's acknowledgement.
+	primary := testredis.Start(b)
+	testredis.StartReplica(b, primary)
+	b.Run("redis-replica", func(b *testing.B) {
+		var seq atomic.Uint64
+		benchmarkRecord(b, newCache(b, primary), &seq, func(uint64) time.Time { return until })
+	})
+	b.Run("redis-replica-ack", func(b *testing.B) {
+		var seq atomic.Uint64
+		c := newCache(b, primary, dpopredis.WithReplicaAck(1, time.Second), dpopredis.WithKeyPrefix("acked:"))
+		benchmarkRecord(b, c, &seq, func(uint64) time.Time { return until })
+	})
+	// Three masters through go-redis's ClusterClient.
+	b.Run("cluster", func(b *testing.B) {
+		var seq atomic.Uint64
+		c, err := dpopredis.New(testredis.StartCluster(b, 3, 0).Client(), dpopredis.WithTimeout(testTimeout))
+		require.NoError(b, err)
+		benchmarkRecord(b, c, &seq, func(uint64) time.Time { return until })
 	})
 }
 

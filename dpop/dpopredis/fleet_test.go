@@ -39,22 +39,34 @@ func newFleet(t *testing.T, iss *jwkstest.Issuer, withNonces bool) *fleet {
 		t.Cleanup(func() { _ = client.Close() })
 		store, err := dpopredis.New(client, dpopredis.WithTimeout(5*time.Second))
 		require.NoError(t, err)
-		opts := []dpop.Option{dpop.WithReplayCache(store)}
+		var nonces dpop.NonceSource
 		if withNonces {
 			n, err := dpop.NewHMACNonces([][]byte{secret})
 			require.NoError(t, err)
-			opts = append(opts, dpop.WithNonces(n))
+			nonces = n
 		}
-		v, err := dpop.NewVerifier(opts...)
-		require.NoError(t, err)
-		g := newGuard(t, iss, middleware.WithDPoP(v), middleware.WithPublicURL("https://api.example.com"))
-		srv := httptest.NewServer(g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.WriteString(w, "ok")
-		})))
-		t.Cleanup(srv.Close)
-		f.urls = append(f.urls, srv.URL)
+		f.urls = append(f.urls, serveInstance(t, iss, store, nonces))
 	}
 	return f
+}
+
+// serveInstance starts one API instance: a Guard with its own keys and DPoP
+// verifier on the given replay store (and nonces, when not nil), serving
+// "ok" behind an httptest server. It returns the instance's URL.
+func serveInstance(t *testing.T, iss *jwkstest.Issuer, store dpop.ReplayCache, nonces dpop.NonceSource) string {
+	t.Helper()
+	opts := []dpop.Option{dpop.WithReplayCache(store)}
+	if nonces != nil {
+		opts = append(opts, dpop.WithNonces(nonces))
+	}
+	v, err := dpop.NewVerifier(opts...)
+	require.NoError(t, err)
+	g := newGuard(t, iss, middleware.WithDPoP(v), middleware.WithPublicURL("https://api.example.com"))
+	srv := httptest.NewServer(g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	})))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // send sends a DPoP request to instance i (the proof names the public URL).
@@ -145,7 +157,9 @@ func TestFleetNonces(t *testing.T) {
 }
 
 // BenchmarkDPoPReplayStore: one whole DPoP request (warm token, fresh
-// proof) with the in-memory replay cache and with Redis on loopback.
+// proof) with the in-memory replay cache, with Redis on loopback, with a
+// master that waits for its replica's acknowledgement (WithReplicaAck), and
+// with a three-master Redis Cluster.
 func BenchmarkDPoPReplayStore(b *testing.B) {
 	iss := newIssuer(b, jwkstest.WithAlgorithm("ES256"))
 	client := newSigner(b)
@@ -157,10 +171,16 @@ func BenchmarkDPoPReplayStore(b *testing.B) {
 	require.NoError(b, err)
 	mem, err := dpop.NewMemoryReplayCache()
 	require.NoError(b, err)
+	primary := testredis.Start(b)
+	testredis.StartReplica(b, primary)
+	acked, err := dpopredis.New(primary.Client(), dpopredis.WithReplicaAck(1, 100*time.Millisecond))
+	require.NoError(b, err)
+	cluster, err := dpopredis.New(testredis.StartCluster(b, 3, 0).Client())
+	require.NoError(b, err)
 	for _, tc := range []struct {
 		name  string
 		store dpop.ReplayCache
-	}{{"memory", mem}, {"redis", store}} {
+	}{{"memory", mem}, {"redis", store}, {"redis-replica-ack", acked}, {"cluster", cluster}} {
 		v, err := dpop.NewVerifier(dpop.WithReplayCache(tc.store))
 		require.NoError(b, err)
 		h := newGuard(b, iss, middleware.WithDPoP(v), middleware.WithPublicURL("https://api.example.com")).Handler(ok200)

@@ -3,7 +3,10 @@
 // Tests that need Redis call [Start]; it runs redis-server from PATH on a free
 // loopback port with persistence disabled and its working directory in
 // t.TempDir(), and stops it when the test ends. The machine's own Redis
-// service, if any, is never used.
+// service, if any, is never used. [StartReplica] adds a replica of such a
+// server, and [StartCluster] a whole Redis Cluster (redis-server processes in
+// cluster mode joined with redis-cli, both from the Debian package
+// redis-server).
 //
 // When redis-server is not installed, [Start] skips the test, unless the
 // environment variable CI is non-empty: then it fails the test, so that a CI
@@ -22,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -43,14 +47,16 @@ const (
 // Server is a redis-server process owned by one test. It is safe for
 // concurrent use.
 type Server struct {
-	tb   testing.TB
-	path string // redis-server executable
-	dir  string // working directory of the server
+	tb    testing.TB
+	path  string   // redis-server executable
+	dir   string   // working directory of the server
+	extra []string // further redis-server arguments (cluster mode, replication)
 
-	mu     sync.Mutex
-	port   int
-	proc   *process // nil while stopped
-	client *redis.Client
+	mu      sync.Mutex
+	port    int
+	busPort int      // cluster bus port; 0 outside cluster mode
+	proc    *process // nil while stopped
+	client  *redis.Client
 }
 
 // process is one run of redis-server.
@@ -65,14 +71,44 @@ type process struct {
 // environment variable CI is set).
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	path, err := exec.LookPath("redis-server")
+	return start(tb, lookPath(tb, "redis-server"), false)
+}
+
+// StartReplica starts a redis-server for tb that replicates primary
+// (--replicaof), and waits until the replication link is up.
+func StartReplica(tb testing.TB, primary *Server) *Server {
+	tb.Helper()
+	host, port, err := net.SplitHostPort(primary.Addr())
+	if err != nil {
+		tb.Fatalf("testredis: %v", err)
+	}
+	s := start(tb, lookPath(tb, "redis-server"), false, "--replicaof", host, port)
+	waitFor(tb, readyTimeout, "replication link to "+primary.Addr(), func(ctx context.Context) bool {
+		info, err := s.Client().Info(ctx, "replication").Result()
+		return err == nil && strings.Contains(info, "master_link_status:up")
+	})
+	return s
+}
+
+// lookPath finds a Redis executable, skipping tb when it is missing (failing
+// it when the environment variable CI is set).
+func lookPath(tb testing.TB, name string) string {
+	tb.Helper()
+	path, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			tb.Fatalf("testredis: redis-server not found on PATH (CI is set, so this is a failure); %s", InstallHint)
+			tb.Fatalf("testredis: %s not found on PATH (CI is set, so this is a failure); %s", name, InstallHint)
 		}
-		tb.Skipf("redis-server not found; %s", InstallHint)
+		tb.Skipf("%s not found; %s", name, InstallHint)
 	}
-	s := &Server{tb: tb, path: path, dir: tb.TempDir()}
+	return path
+}
+
+// start runs redis-server with extra arguments on a free port (and, in
+// cluster mode, a free cluster bus port).
+func start(tb testing.TB, path string, cluster bool, extra ...string) *Server {
+	tb.Helper()
+	s := &Server{tb: tb, path: path, dir: tb.TempDir(), extra: extra}
 	tb.Cleanup(s.cleanup)
 
 	var errs []error
@@ -81,7 +117,14 @@ func Start(tb testing.TB) *Server {
 		if err != nil {
 			tb.Fatalf("testredis: %v", err)
 		}
-		if err := s.startOn(port); err != nil {
+		busPort := 0
+		if cluster {
+			// The default bus port, port+10000, may be taken or out of range.
+			if busPort, err = freePort(); err != nil {
+				tb.Fatalf("testredis: %v", err)
+			}
+		}
+		if err := s.startOn(port, busPort); err != nil {
 			errs = append(errs, err) // most likely another process took the port
 			continue
 		}
@@ -118,6 +161,13 @@ func (s *Server) Client() *redis.Client {
 	return s.client
 }
 
+// Running reports whether the server is running (not stopped or killed).
+func (s *Server) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc != nil
+}
+
 // Stop stops the server and waits until it has exited. Stopping a stopped
 // server does nothing. Data is not kept: a restarted server is empty.
 func (s *Server) Stop() {
@@ -129,12 +179,31 @@ func (s *Server) Stop() {
 	}
 }
 
+// Kill kills the server with SIGKILL, as a crash would, and waits until it
+// has exited. Killing a stopped server does nothing.
+func (s *Server) Kill() {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.proc
+	if p == nil {
+		return
+	}
+	s.proc = nil
+	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		s.tb.Errorf("testredis: kill redis-server: %v", err)
+	}
+	<-p.done
+}
+
 // Restart starts a stopped server again on the same port, or stops and
-// starts a running one, and waits until it answers PING.
+// starts a running one, and waits until it answers PING. A cluster node
+// keeps its node ID and configuration (nodes.conf in its directory), not
+// its data.
 func (s *Server) Restart() {
 	s.tb.Helper()
 	s.mu.Lock()
-	port := s.port
+	port, busPort := s.port, s.busPort
 	err := s.stopLocked()
 	s.mu.Unlock()
 	if err != nil {
@@ -144,7 +213,7 @@ func (s *Server) Restart() {
 	// The port was ours a moment ago; retry briefly in case the kernel has
 	// not released it yet.
 	for range startAttempts {
-		if err := s.startOn(port); err != nil {
+		if err := s.startOn(port, busPort); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -153,17 +222,24 @@ func (s *Server) Restart() {
 	s.tb.Fatalf("testredis: could not restart redis-server on port %d: %v", port, errors.Join(errs...))
 }
 
-// startOn runs redis-server on port and waits until it answers PING.
-func (s *Server) startOn(port int) error {
+// startOn runs redis-server on port (and, when busPort is not 0, in
+// cluster mode with that bus port) and waits until it answers PING.
+func (s *Server) startOn(port, busPort int) error {
 	out := &lockedBuffer{}
-	cmd := exec.Command(s.path,
+	args := []string{
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--save", "",
 		"--appendonly", "no",
 		"--dir", s.dir,
 		"--daemonize", "no",
-	)
+		// A replica's first sync starts at once, not after the default 5 s.
+		"--repl-diskless-sync-delay", "0",
+	}
+	if busPort != 0 {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(busPort))
+	}
+	cmd := exec.Command(s.path, append(args, s.extra...)...)
 	cmd.Stdout = out
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
@@ -176,7 +252,7 @@ func (s *Server) startOn(port int) error {
 	}()
 
 	s.mu.Lock()
-	s.port = port
+	s.port, s.busPort = port, busPort
 	s.proc = p
 	s.mu.Unlock()
 
@@ -294,4 +370,67 @@ func (b *lockedBuffer) Bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return bytes.Clone(b.buf.Bytes())
+}
+
+// waitFor polls cond until it holds, failing tb after timeout.
+func waitFor(tb testing.TB, timeout time.Duration, what string, cond func(context.Context) bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ok := cond(ctx)
+		cancel()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("testredis: no %s within %v", what, timeout)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not an assertion
+	}
+}
+
+// ErrNotInstalled is returned by [StartMain] when redis-server is not on
+// PATH.
+var ErrNotInstalled = errors.New("testredis: redis-server not found on PATH; " + InstallHint)
+
+// StartMain starts a redis-server for a whole test binary, from a TestMain,
+// where there is no testing.TB (for example for runnable Examples), and
+// returns its address and a function that stops it and removes its working
+// directory. When redis-server is missing it returns [ErrNotInstalled], and
+// the caller decides whether that is a failure (under CI) or a skip.
+func StartMain() (addr string, stop func(), err error) {
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", nil, ErrNotInstalled
+	}
+	dir, err := os.MkdirTemp("", "testredis-")
+	if err != nil {
+		return "", nil, fmt.Errorf("testredis: %w", err)
+	}
+	s := &Server{path: path, dir: dir}
+	stop = func() {
+		s.mu.Lock()
+		err := s.stopLocked()
+		s.mu.Unlock()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "testredis:", err)
+		}
+		_ = os.RemoveAll(dir)
+	}
+	var errs []error
+	for range startAttempts {
+		port, err := freePort()
+		if err != nil {
+			stop()
+			return "", nil, fmt.Errorf("testredis: %w", err)
+		}
+		if err := s.startOn(port, 0); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		return s.Addr(), stop, nil
+	}
+	stop()
+	return "", nil, fmt.Errorf("testredis: could not start redis-server: %w", errors.Join(errs...))
 }
