@@ -97,11 +97,16 @@ type entries []*entry
 // reason not to.
 func (es entries) pick(alg string, bit int) (crypto.PublicKey, error) {
 	for _, e := range es {
-		if pub, err := e.check(alg, bit); err == nil {
-			return pub, nil
+		if e.fitsAlg(alg, bit) {
+			return e.pub, nil
 		}
 	}
 	return es[0].check(alg, bit)
+}
+
+// fitsAlg is check without building an error.
+func (e *entry) fitsAlg(alg string, bit int) bool {
+	return e.sig && (e.alg == "" || sameAlg(e.alg, alg)) && e.fits&(1<<bit) != 0
 }
 
 // index is an immutable view of one key set, by kid.
