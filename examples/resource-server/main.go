@@ -17,9 +17,10 @@
 //	-dpop-nonce             require server-issued DPoP nonces
 //	-public-url URL         external base URL, for htu matching behind a proxy
 //
-// Endpoints: GET /healthz (no auth), /api/private (any valid token),
-// /api/scoped (scope or permission read:messages) and
-// /.well-known/oauth-protected-resource (RFC 9728).
+// Endpoints: GET /healthz (no auth), GET /readyz (no auth; 503 until the
+// issuer's keys are loaded, with each issuer's key status as JSON),
+// /api/private (any valid token), /api/scoped (scope or permission
+// read:messages) and /.well-known/oauth-protected-resource (RFC 9728).
 package main
 
 import (
@@ -204,7 +205,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	keys, err := jwks.New(ctx, jwksOpt, jwks.WithLogger(logger))
+	// The start-up deadline bounds only the initial key load; the keys
+	// refresh in the background until Close. An issuer that is down does not
+	// stop the server: /readyz answers 503 and its tokens get 503 until the
+	// keys load.
+	startup, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	keys, err := jwks.New(startup, jwksOpt, jwks.WithLogger(logger))
 	if err != nil {
 		return err
 	}
@@ -218,6 +225,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
+	mux.HandleFunc("GET /readyz", readyz(keys))
 	mux.Handle("/api/private", guard.Handler(http.HandlerFunc(private)))
 	mux.Handle("/api/scoped", guard.Handler(guard.RequireScopes("read:messages")(http.HandlerFunc(private))))
 	mux.Handle("/.well-known/oauth-protected-resource",
@@ -254,6 +262,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// readyz answers 200 when every issuer has keys and 503 until then, with
+// {"ready": bool, "issuers": [jwks.IssuerStatus...]}.
+func readyz(keys *jwks.Keys) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		now, cancel := context.WithCancel(r.Context())
+		cancel() // check without waiting
+		ready := keys.Ready(now) == nil
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(struct {
+			Ready   bool                `json:"ready"`
+			Issuers []jwks.IssuerStatus `json:"issuers"`
+		}{ready, keys.Status()})
+	}
 }
 
 // newGuard builds the middleware from the flags.
