@@ -442,7 +442,8 @@ func (k *Keys) capAllows(ik *issuerKeys) bool {
 
 // retryLoad loads the keys of an issuer that has none, on the request path,
 // if its limiter has a token (a failed load spends it): between permitted
-// retries, and while another load is under way, it returns at once.
+// retries, and while another load is under way, it returns at once. This is
+// how a resolved issuer's keys are first loaded.
 func (k *Keys) retryLoad(ctx, runCtx context.Context, ik *issuerKeys) {
 	select {
 	case ik.sem <- struct{}{}:
@@ -457,7 +458,10 @@ func (k *Keys) retryLoad(ctx, runCtx context.Context, ik *issuerKeys) {
 		ik.setErr(k.now(), errFetchCap)
 		return
 	}
-	ctx, stop := mergeCancel(ctx, runCtx)
+	// The load spends the window's retry: a client that goes away must not
+	// make it fail for everyone, so it ends only with the timeout, Close or
+	// eviction.
+	ctx, stop := mergeCancel(context.WithoutCancel(ctx), runCtx)
 	defer stop()
 	_ = k.load(ctx, ik, "request")
 }

@@ -450,16 +450,6 @@ func TestCloseStopsAndWaits(t *testing.T) {
 	require.ErrorIs(t, err, jwks.ErrUnavailable, "no new issuers after Close")
 }
 
-func TestContextEndStopsRefresh(t *testing.T) {
-	iss := newIssuer(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	k, err := jwks.New(ctx, jwks.WithIssuer(iss.Issuer()), jwks.WithRefreshInterval(time.Millisecond))
-	require.NoError(t, err)
-	cancel()
-	require.Eventually(t, func() bool { return loopGoroutines() == 0 }, 5*time.Second, time.Millisecond)
-	require.NoError(t, k.Close())
-}
-
 func TestNewValidatesOptions(t *testing.T) {
 	_, err := jwks.New(t.Context(),
 		jwks.WithIssuer("not a url"),

@@ -425,3 +425,38 @@ func testRSA(t *testing.T) *rsa.PublicKey {
 	require.NoError(t, err)
 	return &k.PublicKey
 }
+
+// TestLogsToSlogDefault: with no logger configured, a failed load reaches
+// the operator through slog.Default.
+func TestLogsToSlogDefault(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(lockedWriter{&logs, &mu}, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	iss := newIssuer(t)
+	iss.SetFault(jwkstest.Fault{Status: http.StatusInternalServerError})
+	k, err := jwks.New(t.Context(), jwks.WithIssuerJWKS(iss.Issuer(), iss.JWKSURL()))
+	require.NoError(t, err)
+	require.NoError(t, k.Close())
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Contains(t, logs.String(), "loading key set failed")
+	assert.Contains(t, logs.String(), iss.Issuer())
+}
+
+// TestClientGoneDoesNotSpendTheRetry: the first load of a resolved issuer
+// goes on when the request that caused it is cancelled, so the issuer is
+// not left without keys for a window.
+func TestClientGoneDoesNotSpendTheRetry(t *testing.T) {
+	iss := newIssuer(t)
+	k := newKeys(t, newClock(), jwks.WithResolver(func(context.Context, string) (string, error) {
+		return iss.JWKSURL(), nil
+	}, 2))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, _ = k.Key(ctx, iss.Issuer(), iss.CurrentKeyID(), "RS256")
+	_, err := k.Key(t.Context(), iss.Issuer(), iss.CurrentKeyID(), "RS256")
+	require.NoError(t, err)
+	assert.Equal(t, 1, iss.JWKSFetches())
+}
