@@ -552,7 +552,7 @@ func (k *Keys) start(ctx context.Context, ik *issuerKeys) {
 // loop refreshes ik every refresh interval, and retries once per rate-limit
 // window while it has no keys.
 func (k *Keys) loop(ctx context.Context, ik *issuerKeys) {
-	t := time.NewTimer(k.nextDelay(ik))
+	t := time.NewTimer(k.firstDelay(ik))
 	defer t.Stop()
 	for {
 		select {
@@ -575,15 +575,26 @@ func (k *Keys) loop(ctx context.Context, ik *issuerKeys) {
 	}
 }
 
-// nextDelay is the time until ik's next background load.
+// nextDelay is the time until ik's next background load: the refresh
+// interval once it has keys (a failed refresh waits for the next one too),
+// the rate-limit window while it has none.
 func (k *Keys) nextDelay(ik *issuerKeys) time.Duration {
+	if ik.store.idx.Load() == nil {
+		return k.rateEvery
+	}
+	return k.refresh
+}
+
+// firstDelay is nextDelay counted from ik's last successful load, for a
+// resolved issuer held again with the keys it had when evicted.
+func (k *Keys) firstDelay(ik *issuerKeys) time.Duration {
 	if ik.store.idx.Load() == nil {
 		return k.rateEvery
 	}
 	ik.mu.Lock()
 	since := time.Since(ik.loadedAt)
 	ik.mu.Unlock()
-	return max(k.refresh-since, 0)
+	return min(max(k.refresh-since, 0), k.refresh)
 }
 
 // load fetches ik's key set (discovering its URL first if needed) and, on

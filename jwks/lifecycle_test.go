@@ -452,3 +452,34 @@ func TestClientGoneDoesNotSpendTheRetry(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, iss.JWKSFetches())
 }
+
+// TestFailedPeriodicRefreshWaitsItsTurn: a failed periodic refresh is
+// retried at the next interval, not in a tight loop.
+func TestFailedPeriodicRefreshWaitsItsTurn(t *testing.T) {
+	iss := newIssuer(t)
+	const interval = 20 * time.Millisecond
+	var mu sync.Mutex
+	var failures []time.Time
+	o := &observe.Observer{Refresh: func(_ context.Context, e observe.Refresh) {
+		if e.Err != nil {
+			mu.Lock()
+			failures = append(failures, time.Now())
+			mu.Unlock()
+		}
+	}}
+	k := newKeys(t, newClock(), jwks.WithIssuerJWKS(iss.Issuer(), iss.JWKSURL()),
+		jwks.WithRefreshInterval(interval), jwks.WithObserver(o))
+	iss.SetFault(jwkstest.Fault{Status: http.StatusInternalServerError})
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(failures) >= 4
+	}, 10*time.Second, time.Millisecond)
+	require.NoError(t, k.Close())
+	mu.Lock()
+	defer mu.Unlock()
+	for i := 1; i < len(failures); i++ {
+		// Timers never fire early: a gap below the interval is a retry loop.
+		assert.GreaterOrEqual(t, failures[i].Sub(failures[i-1]), interval-time.Millisecond, "failure %d", i)
+	}
+}
