@@ -74,6 +74,7 @@ func TestParseMetadata(t *testing.T) {
 		{"jwks_uri other scheme", iss, `{"issuer":"https://tenant.auth0.com/","jwks_uri":"file:///etc/passwd"}`, "", ErrDiscovery},
 		{"http issuer may use http", "http://127.0.0.1:1/", `{"issuer":"http://127.0.0.1:1/","jwks_uri":"http://127.0.0.1:1/j"}`,
 			"http://127.0.0.1:1/j", nil},
+		{"http jwks_uri off loopback", "http://127.0.0.1:1/", `{"issuer":"http://127.0.0.1:1/","jwks_uri":"http://192.0.2.2/j"}`, "", ErrPlaintext},
 		{"not an object", iss, `["issuer"]`, "", ErrDiscovery},
 		{"garbage", iss, `{"issuer":`, "", ErrDiscovery},
 		{"null", iss, `null`, "", ErrDiscovery},
@@ -154,6 +155,21 @@ func TestDiscoveryFallback(t *testing.T) {
 		assert.Len(t, *hits, 3)
 		assert.NotContains(t, *hits, "/keys")
 	})
+}
+
+func TestMismatchErrorNamesBothIssuers(t *testing.T) {
+	_, err := parseMetadata([]byte(`{"issuer":"https://tenant.auth0.com/","jwks_uri":"https://t/j"}`), "https://tenant.auth0.com", false)
+	require.ErrorIs(t, err, ErrDiscovery)
+	var mm *mismatchError
+	require.ErrorAs(t, err, &mm)
+	assert.Contains(t, err.Error(), `"https://tenant.auth0.com/"`)
+	assert.Contains(t, err.Error(), `"https://tenant.auth0.com"`)
+	assert.Contains(t, mm.fix(), "trailing slash")
+
+	_, err = parseMetadata([]byte(`{"issuer":"https://other.example/`+strings.Repeat("a", 5000)+`","jwks_uri":"https://t/j"}`), "https://tenant.auth0.com/", false)
+	require.ErrorAs(t, err, &mm)
+	assert.Less(t, len(err.Error()), 1000, "an issuer-chosen value is clipped")
+	assert.Contains(t, mm.fix(), "exactly as the metadata names it")
 }
 
 func testJWKS(t testing.TB) []byte {
