@@ -54,7 +54,10 @@ func (k *Keys) Keyfunc(ctx context.Context, issuer string) jwt.Keyfunc {
 //   - jwkset replaces the set with whatever the issuer answers, so an empty
 //     or partly invalid set is not refused and the last good keys are lost;
 //   - of several keys sharing a kid, only the first is seen;
-//   - refresh, rate limit, body size and timeouts are the keyfunc's own.
+//   - refresh, rate limit, body size and timeouts are the keyfunc's own:
+//     with keyfunc's defaults a request with an unknown kid may wait up to
+//     a minute for the limiter (set Override.RateLimitWaitMax), and
+//     concurrent waiters that are cancelled can leave it in debt.
 //
 // The key must still fit alg, and the JWK's "alg" and "use" are checked, as
 // in [Keys.Key].
