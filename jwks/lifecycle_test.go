@@ -58,7 +58,13 @@ func TestStartupContextBoundsInitialLoad(t *testing.T) {
 		case arrived <- struct{}{}:
 		default:
 		}
-		resp, err := iss.Client().Get(iss.JWKSURL()) // hangs while the fault lasts
+		// Hangs while the fault lasts, until the Keys give up.
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, iss.JWKSURL(), nil)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		resp, err := iss.Client().Do(req)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
