@@ -7,24 +7,51 @@
 // ([WithResolver]). [Keys.Key] answers, on the request path, which public key
 // verifies a token from an issuer whose header names a kid and an alg.
 //
-// Key sets are fetched, parsed and validated with
-// [github.com/MicahParks/jwkset]; each issuer has its own set, its own
-// periodic refresh and its own rate limiter for refreshes caused by an
-// unknown kid, so one tenant's key rotation never refreshes another's and a
-// flood of random kids causes at most one fetch per window per issuer.
-// Fetches have a timeout and a body size limit. A failed refresh keeps the
-// last good keys; an issuer that was unreachable at start fails closed
-// ([ErrUnavailable]) and is retried in the background and on demand until it
-// answers. Nothing named by a token (jku, x5u, jwk, x5c) is ever fetched or
-// used.
+// # Lifecycle
+//
+// The context given to New bounds only the initial load of the static
+// issuers' keys (a start-up deadline); background refresh runs until
+// [Keys.Close], which waits for it. An issuer that did not load by then is
+// not an error: its tokens are refused with [ErrUnavailable] (503) until a
+// retry succeeds. [Keys.Ready] waits until every static issuer has keys and
+// says which have none and why; [Keys.Status] is a snapshot per issuer for
+// health endpoints.
+//
+// # keyfunc and jwkset
+//
+// Each issuer has its own [github.com/MicahParks/keyfunc/v3] Keyfunc, never
+// shared between issuers (their sets would merge and one tenant's key would
+// verify another's tokens). It sits on a [github.com/MicahParks/jwkset] HTTP
+// client of the issuer's JWKS URL whose storage is this package's indexed
+// store. jwkset fetches, decodes and validates every set; an unknown kid is
+// looked up through the keyfunc's storage, whose HTTP client refreshes the
+// set under the issuer's own rate limiter (RefreshUnknownKID), so one
+// tenant's key rotation never refreshes another's and a flood of random kids
+// causes at most one fetch per window per issuer. Only one request per
+// issuer waits on that limiter at a time, so it never holds more than one
+// reservation and cannot be left in debt by cancelled requests.
+//
+// What keyfunc's default set-up does not give is done here: a known kid is
+// answered from an immutable per-issuer index, swapped atomically after each
+// successful load, without locks, scans or allocation (a keyfunc call costs
+// a JWK copy and several allocations); the key must fit the token's alg;
+// a set that is empty, too large or has no usable signing key is refused
+// and the last good keys kept; fetches have a timeout and a body size
+// limit; and the periodic refresh is a goroutine of this package, stopped
+// and waited for by Close (jwkset's own refresh goroutine cannot be waited
+// for, so it is not started).
+//
+// A failed load keeps the last good keys; after one, an issuer without keys
+// fails at once until its next permitted retry (once per rate-limit window),
+// so a down issuer never costs each request an HTTP timeout. Plaintext http
+// is refused except on loopback hosts or with [WithInsecurePlaintextHTTP].
+// Nothing named by a token (jku, x5u, jwk, x5c) is ever fetched or used.
 //
 // Rotation works as at Auth0: the current, next and previous keys in the
 // JWKS all verify; a key removed from the JWKS stops verifying after the next
 // refresh, periodic or triggered by an unknown kid.
 //
-// The package does not use keyfunc/v3's Keyfunc: it needs a *jwt.Token per
-// call, scans the key set linearly, does not check that the key type fits the
-// algorithm, and its refresh goroutines cannot be waited for. [Keys.Key]
-// instead reads an immutable per-issuer index that is swapped atomically
-// after each successful refresh.
+// For code that already runs keyfunc, [NewKeyfuncSource] adapts one
+// Keyfunc per issuer to the middleware; [Keys.Keyfunc] goes the other way,
+// giving golang-jwt code (ID tokens, logout tokens) the keys Keys holds.
 package jwks

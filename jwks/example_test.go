@@ -2,8 +2,14 @@ package jwks_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/senderbound/senderbound/internal/jose"
 	"github.com/senderbound/senderbound/jwks"
@@ -18,17 +24,24 @@ func Example() {
 	}
 	defer tenant.Close()
 
-	ctx := context.Background()
-	keys, err := jwks.New(ctx, jwks.WithIssuer(tenant.Issuer()))
+	// The start-up deadline bounds only the initial load; the keys keep
+	// refreshing in the background until Close.
+	startup, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	keys, err := jwks.New(startup, jwks.WithIssuer(tenant.Issuer()))
 	if err != nil {
 		panic(err)
 	}
 	defer keys.Close()
+	if err := keys.Ready(startup); err != nil {
+		panic(err) // names each issuer without keys and why
+	}
 
 	token, _ := tenant.Mint(jwkstest.Token{Scope: "read:messages"})
 	jws, _ := jose.Split(token)
 
 	// The middleware reads iss, kid and alg from the token; here we know them.
+	ctx := context.Background()
 	key, err := keys.Key(ctx, tenant.Issuer(), tenant.CurrentKeyID(), "RS256")
 	fmt.Println(err, jose.Verify("RS256", jws.SigningInput, jws.Signature, key))
 
@@ -40,4 +53,59 @@ func Example() {
 	// <nil> <nil>
 	// true
 	// true
+}
+
+// A readiness endpoint answers 503 until every issuer has keys, with the
+// status of each.
+func ExampleKeys_Status() {
+	tenant, err := jwkstest.NewIssuer()
+	if err != nil {
+		panic(err)
+	}
+	defer tenant.Close()
+	keys, err := jwks.New(context.Background(), jwks.WithIssuer(tenant.Issuer()))
+	if err != nil {
+		panic(err)
+	}
+	defer keys.Close()
+
+	readyz := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Ready with an ended context only checks, it does not wait.
+		done, cancel := context.WithCancel(r.Context())
+		cancel()
+		w.Header().Set("Content-Type", "application/json")
+		if keys.Ready(done) != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(keys.Status())
+	})
+	w := httptest.NewRecorder()
+	readyz.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	var status []map[string]any
+	_ = json.Unmarshal(w.Body.Bytes(), &status)
+	fmt.Println(w.Code, status[0]["keys"], status[0]["last_error"])
+	// Output:
+	// 200 2 <nil>
+}
+
+// ID tokens and logout tokens of a tenant, parsed with golang-jwt, share
+// the keys that verify its access tokens.
+func ExampleKeys_Keyfunc() {
+	tenant, err := jwkstest.NewIssuer()
+	if err != nil {
+		panic(err)
+	}
+	defer tenant.Close()
+	keys, err := jwks.New(context.Background(), jwks.WithIssuer(tenant.Issuer()))
+	if err != nil {
+		panic(err)
+	}
+	defer keys.Close()
+
+	idToken, _ := tenant.Mint(jwkstest.Token{Scope: "openid"})
+	tok, err := jwt.Parse(idToken, keys.Keyfunc(context.Background(), tenant.Issuer()),
+		jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(tenant.Issuer()))
+	fmt.Println(err, tok.Valid)
+	// Output:
+	// <nil> true
 }

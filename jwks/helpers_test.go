@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -22,6 +23,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// Keys log to slog.Default unless told otherwise; keep test output readable.
+	slog.SetDefault(slog.New(slog.DiscardHandler))
 	goleak.VerifyTestMain(m)
 }
 
@@ -54,7 +57,7 @@ func newIssuer(t testing.TB, opts ...jwkstest.Option) *jwkstest.Issuer {
 }
 
 // newKeys builds Keys whose background refresh never fires during a test
-// and whose rate limiter runs on clk, unless opts say otherwise.
+// and whose status times come from clk, unless opts say otherwise.
 func newKeys(t testing.TB, clk *clock, opts ...jwks.Option) *jwks.Keys {
 	t.Helper()
 	base := []jwks.Option{

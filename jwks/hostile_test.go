@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -124,7 +123,7 @@ func TestJWKSLimits(t *testing.T) {
 		clk := newClock()
 		k2 := newKeys(t, clk, jwks.WithIssuerJWKS(issuer, srv2.URL()), jwks.WithMaxKeys(3))
 		srv2.set(four)
-		clk.Advance(2 * time.Hour)
+		jwks.NewRefreshWindow(k2, issuer)
 		_, err = k2.Key(t.Context(), issuer, "d", "RS256") // unknown kid: refresh, refused set
 		require.ErrorIs(t, err, jwks.ErrKeyNotFound)
 		_, err = k2.Key(t.Context(), issuer, "a", "RS256")
@@ -141,7 +140,7 @@ func TestJWKSLimits(t *testing.T) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		for range n {
-			clk.Advance(2 * time.Hour) // a new rate-limit window each time
+			jwks.NewRefreshWindow(k, issuer) // a new rate-limit window each time
 			_, err := k.Key(t.Context(), issuer, "unknown", "RS256")
 			require.ErrorIs(t, err, jwks.ErrKeyNotFound)
 		}

@@ -14,8 +14,6 @@ import (
 	"github.com/MicahParks/jwkset"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/senderbound/senderbound/internal/jose"
 )
 
 func TestDiscoveryURLs(t *testing.T) {
@@ -76,13 +74,14 @@ func TestParseMetadata(t *testing.T) {
 		{"jwks_uri other scheme", iss, `{"issuer":"https://tenant.auth0.com/","jwks_uri":"file:///etc/passwd"}`, "", ErrDiscovery},
 		{"http issuer may use http", "http://127.0.0.1:1/", `{"issuer":"http://127.0.0.1:1/","jwks_uri":"http://127.0.0.1:1/j"}`,
 			"http://127.0.0.1:1/j", nil},
+		{"http jwks_uri off loopback", "http://127.0.0.1:1/", `{"issuer":"http://127.0.0.1:1/","jwks_uri":"http://192.0.2.2/j"}`, "", ErrPlaintext},
 		{"not an object", iss, `["issuer"]`, "", ErrDiscovery},
 		{"garbage", iss, `{"issuer":`, "", ErrDiscovery},
 		{"null", iss, `null`, "", ErrDiscovery},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseMetadata([]byte(tt.body), tt.issuer)
+			got, err := parseMetadata([]byte(tt.body), tt.issuer, false)
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
 				assert.Empty(t, got)
@@ -151,11 +150,26 @@ func TestDiscoveryFallback(t *testing.T) {
 		_, err = k.Key(t.Context(), issuer, "a", "RS256")
 		require.ErrorIs(t, err, ErrUnavailable)
 		require.ErrorIs(t, err, ErrDiscovery)
-		// Three metadata locations at New, three again on the first Key call
-		// (its rate-limited retry), never a JWKS.
-		assert.Len(t, *hits, 6)
+		// Three metadata locations at New; the Key call fails at once, without
+		// a second try inside the rate-limit window; never a JWKS.
+		assert.Len(t, *hits, 3)
 		assert.NotContains(t, *hits, "/keys")
 	})
+}
+
+func TestMismatchErrorNamesBothIssuers(t *testing.T) {
+	_, err := parseMetadata([]byte(`{"issuer":"https://tenant.auth0.com/","jwks_uri":"https://t/j"}`), "https://tenant.auth0.com", false)
+	require.ErrorIs(t, err, ErrDiscovery)
+	var mm *mismatchError
+	require.ErrorAs(t, err, &mm)
+	assert.Contains(t, err.Error(), `"https://tenant.auth0.com/"`)
+	assert.Contains(t, err.Error(), `"https://tenant.auth0.com"`)
+	assert.Contains(t, mm.fix(), "trailing slash")
+
+	_, err = parseMetadata([]byte(`{"issuer":"https://other.example/`+strings.Repeat("a", 5000)+`","jwks_uri":"https://t/j"}`), "https://tenant.auth0.com/", false)
+	require.ErrorAs(t, err, &mm)
+	assert.Less(t, len(err.Error()), 1000, "an issuer-chosen value is clipped")
+	assert.Contains(t, mm.fix(), "exactly as the metadata names it")
 }
 
 func testJWKS(t testing.TB) []byte {
@@ -203,7 +217,7 @@ func FuzzParseMetadata(f *testing.F) {
 	f.Add([]byte(`{"issuer":null}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		got, err := parseMetadata(body, iss)
+		got, err := parseMetadata(body, iss, false)
 		if err != nil {
 			require.ErrorIs(t, err, ErrDiscovery)
 			return
@@ -232,7 +246,7 @@ func FuzzJWKS(f *testing.F) {
 		client := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
 			return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(bytes.NewReader(body))}, nil
 		})}
-		store := &indexStore{MemoryJWKSet: jwkset.NewMemoryStorage(), maxKeys: 100}
+		store := newIndexStore(100)
 		_, err := jwkset.NewStorageFromHTTP("https://issuer.example/jwks", jwkset.HTTPClientStorageOptions{
 			Client: client, Ctx: context.Background(), Storage: store})
 		idx := store.idx.Load()
@@ -241,11 +255,11 @@ func FuzzJWKS(f *testing.F) {
 			return
 		}
 		require.NotNil(t, idx)
-		for _, e := range idx.keys {
+		for _, es := range idx.keys {
 			for i, alg := range algs {
-				key, err := e.check(alg, i)
+				key, err := es.pick(alg, i)
 				if err == nil {
-					require.NoError(t, jose.KeyFits(alg, key))
+					require.NoError(t, keyFits(alg, key))
 				} else {
 					require.ErrorIs(t, err, ErrKeyMismatch)
 				}

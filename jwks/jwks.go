@@ -7,16 +7,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
 	"golang.org/x/time/rate"
 
 	"github.com/senderbound/senderbound/internal/jose"
+	"github.com/senderbound/senderbound/observe"
 )
 
 // Errors returned by this package; check them with errors.Is.
@@ -38,6 +41,11 @@ var (
 	// invalid (issuer mismatch, no jwks_uri). Returned wrapped in
 	// ErrUnavailable by Key.
 	ErrDiscovery = errors.New("jwks: discovery failed")
+	// ErrNotReady: returned by [Keys.Ready] for each issuer that has no keys.
+	ErrNotReady = errors.New("jwks: issuer has no keys")
+	// ErrPlaintext: an http URL on a host that is not loopback, without
+	// [WithInsecurePlaintextHTTP].
+	ErrPlaintext = errors.New("jwks: plaintext http refused (not a loopback host)")
 )
 
 var (
@@ -45,14 +53,14 @@ var (
 	errTooManyKey = errors.New("jwks: too many keys in JWK Set")
 	errNoKeys     = errors.New("jwks: JWK Set has no usable signing key")
 	errClosed     = errors.New("jwks: closed")
+	errFetchCap   = errors.New("jwks: too many key loads for resolved issuers in this window")
 
 	errUseNotSig  = fmt.Errorf("%w: JWK use is not \"sig\"", ErrKeyMismatch)
 	errAlgDiffers = fmt.Errorf("%w: JWK alg differs from the token's", ErrKeyMismatch)
 )
 
 // Keys holds the signing keys of trusted issuers, one JWK Set per issuer,
-// refreshed in the background. It is safe for concurrent use. Call Close (or
-// end the context given to New) to stop its goroutines.
+// refreshed in the background until Close. It is safe for concurrent use.
 type Keys struct {
 	client    *http.Client
 	timeout   time.Duration
@@ -61,10 +69,12 @@ type Keys struct {
 	rateWait  time.Duration
 	maxBody   int64
 	maxKeys   int
+	plaintext bool
 	log       *slog.Logger
 	now       func() time.Time
+	observer  *observe.Observer
 
-	ctx    context.Context
+	ctx    context.Context // background work; ends with Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
@@ -73,32 +83,54 @@ type Keys struct {
 
 	resolve    func(ctx context.Context, issuer string) (string, error)
 	maxIssuers int
-	mu         sync.Mutex // guards dynamic, lru, closed
-	dynamic    map[string]*list.Element
-	lru        *list.List // of *issuerKeys, most recently used first
-	closed     bool
-	closeOnce  sync.Once
+	fetchCap   *rate.Limiter // request-driven loads of resolved issuers, all together
+
+	mu        sync.Mutex // guards the fields below
+	dynamic   map[string]*list.Element
+	lru       *list.List // of *issuerKeys held, most recently used first
+	gone      map[string]*list.Element
+	goneLRU   *list.List    // of *issuerKeys recently evicted, most recent first
+	changed   chan struct{} // closed (and replaced) after every load attempt
+	closed    bool
+	closeOnce sync.Once
 }
 
-// issuerKeys is one issuer's key set and its refresh state.
+// issuerKeys is one issuer's key set and its refresh state. For a resolved
+// issuer it outlives eviction (in Keys.gone) so that its keys and its rate
+// limiter survive tenant churn.
 type issuerKeys struct {
-	issuer  string
-	store   *indexStore
+	issuer   string
+	resolved string // for resolved issuers: what the resolver answered
+	store    *indexStore
+	// limiter is keyfunc's RefreshUnknownKID for this issuer; its one token
+	// per window also paces the retries of a failed load.
 	limiter *rate.Limiter
-	ctx     context.Context // ends when Keys closes or the issuer is evicted
-	cancel  context.CancelFunc
 
-	sem     chan struct{} // one refresh at a time; guards jwksURL
+	// ctx and cancel end the issuer's background work (Close, eviction);
+	// they are replaced when a resolved issuer is held again. Guarded by
+	// Keys.mu once the issuer is shared.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	sem     chan struct{} // one load at a time; guards jwksURL, kf and kfErr
 	jwksURL string        // empty until discovered
-	started atomic.Uint64 // refreshes started
-	lastErr atomic.Pointer[error]
+	kf      keyfunc.Keyfunc
+	kfErr   error // the last refresh error keyfunc's client reported
+
+	mu          sync.Mutex // guards the status fields
+	lastSuccess time.Time  // Keys.now
+	lastAttempt time.Time
+	lastErr     error
+	loadedAt    time.Time // monotonic time of the last success, for scheduling
 }
 
 // New returns the keys of the configured issuers. It loads every static
-// issuer's key set before returning (in parallel, each bounded by the HTTP
-// timeout), but an issuer that is down does not make New fail: its Key calls
-// fail with [ErrUnavailable] until it answers. ctx bounds the lifetime of the
-// background refresh: when it ends, refreshing stops, as on Close.
+// issuer's key set before returning, in parallel, each bounded by the HTTP
+// timeout and by ctx: ctx bounds only this initial load, as a start-up
+// deadline. An issuer that did not load in time does not make New fail: its
+// Key calls fail with [ErrUnavailable] until a retry (once per rate-limit
+// window) succeeds; [Keys.Ready] waits for that. Background refresh runs
+// until [Keys.Close]. New fails if ctx is already done.
 func New(ctx context.Context, opts ...Option) (*Keys, error) {
 	c := defaults()
 	for _, o := range opts {
@@ -124,29 +156,55 @@ func New(ctx context.Context, opts ...Option) (*Keys, error) {
 		rateWait:   c.rateWait,
 		maxBody:    c.maxBody,
 		maxKeys:    c.maxKeys,
+		plaintext:  c.plaintext,
 		log:        c.logger,
 		now:        c.now,
+		observer:   c.observer,
 		static:     make(map[string]*issuerKeys, len(c.issuers)),
 		resolve:    c.resolve,
 		maxIssuers: c.maxIssuers,
 		dynamic:    make(map[string]*list.Element),
 		lru:        list.New(),
+		gone:       make(map[string]*list.Element),
+		goneLRU:    list.New(),
+		changed:    make(chan struct{}),
 	}
-	k.ctx, k.cancel = context.WithCancel(ctx)
+	if c.resolverOn {
+		// As many request-driven loads per window as issuers can be held
+		// and remembered.
+		n := 2 * c.maxIssuers
+		k.fetchCap = rate.NewLimiter(rate.Limit(float64(n)/c.rateEvery.Seconds()), n)
+	}
+	// Background work keeps ctx's values but not its end.
+	k.ctx, k.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	for _, s := range c.issuers {
-		ik := k.newIssuerKeys(k.ctx, s.issuer, s.jwksURL)
+		ik := k.newIssuerKeys(s.issuer, s.jwksURL)
+		ik.ctx, ik.cancel = k.ctx, func() {}
 		k.static[s.issuer] = ik
 		k.order = append(k.order, s.issuer)
 	}
 	var initial sync.WaitGroup
 	for _, ik := range k.static {
-		initial.Go(func() { _ = k.refreshIssuer(ik.ctx, ik, "initial") })
+		initial.Go(func() {
+			ctx, stop := mergeCancel(ctx, k.ctx)
+			defer stop()
+			ik.sem <- struct{}{}
+			_ = k.load(ctx, ik, "initial")
+			<-ik.sem
+		})
 	}
 	initial.Wait()
 	for _, ik := range k.static {
-		k.start(ik)
+		k.start(ik.ctx, ik)
 	}
 	return k, nil
+}
+
+// mergeCancel returns ctx, also cancelled when other ends.
+func mergeCancel(ctx, other context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(other, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 func (c *config) validate() error {
@@ -159,12 +217,15 @@ func (c *config) validate() error {
 		case seen[s.issuer]:
 			errs = append(errs, fmt.Errorf("jwks: issuer %q configured twice", s.issuer))
 		case s.jwksURL == "":
-			if err := checkURL(s.issuer); err != nil {
+			if err := checkURL(s.issuer, c.plaintext); err != nil {
 				errs = append(errs, fmt.Errorf("jwks: issuer %q: %w", s.issuer, err))
 			}
 		default:
-			if err := checkURL(s.jwksURL); err != nil {
+			if err := checkURL(s.jwksURL, c.plaintext); err != nil {
 				errs = append(errs, fmt.Errorf("jwks: JWKS URL of issuer %q: %w", s.issuer, err))
+			}
+			if err := checkIssuerScheme(s.issuer, c.plaintext); err != nil {
+				errs = append(errs, fmt.Errorf("jwks: issuer %q: %w", s.issuer, err))
 			}
 		}
 		seen[s.issuer] = true
@@ -210,28 +271,46 @@ func (c *config) validate() error {
 	return errors.Join(errs...)
 }
 
-// checkURL accepts absolute http and https URLs without query or fragment.
-func checkURL(s string) error {
+// checkURL accepts absolute https URLs without user, query or fragment, and
+// http ones on a loopback host or when plaintext is allowed.
+func checkURL(s string, plaintext bool) error {
 	u, err := url.Parse(s)
 	switch {
 	case err != nil:
 		return errors.New("not a URL")
 	case u.Scheme != "https" && u.Scheme != "http":
-		return errors.New("scheme must be https or http")
+		return errors.New("scheme must be https (or http on loopback)")
 	case u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "":
 		return errors.New("must be an absolute URL with a host and no user, query or fragment")
+	case u.Scheme == "http" && !plaintext && !isLoopback(u.Hostname()):
+		return fmt.Errorf("%w; use https, or WithInsecurePlaintextHTTP", ErrPlaintext)
 	}
 	return nil
 }
 
-func (k *Keys) newIssuerKeys(parent context.Context, issuer, jwksURL string) *issuerKeys {
-	ctx, cancel := context.WithCancel(parent)
+// checkIssuerScheme refuses an issuer identifier that is a plaintext URL on
+// a host that is not loopback; other identifiers are not fetched and pass.
+func checkIssuerScheme(issuer string, plaintext bool) error {
+	u, err := url.Parse(issuer)
+	if err != nil || !strings.EqualFold(u.Scheme, "http") || plaintext || isLoopback(u.Hostname()) {
+		return nil
+	}
+	return fmt.Errorf("%w; use https, or WithInsecurePlaintextHTTP", ErrPlaintext)
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (k *Keys) newIssuerKeys(issuer, jwksURL string) *issuerKeys {
 	return &issuerKeys{
 		issuer:  issuer,
-		store:   &indexStore{MemoryJWKSet: jwkset.NewMemoryStorage(), maxKeys: k.maxKeys},
+		store:   newIndexStore(k.maxKeys),
 		limiter: rate.NewLimiter(rate.Every(k.rateEvery), 1),
-		ctx:     ctx,
-		cancel:  cancel,
 		sem:     make(chan struct{}, 1),
 		jwksURL: jwksURL,
 	}
@@ -259,13 +338,17 @@ func (k *Keys) Close() error {
 // Key returns the public key that verifies a token from issuer whose JOSE
 // header names kid and alg.
 //
-// A known kid is a lock-free lookup. An unknown kid (or an issuer whose keys
-// never loaded) causes at most one refresh of that issuer's set per rate
-// limit window; the call waits at most the rate limit wait for the limiter,
-// plus the HTTP timeout when it does the refresh, then decides. The key must
-// fit alg ([jose.KeyFits]) and equal the JWK's "alg" when it has one; a JWK
-// whose "use" is not "sig" is never used. Nothing named by the token itself
-// (jku, x5u) is fetched. An empty kid matches only a JWK without "kid".
+// A known kid is a lock-free lookup in an immutable index, with no
+// allocation. An unknown kid is looked up through keyfunc's storage, whose
+// HTTP client refreshes the issuer's set at most once per rate-limit window;
+// the call waits at most the rate limit wait for the limiter, plus the HTTP
+// timeout when it does the refresh, then decides. An issuer whose keys
+// failed to load answers [ErrUnavailable] at once until its next permitted
+// retry. The key must fit alg ([jose.KeyFits]; "Ed25519" as "EdDSA") and
+// the JWK's "alg" when it has one; a JWK whose "use" is not "sig" is never
+// used; of several keys sharing the kid, the one that fits is used. Nothing
+// named by the token itself (jku, x5u) is fetched. An empty kid matches only
+// a JWK without "kid".
 //
 // Errors: [ErrUnknownIssuer], [ErrUnavailable] (possibly wrapping
 // [ErrDiscovery]), [ErrKeyNotFound], [ErrKeyMismatch].
@@ -275,70 +358,173 @@ func (k *Keys) Key(ctx context.Context, issuer, kid, alg string) (crypto.PublicK
 		// Never fetch anything for "none", HS256 or unknown algorithms.
 		return nil, fmt.Errorf("%w: %w", ErrKeyMismatch, jose.ErrAlgorithm)
 	}
-	ik, err := k.issuerKeys(ctx, issuer)
+	ik, runCtx, err := k.issuerKeys(ctx, issuer)
 	if err != nil {
 		return nil, err
 	}
 	if idx := ik.store.idx.Load(); idx != nil {
-		if e, ok := idx.keys[kid]; ok {
-			return e.check(alg, bit)
+		if es, ok := idx.keys[kid]; ok {
+			return es.pick(alg, bit)
 		}
+		k.refreshUnknownKid(ctx, runCtx, ik, kid)
+	} else {
+		k.retryLoad(ctx, runCtx, ik)
 	}
-	k.refreshLimited(ctx, ik)
 	idx := ik.store.idx.Load()
 	if idx == nil {
-		if p := ik.lastErr.Load(); p != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnavailable, *p)
-		}
-		return nil, ErrUnavailable
+		return nil, ik.unavailable()
 	}
-	if e, ok := idx.keys[kid]; ok {
-		return e.check(alg, bit)
+	if es, ok := idx.keys[kid]; ok {
+		return es.pick(alg, bit)
 	}
 	return nil, ErrKeyNotFound
+}
+
+// unavailable is ErrUnavailable with the reason of the last failed load.
+func (ik *issuerKeys) unavailable() error {
+	ik.mu.Lock()
+	err := ik.lastErr
+	ik.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return ErrUnavailable
+}
+
+// refreshUnknownKid asks keyfunc's storage for kid: its HTTP client
+// refreshes the set if the issuer's limiter allows. Only one caller per
+// issuer is in there at a time (others go on without waiting), so the
+// limiter holds at most one reservation, and cancelling it restores the
+// token in full: the limiter is never left in debt (see e707dec). The wait
+// is checked first so that no call waits longer than the rate limit wait.
+func (k *Keys) refreshUnknownKid(ctx, runCtx context.Context, ik *issuerKeys, kid string) {
+	select {
+	case ik.sem <- struct{}{}:
+	default:
+		return // a load is under way
+	}
+	defer func() { <-ik.sem }()
+	if ik.kf == nil || limiterDelay(ik.limiter, time.Now()) > k.rateWait || !k.capAllows(ik) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, k.rateWait+k.timeout)
+	defer cancel()
+	stop := context.AfterFunc(runCtx, cancel) // Close and eviction abort the fetch
+	defer stop()
+	ik.kfErr = nil
+	loads, start := ik.store.loads.Load(), time.Now()
+	_, _ = ik.kf.Storage().KeyRead(ctx, kid)
+	switch {
+	case ik.kfErr != nil:
+		k.record(ctx, ik, "unknown kid", start, ik.kfErr)
+	case ik.store.loads.Load() != loads:
+		k.record(ctx, ik, "unknown kid", start, nil)
+	}
+}
+
+// limiterDelay is how long lim's next token is away at now.
+func limiterDelay(lim *rate.Limiter, now time.Time) time.Duration {
+	missing := 1 - lim.TokensAt(now)
+	if missing <= 0 {
+		return 0
+	}
+	return time.Duration(missing / float64(lim.Limit()) * float64(time.Second))
+}
+
+// capAllows spends a token of the global cap on request-driven loads when
+// ik is a resolved issuer.
+func (k *Keys) capAllows(ik *issuerKeys) bool {
+	if k.fetchCap == nil || k.static[ik.issuer] == ik {
+		return true
+	}
+	return k.fetchCap.Allow()
+}
+
+// retryLoad loads the keys of an issuer that has none, on the request path,
+// if its limiter has a token (a failed load spends it): between permitted
+// retries, and while another load is under way, it returns at once. This is
+// how a resolved issuer's keys are first loaded.
+func (k *Keys) retryLoad(ctx, runCtx context.Context, ik *issuerKeys) {
+	select {
+	case ik.sem <- struct{}{}:
+	default:
+		return
+	}
+	defer func() { <-ik.sem }()
+	if ik.store.idx.Load() != nil || !ik.limiter.Allow() {
+		return
+	}
+	if !k.capAllows(ik) {
+		ik.setErr(k.now(), errFetchCap)
+		return
+	}
+	// The load spends the window's retry: a client that goes away must not
+	// make it fail for everyone, so it ends only with the timeout, Close or
+	// eviction.
+	ctx, stop := mergeCancel(context.WithoutCancel(ctx), runCtx)
+	defer stop()
+	_ = k.load(ctx, ik, "request")
 }
 
 // maxIssuerLen bounds the issuer strings handed to the resolver.
 const maxIssuerLen = 2048
 
-func (k *Keys) issuerKeys(ctx context.Context, issuer string) (*issuerKeys, error) {
+// issuerKeys returns the keys of issuer and the context of its background
+// work, resolving and holding the issuer if needed.
+func (k *Keys) issuerKeys(ctx context.Context, issuer string) (*issuerKeys, context.Context, error) {
 	if ik, ok := k.static[issuer]; ok {
-		return ik, nil
+		return ik, ik.ctx, nil
 	}
 	if k.resolve == nil || issuer == "" || len(issuer) > maxIssuerLen {
-		return nil, ErrUnknownIssuer
+		return nil, nil, ErrUnknownIssuer
 	}
 	k.mu.Lock()
 	if el, ok := k.dynamic[issuer]; ok {
 		k.lru.MoveToFront(el)
 		ik := el.Value.(*issuerKeys)
+		runCtx := ik.ctx
 		k.mu.Unlock()
-		return ik, nil
+		return ik, runCtx, nil
 	}
 	k.mu.Unlock()
 
 	jwksURL, err := k.resolve(ctx, issuer)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnknownIssuer, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnknownIssuer, err)
 	}
 	target := jwksURL
 	if target == "" {
 		target = issuer // discovery
+	} else if err := checkIssuerScheme(issuer, k.plaintext); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnknownIssuer, err)
 	}
-	if err := checkURL(target); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnknownIssuer, err)
+	if err := checkURL(target, k.plaintext); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnknownIssuer, err)
 	}
 
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, errClosed)
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, errClosed)
 	}
 	if el, ok := k.dynamic[issuer]; ok { // resolved concurrently
 		k.lru.MoveToFront(el)
-		return el.Value.(*issuerKeys), nil
+		ik := el.Value.(*issuerKeys)
+		return ik, ik.ctx, nil
 	}
-	ik := k.newIssuerKeys(k.ctx, issuer, jwksURL)
+	var ik *issuerKeys
+	if el, ok := k.gone[issuer]; ok {
+		k.goneLRU.Remove(el)
+		delete(k.gone, issuer)
+		if old := el.Value.(*issuerKeys); old.resolved == jwksURL {
+			ik = old // its keys and its limiter
+		}
+	}
+	if ik == nil {
+		ik = k.newIssuerKeys(issuer, jwksURL)
+		ik.resolved = jwksURL
+	}
+	ik.ctx, ik.cancel = context.WithCancel(k.ctx)
 	k.dynamic[issuer] = k.lru.PushFront(ik)
 	for k.lru.Len() > k.maxIssuers {
 		last := k.lru.Back()
@@ -346,36 +532,52 @@ func (k *Keys) issuerKeys(ctx context.Context, issuer string) (*issuerKeys, erro
 		k.lru.Remove(last)
 		delete(k.dynamic, old.issuer)
 		old.cancel() // its goroutine ends; Close still waits for it
+		k.gone[old.issuer] = k.goneLRU.PushFront(old)
+		for k.goneLRU.Len() > k.maxIssuers {
+			g := k.goneLRU.Back()
+			k.goneLRU.Remove(g)
+			delete(k.gone, g.Value.(*issuerKeys).issuer)
+		}
 	}
-	k.start(ik)
-	return ik, nil
+	k.start(ik.ctx, ik)
+	return ik, ik.ctx, nil
 }
 
-// start runs ik's background refresh. Callers hold k.mu or are in New.
-func (k *Keys) start(ik *issuerKeys) {
-	k.wg.Go(func() { k.loop(ik) })
+// start runs ik's background refresh until ctx ends. Callers hold k.mu or
+// are in New.
+func (k *Keys) start(ctx context.Context, ik *issuerKeys) {
+	k.wg.Go(func() { k.loop(ctx, ik) })
 }
 
-// loop refreshes ik every refresh interval, and once per rate-limit window
-// while its keys never loaded.
-func (k *Keys) loop(ik *issuerKeys) {
-	t := time.NewTimer(k.nextDelay(ik))
+// loop refreshes ik every refresh interval, and retries once per rate-limit
+// window while it has no keys.
+func (k *Keys) loop(ctx context.Context, ik *issuerKeys) {
+	t := time.NewTimer(k.firstDelay(ik))
 	defer t.Stop()
 	for {
 		select {
-		case <-ik.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		if ik.store.idx.Load() != nil {
-			_ = k.refreshIssuer(ik.ctx, ik, "periodic")
-		} else if ik.limiter.AllowN(k.now(), 1) {
-			_ = k.refreshIssuer(ik.ctx, ik, "retry")
+		reason := "periodic"
+		if ik.store.idx.Load() == nil {
+			reason = "retry"
+		}
+		select {
+		case ik.sem <- struct{}{}:
+			_ = k.load(ctx, ik, reason)
+			<-ik.sem
+		case <-ctx.Done():
+			return
 		}
 		t.Reset(k.nextDelay(ik))
 	}
 }
 
+// nextDelay is the time until ik's next background load: the refresh
+// interval once it has keys (a failed refresh waits for the next one too),
+// the rate-limit window while it has none.
 func (k *Keys) nextDelay(ik *issuerKeys) time.Duration {
 	if ik.store.idx.Load() == nil {
 		return k.rateEvery
@@ -383,70 +585,38 @@ func (k *Keys) nextDelay(ik *issuerKeys) time.Duration {
 	return k.refresh
 }
 
-// refreshLimited refreshes ik if the rate limiter allows it within the wait
-// bound. It never reserves a token it may not use: cancelling reservations
-// made concurrently by a flood of callers can leave the limiter in debt
-// (only the latest reservation is restored in full), which would delay the
-// next legitimate refresh by many windows.
-func (k *Keys) refreshLimited(ctx context.Context, ik *issuerKeys) {
-	now := k.now()
-	if !ik.limiter.AllowN(now, 1) {
-		missing := 1 - ik.limiter.TokensAt(now)
-		d := time.Duration(missing / float64(ik.limiter.Limit()) * float64(time.Second))
-		if d > k.rateWait {
-			return
-		}
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return
-		}
-		if !ik.limiter.AllowN(k.now(), 1) {
-			return // another caller took the token
-		}
+// firstDelay is nextDelay counted from ik's last successful load, for a
+// resolved issuer held again with the keys it had when evicted.
+func (k *Keys) firstDelay(ik *issuerKeys) time.Duration {
+	if ik.store.idx.Load() == nil {
+		return k.rateEvery
 	}
-	_ = k.refreshIssuer(ctx, ik, "unknown kid")
+	ik.mu.Lock()
+	since := time.Since(ik.loadedAt)
+	ik.mu.Unlock()
+	return min(max(k.refresh-since, 0), k.refresh)
 }
 
-// refreshIssuer fetches ik's key set (discovering its URL first if needed)
-// and, on success, replaces its keys. On failure the last good keys stay.
-// If another refresh started and finished while this one waited its turn,
-// that result stands and nothing is fetched.
-func (k *Keys) refreshIssuer(ctx context.Context, ik *issuerKeys, reason string) error {
-	seen := ik.started.Load()
-	select {
-	case ik.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-ik.ctx.Done():
-		return ik.ctx.Err()
-	}
-	defer func() { <-ik.sem }()
-	if ik.started.Load() != seen {
-		return nil
-	}
-	ik.started.Add(1)
-
+// load fetches ik's key set (discovering its URL first if needed) and, on
+// success, replaces its keys; on failure the last good keys stay and the
+// issuer's limiter token is spent, so that requests do not retry at once.
+// Callers hold ik.sem.
+func (k *Keys) load(ctx context.Context, ik *issuerKeys, reason string) error {
 	ctx, cancel := context.WithTimeout(ctx, k.timeout)
 	defer cancel()
-	stop := context.AfterFunc(ik.ctx, cancel) // Close and eviction abort fetches
-	defer stop()
-
+	start := time.Now()
 	err := k.fetch(ctx, ik)
 	if err != nil {
-		ik.lastErr.Store(&err)
-		k.log.LogAttrs(ctx, slog.LevelWarn, "jwks: refreshing key set failed; keeping the last good keys",
-			slog.String("issuer", ik.issuer), slog.String("reason", reason), slog.Any("error", err))
-		return err
+		ik.limiter.Allow()
 	}
-	ik.lastErr.Store(nil)
-	return nil
+	k.record(ctx, ik, reason, start, err)
+	return err
 }
 
 // fetch runs discovery if needed, then one jwkset fetch into ik's store.
-// Callers hold ik.sem.
+// The first successful fetch also builds the issuer's keyfunc.Keyfunc over a
+// jwkset HTTP client of that URL and store, with the issuer's limiter as
+// RefreshUnknownKID. Callers hold ik.sem.
 func (k *Keys) fetch(ctx context.Context, ik *issuerKeys) error {
 	if ik.jwksURL == "" {
 		u, err := k.discover(ctx, ik.issuer)
@@ -456,14 +626,81 @@ func (k *Keys) fetch(ctx context.Context, ik *issuerKeys) error {
 		ik.jwksURL = u
 	}
 	// Without RefreshInterval, NewStorageFromHTTP is a synchronous one-shot
-	// fetch, decode, validate and KeyReplaceAll into our store, started no
-	// goroutine; it returns an error (and leaves the store alone) when the
-	// fetch or any JWK fails.
-	_, err := jwkset.NewStorageFromHTTP(ik.jwksURL, jwkset.HTTPClientStorageOptions{
-		Client:      k.client,
-		Ctx:         ctx,
-		HTTPTimeout: k.timeout,
-		Storage:     ik.store,
+	// fetch, decode, validate and KeyReplaceAll into our store, and starts
+	// no goroutine (whose end could not be waited for); it returns an error
+	// (and leaves the store alone) when the fetch or any JWK fails.
+	s, err := jwkset.NewStorageFromHTTP(ik.jwksURL, jwkset.HTTPClientStorageOptions{
+		Client:              k.client,
+		Ctx:                 ctx,
+		HTTPTimeout:         k.timeout,
+		Storage:             ik.store,
+		RefreshErrorHandler: func(_ context.Context, err error) { ik.kfErr = err }, // under ik.sem
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	if ik.kf != nil {
+		return nil
+	}
+	client, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
+		HTTPURLs:          map[string]jwkset.Storage{ik.jwksURL: s},
+		RateLimitWaitMax:  k.rateWait + k.timeout,
+		RefreshUnknownKID: ik.limiter,
+	})
+	if err != nil {
+		return err
+	}
+	kf, err := keyfunc.New(keyfunc.Options{Ctx: k.ctx, Storage: client})
+	if err != nil {
+		return err
+	}
+	ik.kf = kf
+	return nil
+}
+
+// record keeps the outcome of a load attempt for Status and Ready, logs a
+// failure, and tells the observer.
+func (k *Keys) record(ctx context.Context, ik *issuerKeys, reason string, start time.Time, err error) {
+	d := time.Since(start)
+	now := k.now()
+	ik.mu.Lock()
+	ik.lastAttempt, ik.lastErr = now, err
+	if err == nil {
+		ik.lastSuccess, ik.loadedAt = now, time.Now()
+	}
+	ik.mu.Unlock()
+	idx := ik.store.idx.Load()
+	keys := 0
+	if idx != nil {
+		keys = idx.usable
+	}
+	if err != nil {
+		k.logFailure(ctx, ik, reason, err, idx != nil)
+	}
+	if o := k.observer; o != nil && o.Refresh != nil {
+		o.Refresh(ctx, observe.Refresh{Issuer: ik.issuer, Start: now.Add(-d), Duration: d, Keys: keys, Err: err})
+	}
+	k.mu.Lock()
+	close(k.changed)
+	k.changed = make(chan struct{})
+	k.mu.Unlock()
+}
+
+func (ik *issuerKeys) setErr(now time.Time, err error) {
+	ik.mu.Lock()
+	ik.lastAttempt, ik.lastErr = now, err
+	ik.mu.Unlock()
+}
+
+func (k *Keys) logFailure(ctx context.Context, ik *issuerKeys, reason string, err error, haveKeys bool) {
+	msg := "jwks: loading key set failed; requests naming this issuer fail with 503 until it loads"
+	if haveKeys {
+		msg = "jwks: refreshing key set failed; keeping the last good keys"
+	}
+	attrs := []slog.Attr{slog.String("issuer", ik.issuer), slog.String("reason", reason), slog.Any("error", err)}
+	var mm *mismatchError
+	if errors.As(err, &mm) {
+		attrs = append(attrs, slog.String("metadata_issuer", mm.metadata), slog.String("fix", mm.fix()))
+	}
+	k.log.LogAttrs(ctx, slog.LevelWarn, msg, attrs...)
 }

@@ -5,11 +5,14 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/senderbound/senderbound/observe"
 )
 
 // Defaults for the options of [New].
 const (
-	// DefaultHTTPTimeout bounds one refresh: discovery plus the JWKS fetch.
+	// DefaultHTTPTimeout bounds one load of an issuer's keys: discovery
+	// plus the JWKS fetch.
 	DefaultHTTPTimeout = 5 * time.Second
 	// DefaultRefreshInterval is the period of the background refresh.
 	DefaultRefreshInterval = time.Hour
@@ -47,6 +50,8 @@ type config struct {
 	maxKeys    int
 	logger     *slog.Logger
 	now        func() time.Time
+	plaintext  bool
+	observer   *observe.Observer
 }
 
 func defaults() config {
@@ -58,7 +63,7 @@ func defaults() config {
 		rateWait:  DefaultRateLimitWait,
 		maxBody:   DefaultMaxBodySize,
 		maxKeys:   DefaultMaxKeys,
-		logger:    slog.New(slog.DiscardHandler),
+		logger:    slog.Default(),
 		now:       time.Now,
 	}
 }
@@ -66,14 +71,17 @@ func defaults() config {
 // WithIssuer trusts issuer and finds its JWKS URL through discovery:
 // {issuer}/.well-known/openid-configuration, then RFC 8414
 // /.well-known/oauth-authorization-server. The metadata's "issuer" must equal
-// issuer exactly. The issuer must be an absolute http or https URL. It may be
-// given several times, once per issuer.
+// issuer exactly. The issuer must be an absolute https URL (http only on a
+// loopback host, or with [WithInsecurePlaintextHTTP]). It may be given
+// several times, once per issuer.
 func WithIssuer(issuer string) Option {
 	return func(c *config) { c.issuers = append(c.issuers, staticIssuer{issuer: issuer}) }
 }
 
 // WithIssuerJWKS trusts issuer with the JWK Set at jwksURL, without
-// discovery.
+// discovery. jwksURL must be an absolute https URL (http only on a loopback
+// host, or with [WithInsecurePlaintextHTTP]); an issuer that is an http URL
+// is refused in the same way.
 func WithIssuerJWKS(issuer, jwksURL string) Option {
 	return func(c *config) { c.issuers = append(c.issuers, staticIssuer{issuer: issuer, jwksURL: jwksURL}) }
 }
@@ -82,14 +90,21 @@ func WithIssuerJWKS(issuer, jwksURL string) Option {
 // that is not configured statically, Key calls resolve with the issuer named
 // by the token; a non-nil error means the issuer is not trusted
 // ([ErrUnknownIssuer]). A non-empty jwksURL is used as is; an empty one with
-// a nil error means discovery (the issuer must then be an http or https URL).
+// a nil error means discovery (the issuer must then be an https URL). The
+// plaintext rule of [WithIssuerJWKS] applies to what resolve returns.
 // resolve is called for every Key call naming an issuer that is not held, so
 // it should be cheap.
 //
 // At most maxIssuers resolved key sets are held; past the bound the least
 // recently used one is dropped (its refresh goroutine stops) and is resolved
-// and fetched again when next needed. LRU rather than refusal keeps issuers
-// in active use working when many others appear.
+// again when next needed. LRU rather than refusal keeps issuers in active
+// use working when many others appear. The keys and the refresh rate
+// limiter of the last maxIssuers dropped issuers are remembered, so that
+// tenants churning through the bound are not fetched again and keep their
+// limit of one unknown-kid refresh per window; and key loads caused by
+// requests for resolved issuers are capped at 2×maxIssuers per rate-limit
+// window across all of them (past the cap, a new issuer's requests fail
+// with [ErrUnavailable] until the cap allows its load).
 func WithResolver(resolve func(ctx context.Context, issuer string) (jwksURL string, err error), maxIssuers int) Option {
 	return func(c *config) { c.resolve, c.resolverOn, c.maxIssuers = resolve, true, maxIssuers }
 }
@@ -99,7 +114,7 @@ func WithResolver(resolve func(ctx context.Context, issuer string) (jwksURL stri
 // using http.DefaultTransport.
 func WithHTTPClient(c *http.Client) Option { return func(cfg *config) { cfg.client = c } }
 
-// WithHTTPTimeout bounds one refresh of an issuer, discovery included
+// WithHTTPTimeout bounds one load of an issuer's keys, discovery included
 // (default [DefaultHTTPTimeout]).
 func WithHTTPTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
 
@@ -109,8 +124,9 @@ func WithRefreshInterval(d time.Duration) Option { return func(c *config) { c.re
 
 // WithRefreshRateLimit sets the window in which an unknown kid may cause at
 // most one refresh per issuer (default [DefaultRefreshRateLimit]; keyfunc's
-// own default is 5m). An issuer whose keys never loaded is also retried in
-// the background once per window.
+// own default is 5m). An issuer whose keys failed to load is retried once
+// per window, in the background or by a request; between retries its
+// requests fail at once with [ErrUnavailable].
 func WithRefreshRateLimit(every time.Duration) Option { return func(c *config) { c.rateEvery = every } }
 
 // WithRateLimitWait sets how long a Key call may wait for the refresh rate
@@ -125,9 +141,22 @@ func WithMaxBodySize(n int64) Option { return func(c *config) { c.maxBody = n } 
 // refused and the last good set kept (default [DefaultMaxKeys]).
 func WithMaxKeys(n int) Option { return func(c *config) { c.maxKeys = n } }
 
-// WithLogger sets the logger for refresh failures (default: discard).
+// WithLogger sets the logger for failed loads of an issuer's keys (default:
+// [slog.Default] as it is when New is called).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
-// WithClock sets the clock of the refresh rate limiter (default time.Now).
-// Tests use it to open a new rate-limit window without waiting.
+// WithClock sets the clock of the times reported by [Keys.Status] and to the
+// observer (default time.Now). Rate limiting runs on keyfunc's limiter,
+// which reads the monotonic clock.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithInsecurePlaintextHTTP allows http issuers, JWKS URLs and discovered
+// jwks_uri values on any host. Without it plaintext is refused except on a
+// loopback host (localhost, 127.0.0.0/8, ::1): keys fetched in plaintext can
+// be replaced by anyone on the path, who can then mint accepted tokens.
+func WithInsecurePlaintextHTTP() Option { return func(c *config) { c.plaintext = true } }
+
+// WithObserver sets an observer whose Refresh callback is called after
+// every attempt to load an issuer's keys (initial, periodic, retry, unknown
+// kid).
+func WithObserver(o *observe.Observer) Option { return func(c *config) { c.observer = o } }

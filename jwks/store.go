@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/MicahParks/jwkset"
@@ -12,8 +14,9 @@ import (
 )
 
 // algs lists the algorithms Key can serve; a key's fits mask has bit i set
-// when it fits algs[i].
-var algs = [...]string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+// when it fits algs[i]. "Ed25519" is the fully-specified name of RFC 9864
+// for what "EdDSA" means with an Ed25519 key.
+var algs = [...]string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"}
 
 // algBit returns alg's index in algs, or -1.
 func algBit(alg string) int {
@@ -38,8 +41,29 @@ func algBit(alg string) int {
 		return 8
 	case "EdDSA":
 		return 9
+	case "Ed25519":
+		return 10
 	}
 	return -1
+}
+
+// keyFits is jose.KeyFits with "Ed25519" (RFC 9864) read as "EdDSA", which
+// jose accepts only with an Ed25519 key.
+func keyFits(alg string, pub crypto.PublicKey) error {
+	if alg == "Ed25519" {
+		alg = "EdDSA"
+	}
+	return jose.KeyFits(alg, pub)
+}
+
+// sameAlg reports whether a JWK's "alg" allows a token's alg. "EdDSA" and
+// "Ed25519" name the same algorithm for the Ed25519 keys that fit either.
+func sameAlg(jwkAlg, alg string) bool {
+	if jwkAlg == alg {
+		return true
+	}
+	ed := func(a string) bool { return a == "EdDSA" || a == "Ed25519" }
+	return ed(jwkAlg) && ed(alg)
 }
 
 // entry is one JWK, prepared for the request path.
@@ -47,7 +71,8 @@ type entry struct {
 	pub  crypto.PublicKey
 	alg  string // the JWK's "alg", may be empty
 	sig  bool   // "use" is "sig" or absent
-	fits uint16 // bit i: jose.KeyFits(algs[i], pub) == nil
+	fits uint16 // bit i: keyFits(algs[i], pub) == nil
+	jwk  jwkset.JWK
 }
 
 // check applies the rules of Key to e and a token's alg.
@@ -55,29 +80,60 @@ func (e *entry) check(alg string, bit int) (crypto.PublicKey, error) {
 	if !e.sig {
 		return nil, errUseNotSig
 	}
-	if e.alg != "" && e.alg != alg {
+	if e.alg != "" && !sameAlg(e.alg, alg) {
 		return nil, errAlgDiffers
 	}
 	if e.fits&(1<<bit) == 0 {
-		return nil, fmt.Errorf("%w: %w", ErrKeyMismatch, jose.KeyFits(alg, e.pub))
+		return nil, fmt.Errorf("%w: %w", ErrKeyMismatch, keyFits(alg, e.pub))
 	}
 	return e.pub, nil
 }
 
-// index is an immutable view of one key set, by kid.
-type index struct {
-	keys map[string]*entry
+// entries are the keys of one kid. RFC 7517 §4.5 lets keys of different
+// types share a kid; the one that fits the token's alg is used.
+type entries []*entry
+
+// pick returns the first key of es that fits alg, or the first key's
+// reason not to.
+func (es entries) pick(alg string, bit int) (crypto.PublicKey, error) {
+	for _, e := range es {
+		if e.fitsAlg(alg, bit) {
+			return e.pub, nil
+		}
+	}
+	return es[0].check(alg, bit)
 }
 
-// indexStore is the jwkset.Storage that jwkset refreshes into. Besides
-// keeping the keys in a jwkset.MemoryJWKSet, every KeyReplaceAll builds a new
-// index and swaps it in atomically, so that Key never locks or scans. A
-// replacement that is too large or has no usable signing key is refused,
-// which makes jwkset's refresh fail and keeps the last good keys.
+// fitsAlg is check without building an error.
+func (e *entry) fitsAlg(alg string, bit int) bool {
+	return e.sig && (e.alg == "" || sameAlg(e.alg, alg)) && e.fits&(1<<bit) != 0
+}
+
+// index is an immutable view of one key set, by kid.
+type index struct {
+	keys   map[string]entries
+	usable int // keys with use "sig" that fit some algorithm
+}
+
+// indexStore is the jwkset.Storage that jwkset's HTTP client (under keyfunc)
+// refreshes into. Besides keeping the keys in a jwkset.MemoryJWKSet (for the
+// JSON and Marshal methods), every replacement builds a new index and swaps
+// it in atomically, so that Key never locks or scans, and KeyRead answers
+// from the index. A replacement that is too large or has no usable signing
+// key is refused, which makes jwkset's refresh fail and keeps the last good
+// keys.
 type indexStore struct {
 	*jwkset.MemoryJWKSet
 	maxKeys int
 	idx     atomic.Pointer[index] // nil until a set was loaded
+	loads   atomic.Uint64         // successful replacements
+	mu      sync.Mutex            // serialises KeyWrite and KeyDelete
+}
+
+var _ jwkset.Storage = (*indexStore)(nil)
+
+func newIndexStore(maxKeys int) *indexStore {
+	return &indexStore{MemoryJWKSet: jwkset.NewMemoryStorage(), maxKeys: maxKeys}
 }
 
 // KeyReplaceAll implements jwkset.Storage.
@@ -90,39 +146,78 @@ func (s *indexStore) KeyReplaceAll(ctx context.Context, given []jwkset.JWK) erro
 		return err
 	}
 	s.idx.Store(idx)
+	s.loads.Add(1)
 	return nil
+}
+
+// KeyRead implements jwkset.Storage from the index: the first key with the
+// kid (keyfunc, unlike Key, does not know which key type fits).
+func (s *indexStore) KeyRead(_ context.Context, kid string) (jwkset.JWK, error) {
+	if idx := s.idx.Load(); idx != nil {
+		if es, ok := idx.keys[kid]; ok {
+			return es[0].jwk, nil
+		}
+	}
+	return jwkset.JWK{}, fmt.Errorf("%w: kid %q", jwkset.ErrKeyNotFound, kid)
+}
+
+// KeyWrite implements jwkset.Storage; the set with jwk added must pass the
+// rules of a replacement.
+func (s *indexStore) KeyWrite(ctx context.Context, jwk jwkset.JWK) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	all, err := s.KeyReadAll(ctx)
+	if err != nil {
+		return err
+	}
+	return s.KeyReplaceAll(ctx, append(all, jwk))
+}
+
+// KeyDelete implements jwkset.Storage; the set without the kid's keys must
+// pass the rules of a replacement.
+func (s *indexStore) KeyDelete(ctx context.Context, kid string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	all, err := s.KeyReadAll(ctx)
+	if err != nil {
+		return false, err
+	}
+	kept := slices.DeleteFunc(all, func(j jwkset.JWK) bool { return j.Marshal().KID == kid })
+	if len(kept) == len(all) {
+		return false, nil
+	}
+	if err := s.KeyReplaceAll(ctx, kept); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 type publicKeyer interface{ Public() crypto.PublicKey }
 
-// buildIndex prepares keys for lookup. With duplicate kids the first wins.
+// buildIndex prepares keys for lookup, keeping every key of a kid.
 func buildIndex(keys []jwkset.JWK, maxKeys int) (*index, error) {
 	if len(keys) > maxKeys {
 		return nil, fmt.Errorf("%w: %d > %d", errTooManyKey, len(keys), maxKeys)
 	}
-	idx := &index{keys: make(map[string]*entry, len(keys))}
-	usable := 0
+	idx := &index{keys: make(map[string]entries, len(keys))}
 	for _, j := range keys {
 		m := j.Marshal()
-		if _, dup := idx.keys[m.KID]; dup {
-			continue
-		}
 		pub := j.Key()
 		if p, ok := pub.(publicKeyer); ok { // a JWKS that (wrongly) publishes private keys
 			pub = p.Public()
 		}
-		e := &entry{pub: pub, alg: string(m.ALG), sig: m.USE == "" || m.USE == jwkset.UseSig}
+		e := &entry{pub: pub, alg: string(m.ALG), sig: m.USE == "" || m.USE == jwkset.UseSig, jwk: j}
 		for i, a := range algs {
-			if jose.KeyFits(a, pub) == nil {
+			if keyFits(a, pub) == nil {
 				e.fits |= 1 << i
 			}
 		}
 		if e.sig && e.fits != 0 {
-			usable++
+			idx.usable++
 		}
-		idx.keys[m.KID] = e
+		idx.keys[m.KID] = append(idx.keys[m.KID], e)
 	}
-	if usable == 0 {
+	if idx.usable == 0 {
 		return nil, errNoKeys
 	}
 	return idx, nil

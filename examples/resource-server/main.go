@@ -22,11 +22,13 @@
 //	-metrics                serve senderbound's OpenTelemetry metrics on GET /metrics
 //	                        (Prometheus text format); off by default
 //
-// Endpoints: GET /healthz (no auth), /api/private (any valid token),
-// /api/scoped (scope or permission read:messages),
-// /api/transfers?amount=N[&currency=C] (a money_transfer authorization
-// detail covering it, RFC 9396), /api/mfa (an MFA login within 15 minutes,
-// RFC 9470) and /.well-known/oauth-protected-resource (RFC 9728).
+// Endpoints: GET /healthz (no auth), GET /readyz (no auth; 503 until the
+// issuer's keys are loaded, with each issuer's key status as JSON),
+// /api/private (any valid token), /api/scoped (scope or permission
+// read:messages), /api/transfers?amount=N[&currency=C] (a money_transfer
+// authorization detail covering it, RFC 9396), /api/mfa (an MFA login
+// within 15 minutes, RFC 9470) and /.well-known/oauth-protected-resource
+// (RFC 9728).
 package main
 
 import (
@@ -220,20 +222,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer cleanup()
 	}
-	keys, err := jwks.New(ctx, jwksOpt, jwks.WithLogger(logger))
-	if err != nil {
-		return err
-	}
-	defer keys.Close()
-
+	// The start-up deadline bounds only the initial key load; the keys
+	// refresh in the background until Close. An issuer that is down does not
+	// stop the server: /readyz answers 503 and its tokens get 503 until the
+	// keys load.
 	var m *metrics
+	jwksOpts := []jwks.Option{jwksOpt, jwks.WithLogger(logger)}
 	if o.metrics {
 		if m, err = newMetrics(); err != nil {
 			return err
 		}
 		defer m.Close()
 		o.observer = m.observer
+		jwksOpts = append(jwksOpts, jwks.WithObserver(m.observer)) // refreshes too
 	}
+	startup, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	keys, err := jwks.New(startup, jwksOpts...)
+	if err != nil {
+		return err
+	}
+	defer keys.Close()
+
 	guard, err := newGuard(keys, o, base, logger)
 	if err != nil {
 		return err
@@ -245,6 +255,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
+	mux.HandleFunc("GET /readyz", readyz(keys))
 	mux.Handle("/api/private", guard.Handler(http.HandlerFunc(private)))
 	mux.Handle("/api/scoped", guard.Handler(guard.RequireScopes("read:messages")(http.HandlerFunc(private))))
 	mux.Handle("/api/transfers", guard.Handler(transfers(guard, http.HandlerFunc(private))))
@@ -283,6 +294,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// readyz answers 200 when every issuer has keys and 503 until then, with
+// {"ready": bool, "issuers": [jwks.IssuerStatus...]}.
+func readyz(keys *jwks.Keys) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		now, cancel := context.WithCancel(r.Context())
+		cancel() // check without waiting
+		ready := keys.Ready(now) == nil
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(struct {
+			Ready   bool                `json:"ready"`
+			Issuers []jwks.IssuerStatus `json:"issuers"`
+		}{ready, keys.Status()})
+	}
 }
 
 // newGuard builds the middleware from the flags.

@@ -212,6 +212,52 @@ func healthz(t *testing.T, c *http.Client, base string) {
 	assert.Equal(t, http.StatusOK, r.status)
 }
 
+// getReadyz returns the status and decoded body of GET /readyz.
+func getReadyz(t *testing.T, c *http.Client, base string) (int, map[string]any) {
+	t.Helper()
+	r := do(t, c, http.MethodGet, base+"/readyz", nil)
+	assert.Equal(t, "application/json", r.header.Get("Content-Type"))
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.body, &m), "%s", r.body)
+	return r.status, m
+}
+
+// TestReadiness: /readyz answers 503 while the issuer's keys are not
+// loaded (the issuer is down at start), says why, and 200 once they are.
+func TestReadiness(t *testing.T) {
+	t.Parallel()
+	iss := newIssuer(t)
+	iss.SetFault(jwkstest.Fault{Down: true})
+	s := start(t, "-issuer", iss.Issuer())
+	base := "http://" + s.addr
+	healthz(t, plainClient, base)
+	status, m := getReadyz(t, plainClient, base)
+	assert.Equal(t, http.StatusServiceUnavailable, status)
+	assert.Equal(t, false, m["ready"])
+	issuers, ok := m["issuers"].([]any)
+	require.True(t, ok, "%v", m)
+	require.Len(t, issuers, 1)
+	first := issuers[0].(map[string]any)
+	assert.Equal(t, iss.Issuer(), first["issuer"])
+	assert.EqualValues(t, 0, first["keys"])
+	assert.Contains(t, first["last_error"], "discovery")
+	tok := mint(t, iss, jwkstest.Token{})
+	assert.Equal(t, http.StatusServiceUnavailable, do(t, plainClient, http.MethodGet, base+"/api/private", bearer(tok)).status)
+	s.stop(t, os.Interrupt)
+
+	iss.SetFault(jwkstest.Fault{})
+	s = start(t, "-issuer", iss.Issuer())
+	base = "http://" + s.addr
+	status, m = getReadyz(t, plainClient, base)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, true, m["ready"])
+	first = m["issuers"].([]any)[0].(map[string]any)
+	assert.Positive(t, first["keys"])
+	assert.NotContains(t, first, "last_error")
+	assert.Contains(t, first, "last_refresh")
+	s.stop(t, os.Interrupt)
+}
+
 func newIssuer(t *testing.T) *jwkstest.Issuer {
 	t.Helper()
 	iss, err := jwkstest.NewIssuer()

@@ -51,6 +51,8 @@ func TestMetricsFlag(t *testing.T) {
 	assert.Equal(t, "1", rejected, "%s", body)
 	assert.Contains(t, body, "senderbound_verification_duration_seconds_bucket")
 	assert.Contains(t, body, "senderbound_token_cache_lookups_total")
+	assert.Contains(t, body, "senderbound_jwks_refreshes_total", "jwks reports its loads to the same observer")
+	assert.Contains(t, body, "senderbound_jwks_last_success_age_seconds")
 	for _, secret := range []string{"metrics-user", strings.Split(tok, ".")[1], strings.Split(expired, ".")[1]} {
 		assert.NotContains(t, body, secret)
 	}

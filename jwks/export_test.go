@@ -1,0 +1,18 @@
+package jwks
+
+import "time"
+
+// NewRefreshWindow gives issuer's refresh rate limiter (keyfunc's, which
+// reads the monotonic clock) the token of its next window at once, as if
+// the window had passed.
+func NewRefreshWindow(k *Keys, issuer string) {
+	ik := k.static[issuer]
+	if ik == nil {
+		k.mu.Lock()
+		if el, ok := k.dynamic[issuer]; ok {
+			ik = el.Value.(*issuerKeys)
+		}
+		k.mu.Unlock()
+	}
+	ik.limiter.AllowN(time.Now().Add(k.rateEvery), 0)
+}

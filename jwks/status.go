@@ -1,0 +1,119 @@
+package jwks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// IssuerStatus is a snapshot of one issuer's keys, for health endpoints and
+// logs.
+type IssuerStatus struct {
+	// Issuer is the issuer's identifier.
+	Issuer string
+	// Keys is the number of usable signing keys held; 0 means the issuer's
+	// tokens are refused with 503.
+	Keys int
+	// LastRefresh is when the keys last loaded; zero if they never did.
+	LastRefresh time.Time
+	// LastAttempt is when a load was last tried; zero if never.
+	LastAttempt time.Time
+	// LastError is the error of the last attempt; nil if it succeeded.
+	LastError error
+}
+
+// MarshalJSON writes the status as an object with the members issuer, keys,
+// last_refresh and last_attempt (RFC 3339, omitted when zero) and
+// last_error (omitted when nil).
+func (s IssuerStatus) MarshalJSON() ([]byte, error) {
+	type out struct {
+		Issuer      string     `json:"issuer"`
+		Keys        int        `json:"keys"`
+		LastRefresh *time.Time `json:"last_refresh,omitempty"`
+		LastAttempt *time.Time `json:"last_attempt,omitempty"`
+		LastError   string     `json:"last_error,omitempty"`
+	}
+	o := out{Issuer: s.Issuer, Keys: s.Keys}
+	if !s.LastRefresh.IsZero() {
+		o.LastRefresh = &s.LastRefresh
+	}
+	if !s.LastAttempt.IsZero() {
+		o.LastAttempt = &s.LastAttempt
+	}
+	if s.LastError != nil {
+		o.LastError = s.LastError.Error()
+	}
+	return json.Marshal(o)
+}
+
+func (ik *issuerKeys) status() IssuerStatus {
+	s := IssuerStatus{Issuer: ik.issuer}
+	if idx := ik.store.idx.Load(); idx != nil {
+		s.Keys = idx.usable
+	}
+	ik.mu.Lock()
+	s.LastRefresh, s.LastAttempt, s.LastError = ik.lastSuccess, ik.lastAttempt, ik.lastErr
+	ik.mu.Unlock()
+	return s
+}
+
+// Status returns a snapshot of every issuer's keys: the static issuers in
+// the order given, then the resolved issuers currently held, most recently
+// used first.
+func (k *Keys) Status() []IssuerStatus {
+	out := make([]IssuerStatus, 0, len(k.order))
+	for _, iss := range k.order {
+		out = append(out, k.static[iss].status())
+	}
+	k.mu.Lock()
+	held := make([]*issuerKeys, 0, k.lru.Len())
+	for el := k.lru.Front(); el != nil; el = el.Next() {
+		held = append(held, el.Value.(*issuerKeys))
+	}
+	k.mu.Unlock()
+	for _, ik := range held {
+		out = append(out, ik.status())
+	}
+	return out
+}
+
+// Ready waits until every statically configured issuer has keys, or ctx
+// ends. It returns nil when all have keys; otherwise ctx's error joined
+// with one error per issuer without keys, wrapping [ErrNotReady] and the
+// reason of its last failed load. Issuers found through [WithResolver] are
+// loaded on first use and never make Keys unready. Ready itself fetches
+// nothing: failed issuers are retried once per rate-limit window.
+func (k *Keys) Ready(ctx context.Context) error {
+	for {
+		k.mu.Lock()
+		changed := k.changed
+		k.mu.Unlock()
+		missing := k.notReady()
+		if missing == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(ctx.Err(), missing)
+		case <-changed:
+		}
+	}
+}
+
+// notReady reports the static issuers without keys, or nil.
+func (k *Keys) notReady() error {
+	var errs []error
+	for _, iss := range k.order {
+		s := k.static[iss].status()
+		switch {
+		case s.Keys > 0:
+		case s.LastError != nil:
+			errs = append(errs, fmt.Errorf("%w: %s: %w", ErrNotReady, iss, s.LastError))
+		default:
+			errs = append(errs, fmt.Errorf("%w: %s: not loaded yet", ErrNotReady, iss))
+		}
+	}
+	return errors.Join(errs...)
+}
