@@ -130,8 +130,13 @@ func TestDownAtStartRecovers(t *testing.T) {
 		iss.SetFault(jwkstest.Fault{Down: true})
 		k := newKeys(t, newClock(), jwks.WithIssuer(iss.Issuer()), jwks.WithRefreshRateLimit(10*time.Millisecond))
 		iss.SetFault(jwkstest.Fault{})
-		require.Eventually(t, func() bool { return iss.JWKSFetches() > 0 }, 5*time.Second, 5*time.Millisecond)
-		// The background retry loaded the keys: no request had to.
+		// The background retry loads the keys: no request has to. (Waiting
+		// for the issuer to count a JWKS fetch is not enough: the keys are
+		// stored only after the answer has been read.)
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		require.NoError(t, k.Ready(ctx))
+		assert.Positive(t, iss.JWKSFetches())
 		_, err := k.Key(t.Context(), iss.Issuer(), iss.CurrentKeyID(), "RS256")
 		require.NoError(t, err)
 	})
