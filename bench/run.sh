@@ -75,7 +75,9 @@ if want http; then
 	bench http-ratio . -bench '^BenchmarkHTTPRatio$' -benchtime "${rounds}x" ./bench
 fi
 if want peer; then
-	bench peer bench/peer -bench . -benchtime "${rounds}x" ./...
+	# bench/peer is a module of its own, outside the workspace (it pulls in
+	# the peer library): build it with its own go.mod.
+	GOWORK=off bench peer bench/peer -bench . -benchtime "${rounds}x" ./...
 fi
 if want memory; then
 	# One long run (SENDERBOUND_SUSTAINED_REQUESTS, default 100,000), -v for

@@ -20,3 +20,5 @@ require (
 	github.com/senderbound/senderbound v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
 )
+
+require github.com/MicahParks/keyfunc/v3 v3.9.2 // indirect
