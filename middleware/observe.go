@@ -13,9 +13,9 @@ import (
 
 // WithObserver reports every decision of [Guard.Handler], [Guard.Check] and
 // [Guard.Verify] to o (one [observe.Request] each), every replay-store
-// failure, and every DPoP nonce issued. A [Guard.RequireScopes] 403 comes
-// after the request was reported as accepted, and is logged but not
-// reported again. The Guard reads o's callbacks once,
+// failure, and every DPoP nonce issued. A [Guard.Require] or
+// [Guard.RequireScopes] rejection (a 403, or the StepUp 401) comes after the
+// request was reported as accepted, and is logged but not reported again. The Guard reads o's callbacks once,
 // in [New]; a nil callback costs a nil check. See the observe package, and
 // otelobserve for OpenTelemetry metrics and spans.
 func WithObserver(o *observe.Observer) Option {

@@ -12,8 +12,8 @@
 // metrics and spans.
 //
 // A middleware Guard reports with middleware.WithObserver: one [Request]
-// per decision of Handler, Check and Verify (a later RequireScopes 403 is
-// logged, not reported again), [Observer.ReplayStoreError] and
+// per decision of Handler, Check and Verify (a later Require or RequireScopes
+// rejection is logged, not reported again), [Observer.ReplayStoreError] and
 // [Observer.NonceIssued]. The jwks key source reports [Refresh] events.
 //
 // No event ever holds a token, a proof, a nonce or a claim value (the

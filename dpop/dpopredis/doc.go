@@ -38,7 +38,8 @@
 // request's deadline, or answers anything unexpected, Record returns an
 // error wrapping [dpop.ErrReplayCacheUnavailable] and never "not seen". The
 // proof is then not accepted: the middleware answers 503 Service
-// Unavailable with a Retry-After header and a generic challenge, never 2xx.
+// Unavailable with a Retry-After header (no challenge: it is not the
+// client's fault), never 2xx.
 // Do not fall back to an in-memory cache: that reopens cross-instance
 // replay. Once Redis answers again, the next Record succeeds; no restart is
 // needed.
@@ -69,9 +70,9 @@
 // Redis replicates asynchronously: a master confirms SET before its
 // replicas have the key. If it fails in that moment and a replica takes
 // over, the new master does not know the key, and the proof can be
-// accepted once more, at any instance, until its window ends (75 s after
-// iat at most with the verifier's defaults). A node that restarts without its data (persistence
-// off) has forgotten all its entries the same way. Outside these moments
+// accepted once more, at any instance, until its window ends (about 70 s
+// after iat with the verifier's defaults). A node that restarts without its
+// data (persistence off) has forgotten all its entries the same way. Outside these moments
 // the cache is exact, and a master that is down fails closed: the requests
 // whose keys it holds answer 503, never 2xx.
 //
