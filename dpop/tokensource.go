@@ -171,7 +171,10 @@ func WithAssertionAudience(aud string) ClientCredentialsOption {
 
 // WithTokenHTTPClient sets the HTTP client for token requests (default
 // http.DefaultClient). Give it a timeout; for mutual TLS, its transport's
-// TLS configuration holds the client certificate.
+// TLS configuration holds the client certificate. Token requests never
+// follow redirects, whatever the client's CheckRedirect says: a redirect
+// would send the client's credentials again to another place (a 307 or 308
+// re-sends the body), so a 3xx answer is an [ErrTokenResponse].
 func WithTokenHTTPClient(client *http.Client) ClientCredentialsOption {
 	return func(c *tokenConfig) {
 		if client == nil {
@@ -293,7 +296,7 @@ func NewClientCredentials(tokenURL string, signer *Signer, auth ClientAuth, opts
 		audience:     cfg.audience,
 		assertionAud: cfg.assertionAud,
 		scope:        strings.Join(cfg.scopes, " "),
-		client:       cfg.client,
+		client:       noRedirects(cfg.client),
 		now:          cfg.now,
 		margin:       cfg.margin,
 	}, nil
@@ -630,4 +633,16 @@ func errorText(s string) bool {
 		}
 	}
 	return true
+}
+
+// noRedirects returns a copy of c that answers a redirect with the
+// redirect response itself, never following it (the caller's client is
+// not changed).
+func noRedirects(c *http.Client) *http.Client {
+	if c == nil {
+		return nil
+	}
+	cp := *c
+	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &cp
 }
