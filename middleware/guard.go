@@ -358,8 +358,11 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	ent := &cacheEntry{issuer: p.Issuer, kid: h.Kid, alg: h.Alg}
 	if secret, ok := g.cfg.hmac[p.Issuer]; ok && h.Alg == "HS256" {
 		ent.hmac = true
-		in.knownIssuer, in.knownKey = true, true
+		in.knownIssuer = true
 		err = jose.Verify("HS256", jws.SigningInput, jws.Signature, secret)
+		// No key is looked up by kid here: only a token that the secret
+		// signed makes its kid worth reporting (never a forger's text).
+		in.knownKey = err == nil
 	} else {
 		if !g.cfg.acceptsAlg(h.Alg) {
 			return nil, g.tokenError(in, "token algorithm not accepted", ErrAlgorithm)
