@@ -1,6 +1,7 @@
 package jsonobj
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"errors"
@@ -44,6 +45,10 @@ func checkNames(data []byte, t reflect.Type) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	// JSON allows white space before a value (RFC 8259 §2): look past it,
+	// or " {…}" would skip every check below and leave the names to
+	// encoding/json's case folding.
+	data = bytes.TrimLeft(data, " \t\r\n")
 	if len(data) == 0 {
 		return ErrInvalid
 	}
@@ -91,8 +96,18 @@ func checkNames(data []byte, t reflect.Type) error {
 // name are flattened, shallower fields winning), to their types.
 func structFields(t reflect.Type) map[string]reflect.Type {
 	fields := map[string]reflect.Type{}
+	// onPath holds the embedded struct types being walked, so that a type
+	// that embeds itself (type Node struct{ *Node }) ends the walk instead
+	// of recursing until the stack overflows; encoding/json ignores such an
+	// embedding too.
+	onPath := map[reflect.Type]bool{}
 	var walk func(t reflect.Type, depth int, depthOf map[string]int)
 	walk = func(t reflect.Type, depth int, depthOf map[string]int) {
+		if onPath[t] {
+			return
+		}
+		onPath[t] = true
+		defer delete(onPath, t)
 		for i := range t.NumField() {
 			sf := t.Field(i)
 			tag := sf.Tag.Get("json")
