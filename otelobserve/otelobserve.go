@@ -23,7 +23,8 @@ const ScopeName = "github.com/senderbound/senderbound/otelobserve"
 
 // The attribute keys. Every value is bounded: outcomes, reasons, mechanisms
 // and error codes are fixed sets, and issuers and key IDs are only those
-// the key source trusts (see [observe.Request]).
+// the key source trusts (see [observe.Request]); issuers past the first
+// 1,000 share the series of [OtherIssuer].
 const (
 	AttrOutcome   = attribute.Key("senderbound.outcome")
 	AttrReason    = attribute.Key("senderbound.reason")
@@ -134,6 +135,41 @@ type adapter struct {
 
 	mu      sync.Mutex
 	issuers map[string]*issuerState
+
+	// issuerNames holds the issuers that have series of their own, at most
+	// maxIssuerSeries of them (see issuerName).
+	issuerNames     sync.Map // string -> struct{}
+	issuerNameCount atomic.Int32
+}
+
+// maxIssuerSeries bounds the issuers that get metric series of their own.
+// A multi-tenant key source (jwks.WithResolver) may trust issuers named at
+// run time; past this many, the others are counted together under
+// [OtherIssuer], so that no stream of tenants can grow the series without
+// end.
+const maxIssuerSeries = 1000
+
+// OtherIssuer is the senderbound.issuer value of the issuers past the
+// first 1,000 seen.
+const OtherIssuer = "_other"
+
+// issuerName is iss, or OtherIssuer once maxIssuerSeries others have
+// series.
+func (a *adapter) issuerName(iss string) string {
+	if iss == "" {
+		return ""
+	}
+	if _, ok := a.issuerNames.Load(iss); ok {
+		return iss
+	}
+	if a.issuerNameCount.Add(1) > maxIssuerSeries {
+		a.issuerNameCount.Add(-1)
+		return OtherIssuer
+	}
+	if _, loaded := a.issuerNames.LoadOrStore(iss, struct{}{}); loaded {
+		a.issuerNameCount.Add(-1)
+	}
+	return iss
 }
 
 // issuerState is what the observable gauges report for one issuer.
@@ -222,7 +258,7 @@ func (a *adapter) requestAttrs(e *observe.Request) *requestAttrs {
 	duration := append([]attribute.KeyValue(nil), count...)
 	count = appendNonEmpty(count, AttrReason, e.ReasonName)
 	count = appendNonEmpty(count, AttrErrorCode, e.Code)
-	count = appendNonEmpty(count, AttrIssuer, e.Issuer)
+	count = appendNonEmpty(count, AttrIssuer, a.issuerName(e.Issuer))
 	duration = append(duration, AttrCacheHit.Bool(e.CacheHit))
 	ra := &requestAttrs{
 		count:    []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(count...))},
@@ -294,19 +330,20 @@ var internalSpan = trace.WithSpanKind(trace.SpanKindInternal)
 
 func (a *adapter) refresh(ctx context.Context, e observe.Refresh) {
 	outcome := "success"
+	issuer := a.issuerName(e.Issuer)
 	if e.Err != nil {
 		outcome = "failure"
-	} else {
+	} else if issuer != OtherIssuer {
 		a.mu.Lock()
-		s := a.issuers[e.Issuer]
+		s := a.issuers[issuer]
 		if s == nil {
 			s = &issuerState{}
-			a.issuers[e.Issuer] = s
+			a.issuers[issuer] = s
 		}
 		s.lastSuccess, s.keys = e.Start.Add(e.Duration), int64(e.Keys)
 		a.mu.Unlock()
 	}
-	set := metric.WithAttributeSet(attribute.NewSet(AttrIssuer.String(e.Issuer), AttrOutcome.String(outcome)))
+	set := metric.WithAttributeSet(attribute.NewSet(AttrIssuer.String(issuer), AttrOutcome.String(outcome)))
 	a.refreshes.Add(ctx, 1, set)
 	a.refreshDuration.Record(ctx, e.Duration.Seconds(), set)
 }
