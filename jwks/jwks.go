@@ -122,6 +122,7 @@ type issuerKeys struct {
 	lastAttempt time.Time
 	lastErr     error
 	loadedAt    time.Time // monotonic time of the last success, for scheduling
+	triedAt     time.Time // monotonic time of the last attempt, for scheduling
 }
 
 // New returns the keys of the configured issuers. It loads every static
@@ -566,7 +567,13 @@ func (k *Keys) loop(ctx context.Context, ik *issuerKeys) {
 		}
 		select {
 		case ik.sem <- struct{}{}:
-			_ = k.load(ctx, ik, reason)
+			// Background loads of resolved issuers count against the
+			// global cap too: tenant churn must not turn into fetches.
+			if k.capAllows(ik) {
+				_ = k.load(ctx, ik, reason)
+			} else if ik.store.idx.Load() == nil {
+				ik.setErr(k.now(), errFetchCap)
+			}
 			<-ik.sem
 		case <-ctx.Done():
 			return
@@ -586,15 +593,20 @@ func (k *Keys) nextDelay(ik *issuerKeys) time.Duration {
 }
 
 // firstDelay is nextDelay counted from ik's last successful load, for a
-// resolved issuer held again with the keys it had when evicted.
+// resolved issuer held again with the keys it had when evicted, but never
+// sooner than one rate-limit window after its last attempt: a tenant whose
+// refreshes fail keeps old keys, and re-holding it must not fetch again.
 func (k *Keys) firstDelay(ik *issuerKeys) time.Duration {
 	if ik.store.idx.Load() == nil {
 		return k.rateEvery
 	}
 	ik.mu.Lock()
-	since := time.Since(ik.loadedAt)
+	since, tried := time.Since(ik.loadedAt), time.Since(ik.triedAt)
 	ik.mu.Unlock()
-	return min(max(k.refresh-since, 0), k.refresh)
+	if k.static[ik.issuer] == ik {
+		return min(max(k.refresh-since, 0), k.refresh)
+	}
+	return min(max(k.refresh-since, k.rateEvery-tried, 0), max(k.refresh, k.rateEvery))
 }
 
 // load fetches ik's key set (discovering its URL first if needed) and, on
@@ -664,9 +676,9 @@ func (k *Keys) record(ctx context.Context, ik *issuerKeys, reason string, start 
 	d := time.Since(start)
 	now := k.now()
 	ik.mu.Lock()
-	ik.lastAttempt, ik.lastErr = now, err
+	ik.lastAttempt, ik.lastErr, ik.triedAt = now, err, time.Now()
 	if err == nil {
-		ik.lastSuccess, ik.loadedAt = now, time.Now()
+		ik.lastSuccess, ik.loadedAt = now, ik.triedAt
 	}
 	ik.mu.Unlock()
 	idx := ik.store.idx.Load()
