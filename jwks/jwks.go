@@ -147,8 +147,9 @@ func New(ctx context.Context, opts ...Option) (*Keys, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	client := *c.client
+	client := *c.client // the caller's client is never modified
 	client.Transport = limitTransport{base: base, max: c.maxBody}
+	client.CheckRedirect = checkRedirect(c.client.CheckRedirect, c.plaintext)
 	k := &Keys{
 		client:     &client,
 		timeout:    c.timeout,
@@ -287,6 +288,29 @@ func checkURL(s string, plaintext bool) error {
 		return fmt.Errorf("%w; use https, or WithInsecurePlaintextHTTP", ErrPlaintext)
 	}
 	return nil
+}
+
+// checkRedirect wraps a client's redirect policy (nil: Go's default) so
+// that every hop passes the plaintext rule of checkURL: an https discovery
+// or JWKS URL must not be downgraded to http by a redirect. Go's limit of
+// 10 hops always holds.
+func checkRedirect(next func(*http.Request, []*http.Request) error, plaintext bool) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("jwks: stopped after 10 redirects")
+		}
+		u := req.URL
+		switch {
+		case u.Scheme != "https" && u.Scheme != "http":
+			return errors.New("jwks: redirect to a scheme other than https")
+		case u.Scheme == "http" && !plaintext && !isLoopback(u.Hostname()):
+			return fmt.Errorf("%w (redirect); use https, or WithInsecurePlaintextHTTP", ErrPlaintext)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
 }
 
 // checkIssuerScheme refuses an issuer identifier that is a plaintext URL on

@@ -3,6 +3,10 @@ package jwks_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,4 +60,64 @@ func TestChurnWithFailingRefreshKeepsTheRateLimit(t *testing.T) {
 	}
 	// 3 initial loads, then at most one refresh per tenant in the 1h window.
 	assert.LessOrEqual(t, total, 6)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestRedirectToPlaintextRefused: an https JWKS or discovery URL that
+// redirects to http on a host that is not loopback is not followed; the
+// caller's redirect policy still runs and its client is not modified.
+func TestRedirectToPlaintextRefused(t *testing.T) {
+	srv := newJWKSServer(t, jwksJSON(t, jwkSpec{kid: "a", alg: "RS256", pub: testRSA(t)}))
+	for _, tc := range []struct {
+		name string
+		opt  jwks.Option
+	}{
+		{"jwks", jwks.WithIssuerJWKS("https://idp.example/", "https://idp.example/jwks.json")},
+		{"discovery", jwks.WithIssuer("https://idp.example/")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var plain, userPolicy atomic.Int64
+			tr := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				if r.URL.Scheme == "https" {
+					return &http.Response{StatusCode: http.StatusFound, Header: http.Header{"Location": {"http://192.0.2.2" + r.URL.Path}}, Body: http.NoBody, Request: r}, nil
+				}
+				plain.Add(1)
+				u, _ := url.Parse(srv.URL())
+				r2 := r.Clone(r.Context())
+				r2.URL.Host, r2.Host = u.Host, u.Host
+				return http.DefaultTransport.RoundTrip(r2)
+			})
+			client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+				userPolicy.Add(1)
+				return nil
+			}}
+			k := newKeys(t, newClock(), jwks.WithHTTPClient(client), tc.opt)
+			_, err := k.Key(t.Context(), "https://idp.example/", "a", "RS256")
+			require.ErrorIs(t, err, jwks.ErrUnavailable)
+			assert.Zero(t, plain.Load(), "no plaintext request")
+			assert.Zero(t, userPolicy.Load(), "the refused hop never reaches the caller's policy")
+			assert.IsType(t, roundTripFunc(nil), client.Transport, "the caller's client is not modified")
+		})
+	}
+}
+
+// TestRedirectPolicyWrapped: allowed hops go through the caller's redirect
+// policy, which can still refuse them.
+func TestRedirectPolicyWrapped(t *testing.T) {
+	srv := newJWKSServer(t, jwksJSON(t, jwkSpec{kid: "a", alg: "RS256", pub: testRSA(t)}))
+	redirect := httptest.NewServer(http.RedirectHandler(srv.URL(), http.StatusFound))
+	t.Cleanup(redirect.Close)
+	var calls atomic.Int64
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+		calls.Add(1)
+		return errors.New("no redirects here")
+	}}
+	k := newKeys(t, newClock(), jwks.WithHTTPClient(client), jwks.WithIssuerJWKS("https://idp.example/", redirect.URL+"/jwks.json"))
+	_, err := k.Key(t.Context(), "https://idp.example/", "a", "RS256")
+	require.ErrorIs(t, err, jwks.ErrUnavailable)
+	assert.Positive(t, calls.Load())
+	assert.Zero(t, srv.fetches.Load())
 }
