@@ -346,9 +346,12 @@ func (k *Keys) Issuers() []string {
 	return append([]string(nil), k.order...)
 }
 
-// Close stops all background refreshes and waits for them to end. Key keeps
-// answering from the keys already loaded, but never refreshes again. Close
-// is idempotent and always returns nil.
+// Close stops all background refreshes and the loads that requests
+// started, and waits for them to end: once it returns, nothing is fetched,
+// logged or reported to the observer. Key keeps answering from the keys
+// already loaded, but never loads again. Close also closes the idle
+// connections of the HTTP client. Close is idempotent and always returns
+// nil.
 func (k *Keys) Close() error {
 	k.closeOnce.Do(func() {
 		k.mu.Lock()
@@ -356,6 +359,7 @@ func (k *Keys) Close() error {
 		k.mu.Unlock()
 		k.cancel()
 		k.wg.Wait()
+		k.client.CloseIdleConnections()
 	})
 	return nil
 }
@@ -422,29 +426,57 @@ func (ik *issuerKeys) unavailable() error {
 // limiter holds at most one reservation, and cancelling it restores the
 // token in full: the limiter is never left in debt (see e707dec). The wait
 // is checked first so that no call waits longer than the rate limit wait.
+//
+// The refresh spends the window's token, so it runs detached from the
+// request: a client that goes away must not make it fail for everyone. It
+// ends with the rate limit wait plus the HTTP timeout, Close or eviction;
+// the request stops waiting for it when ctx ends.
 func (k *Keys) refreshUnknownKid(ctx, runCtx context.Context, ik *issuerKeys, kid string) {
 	select {
 	case ik.sem <- struct{}{}:
 	default:
 		return // a load is under way
 	}
-	defer func() { <-ik.sem }()
-	if ik.kf == nil || limiterDelay(ik.limiter, time.Now()) > k.rateWait || !k.capAllows(ik) {
+	if ik.kf == nil || limiterDelay(ik.limiter, time.Now()) > k.rateWait || !k.capAllows(ik) || !k.beginLoad() {
+		<-ik.sem
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, k.rateWait+k.timeout)
-	defer cancel()
-	stop := context.AfterFunc(runCtx, cancel) // Close and eviction abort the fetch
-	defer stop()
-	ik.kfErr = nil
-	loads, start := ik.store.loads.Load(), time.Now()
-	_, _ = ik.kf.Storage().KeyRead(ctx, kid)
-	switch {
-	case ik.kfErr != nil:
-		k.record(ctx, ik, "unknown kid", start, ik.kfErr)
-	case ik.store.loads.Load() != loads:
-		k.record(ctx, ik, "unknown kid", start, nil)
+	done := make(chan struct{})
+	go func() {
+		defer k.wg.Done()
+		defer close(done)
+		defer func() { <-ik.sem }()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.rateWait+k.timeout)
+		defer cancel()
+		stop := context.AfterFunc(runCtx, cancel) // Close and eviction abort the fetch
+		defer stop()
+		ik.kfErr = nil
+		loads, start := ik.store.loads.Load(), time.Now()
+		_, _ = ik.kf.Storage().KeyRead(ctx, kid)
+		switch {
+		case ik.kfErr != nil:
+			k.record(ctx, ik, "unknown kid", start, ik.kfErr)
+		case ik.store.loads.Load() != loads:
+			k.record(ctx, ik, "unknown kid", start, nil)
+		}
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
 	}
+}
+
+// beginLoad registers a load started on a request path so that Close waits
+// for it (the caller calls k.wg.Done when it ends), or reports false once
+// Close began: no load starts after that.
+func (k *Keys) beginLoad() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return false
+	}
+	k.wg.Add(1)
+	return true
 }
 
 // limiterDelay is how long lim's next token is away at now.
@@ -476,13 +508,20 @@ func (k *Keys) retryLoad(ctx, runCtx context.Context, ik *issuerKeys) {
 		return
 	}
 	defer func() { <-ik.sem }()
-	if ik.store.idx.Load() != nil || !ik.limiter.Allow() {
+	// The limiter's token is only looked at until the cap allowed the load
+	// (ik.sem keeps others off the limiter), so a capped issuer keeps it.
+	if ik.store.idx.Load() != nil || ik.limiter.TokensAt(time.Now()) < 1 {
 		return
 	}
 	if !k.capAllows(ik) {
 		ik.setErr(k.now(), errFetchCap)
 		return
 	}
+	if !k.beginLoad() {
+		return
+	}
+	defer k.wg.Done()
+	ik.limiter.Allow()
 	// The load spends the window's retry: a client that goes away must not
 	// make it fail for everyone, so it ends only with the timeout, Close or
 	// eviction.

@@ -3,9 +3,12 @@ package jwks_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/senderbound/senderbound/jwks"
 	"github.com/senderbound/senderbound/jwks/jwkstest"
+	"github.com/senderbound/senderbound/observe"
 )
 
 // TestChurnWithFailingRefreshKeepsTheRateLimit: tenants churning through
@@ -120,4 +124,123 @@ func TestRedirectPolicyWrapped(t *testing.T) {
 	require.ErrorIs(t, err, jwks.ErrUnavailable)
 	assert.Positive(t, calls.Load())
 	assert.Zero(t, srv.fetches.Load())
+}
+
+// TestCancelledRequestDoesNotSpendTheUnknownKidRefresh: a request whose
+// context ends during the unknown-kid refresh stops waiting, but the
+// refresh goes on, so a rotated key is found. Before the fix the fetch was
+// cancelled with the request and the window's refresh was spent.
+func TestCancelledRequestDoesNotSpendTheUnknownKidRefresh(t *testing.T) {
+	iss := newIssuer(t)
+	k := newKeys(t, newClock(), jwks.WithRateLimitWait(0), jwks.WithIssuerJWKS(iss.Issuer(), iss.JWKSURL()))
+	_, err := k.Key(t.Context(), iss.Issuer(), iss.CurrentKeyID(), "RS256")
+	require.NoError(t, err)
+	newKid, err := iss.AddKey("RS256")
+	require.NoError(t, err)
+	iss.SetFault(jwkstest.Fault{Delay: 100 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+	defer cancel()
+	_, err = k.Key(ctx, iss.Issuer(), "random-kid", "RS256")
+	require.ErrorIs(t, err, jwks.ErrKeyNotFound)
+	require.Eventually(t, func() bool {
+		_, err := k.Key(t.Context(), iss.Issuer(), newKid, "RS256")
+		return err == nil
+	}, 5*time.Second, 5*time.Millisecond, "the detached refresh loaded the rotated key")
+	assert.Equal(t, 2, iss.JWKSFetches())
+}
+
+// TestNoLoadAfterClose: after Close, neither a retry of an issuer without
+// keys nor an unknown kid fetches anything or changes any state.
+func TestNoLoadAfterClose(t *testing.T) {
+	down, up := newIssuer(t), newIssuer(t)
+	down.SetFault(jwkstest.Fault{Down: true})
+	var events atomic.Int64
+	o := &observe.Observer{Refresh: func(context.Context, observe.Refresh) { events.Add(1) }}
+	clk := newClock()
+	k := newKeys(t, clk, jwks.WithObserver(o), jwks.WithIssuerJWKS(down.Issuer(), down.JWKSURL()), jwks.WithIssuerJWKS(up.Issuer(), up.JWKSURL()))
+	require.NoError(t, k.Close())
+	status, eventsBefore := k.Status(), events.Load()
+	clk.Advance(time.Minute)
+	downBefore, upBefore := down.JWKSFetches(), up.JWKSFetches()
+	jwks.NewRefreshWindow(k, down.Issuer())
+	jwks.NewRefreshWindow(k, up.Issuer())
+	_, err := k.Key(t.Context(), down.Issuer(), "x", "RS256")
+	require.ErrorIs(t, err, jwks.ErrUnavailable)
+	_, err = k.Key(t.Context(), up.Issuer(), "unknown", "RS256")
+	require.ErrorIs(t, err, jwks.ErrKeyNotFound)
+	assert.Equal(t, downBefore, down.JWKSFetches())
+	assert.Equal(t, upBefore, up.JWKSFetches())
+	assert.Equal(t, eventsBefore, events.Load(), "no load attempt reported")
+	assert.Equal(t, status, k.Status(), "no load attempt recorded")
+	_, err = k.Key(t.Context(), up.Issuer(), up.CurrentKeyID(), "RS256")
+	require.NoError(t, err, "the loaded keys still answer")
+}
+
+// TestCloseWaitsForRequestLoads: Close waits for a load a request started
+// (here a resolved issuer's first load): the observer is never called after
+// Close returned.
+func TestCloseWaitsForRequestLoads(t *testing.T) {
+	started := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		<-r.Context().Done() // until Close aborts the fetch
+	}))
+	t.Cleanup(srv.Close)
+	var closed, lateCall atomic.Bool
+	o := &observe.Observer{Refresh: func(context.Context, observe.Refresh) {
+		time.Sleep(20 * time.Millisecond) // widen the window a late call falls into
+		if closed.Load() {
+			lateCall.Store(true)
+		}
+	}}
+	k, err := jwks.New(context.Background(), jwks.WithObserver(o), jwks.WithResolver(func(context.Context, string) (string, error) {
+		return srv.URL + "/jwks.json", nil
+	}, 4))
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = k.Key(context.Background(), "https://t.example/", "x", "RS256")
+	}()
+	<-started
+	require.NoError(t, k.Close())
+	closed.Store(true)
+	<-done
+	assert.False(t, lateCall.Load(), "observer called after Close returned")
+}
+
+// TestCloseClosesIdleConnections: no keep-alive goroutine of the HTTP
+// client outlives Close.
+func TestCloseClosesIdleConnections(t *testing.T) {
+	iss := newIssuer(t)
+	k, err := jwks.New(context.Background(), jwks.WithIssuerJWKS(iss.Issuer(), iss.JWKSURL()))
+	require.NoError(t, err)
+	require.NoError(t, k.Close())
+	require.Eventually(t, func() bool { return persistConnGoroutines() == 0 }, 5*time.Second, time.Millisecond)
+}
+
+// persistConnGoroutines counts the client connection goroutines of net/http.
+func persistConnGoroutines() int {
+	buf := make([]byte, 1<<20)
+	n := runtime.Stack(buf, true)
+	return strings.Count(string(buf[:n]), "net/http.(*persistConn)")
+}
+
+// TestCappedRetryKeepsTheLimiterToken: a resolved issuer whose first load
+// the global cap refused keeps its limiter token, so it loads as soon as
+// the cap allows.
+func TestCappedRetryKeepsTheLimiterToken(t *testing.T) {
+	srv := newJWKSServer(t, jwksJSON(t, jwkSpec{kid: "a", alg: "RS256", pub: testRSA(t)}))
+	k := newKeys(t, newClock(), jwks.WithResolver(func(context.Context, string) (string, error) {
+		return srv.URL(), nil
+	}, 1))
+	for i := range 2 {
+		_, err := k.Key(t.Context(), fmt.Sprintf("https://tenant-%d.example/", i), "a", "RS256")
+		require.NoError(t, err)
+	}
+	_, err := k.Key(t.Context(), "https://tenant-2.example/", "a", "RS256")
+	require.ErrorIs(t, err, jwks.ErrUnavailable, "the cap refuses the load")
+	jwks.NewFetchCapWindow(k)
+	_, err = k.Key(t.Context(), "https://tenant-2.example/", "a", "RS256")
+	require.NoError(t, err, "the issuer's limiter token was kept")
 }
