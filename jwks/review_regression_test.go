@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/MicahParks/keyfunc/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -243,4 +244,19 @@ func TestCappedRetryKeepsTheLimiterToken(t *testing.T) {
 	jwks.NewFetchCapWindow(k)
 	_, err = k.Key(t.Context(), "https://tenant-2.example/", "a", "RS256")
 	require.NoError(t, err, "the issuer's limiter token was kept")
+}
+
+// TestKeyfuncSourceDistinctKeyfuncsWithEqualSets: two issuers with their
+// own keyfuncs are accepted even when their key sets are equal; only one
+// keyfunc (one storage) for two issuers is refused.
+func TestKeyfuncSourceDistinctKeyfuncsWithEqualSets(t *testing.T) {
+	body := jwksJSON(t, jwkSpec{kid: "a", alg: "RS256", pub: testRSA(t)})
+	a, err := keyfunc.NewJWKSetJSON(body)
+	require.NoError(t, err)
+	b, err := keyfunc.NewJWKSetJSON(body)
+	require.NoError(t, err)
+	_, err = jwks.NewKeyfuncSource(map[string]keyfunc.Keyfunc{"https://a.example/": a, "https://b.example/": b})
+	require.NoError(t, err)
+	_, err = jwks.NewKeyfuncSource(map[string]keyfunc.Keyfunc{"https://a.example/": a, "https://b.example/": a})
+	require.Error(t, err)
 }
