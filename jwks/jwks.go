@@ -117,8 +117,9 @@ type issuerKeys struct {
 	kf      keyfunc.Keyfunc
 	kfErr   error // the last refresh error keyfunc's client reported
 
-	mu          sync.Mutex // guards the status fields
-	lastSuccess time.Time  // Keys.now
+	mu          sync.Mutex    // guards the status fields and refreshing
+	refreshing  chan struct{} // closed when the unknown-kid refresh under way ends
+	lastSuccess time.Time     // Keys.now
 	lastAttempt time.Time
 	lastErr     error
 	loadedAt    time.Time // monotonic time of the last success, for scheduling
@@ -371,7 +372,7 @@ func (k *Keys) Close() error {
 // allocation. An unknown kid is looked up through keyfunc's storage, whose
 // HTTP client refreshes the issuer's set at most once per rate-limit window;
 // the call waits at most the rate limit wait for the limiter, plus the HTTP
-// timeout when it does the refresh, then decides. An issuer whose keys
+// timeout when it does or waits for the refresh, then decides. An issuer whose keys
 // failed to load answers [ErrUnavailable] at once until its next permitted
 // retry. The key must fit alg ([jose.KeyFits]; "Ed25519" as "EdDSA") and
 // the JWK's "alg" when it has one; a JWK whose "use" is not "sig" is never
@@ -422,8 +423,8 @@ func (ik *issuerKeys) unavailable() error {
 
 // refreshUnknownKid asks keyfunc's storage for kid: its HTTP client
 // refreshes the set if the issuer's limiter allows. Only one caller per
-// issuer is in there at a time (others go on without waiting), so the
-// limiter holds at most one reservation, and cancelling it restores the
+// issuer is in there at a time (others wait for its outcome, or go on when
+// another kind of load is under way), so the limiter holds at most one reservation, and cancelling it restores the
 // token in full: the limiter is never left in debt (see e707dec). The wait
 // is checked first so that no call waits longer than the rate limit wait.
 //
@@ -432,19 +433,41 @@ func (ik *issuerKeys) unavailable() error {
 // ends with the rate limit wait plus the HTTP timeout, Close or eviction;
 // the request stops waiting for it when ctx ends.
 func (k *Keys) refreshUnknownKid(ctx, runCtx context.Context, ik *issuerKeys, kid string) {
-	select {
-	case ik.sem <- struct{}{}:
-	default:
-		return // a load is under way
-	}
-	if ik.kf == nil || limiterDelay(ik.limiter, time.Now()) > k.rateWait || !k.capAllows(ik) || !k.beginLoad() {
-		<-ik.sem
+	// Claim the issuer's refresh first: requests that come while it is
+	// under way wait for it, since it may bring their kid too (a key
+	// rotation seen by many clients at once).
+	ik.mu.Lock()
+	if running := ik.refreshing; running != nil {
+		ik.mu.Unlock()
+		select {
+		case <-running:
+		case <-ctx.Done():
+		}
 		return
 	}
 	done := make(chan struct{})
+	ik.refreshing = done
+	ik.mu.Unlock()
+	release := func() {
+		ik.mu.Lock()
+		ik.refreshing = nil
+		ik.mu.Unlock()
+		close(done)
+	}
+	select {
+	case ik.sem <- struct{}{}:
+	default:
+		release() // another load is under way
+		return
+	}
+	if ik.kf == nil || limiterDelay(ik.limiter, time.Now()) > k.rateWait || !k.capAllows(ik) || !k.beginLoad() {
+		<-ik.sem
+		release()
+		return
+	}
 	go func() {
 		defer k.wg.Done()
-		defer close(done)
+		defer release()
 		defer func() { <-ik.sem }()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.rateWait+k.timeout)
 		defer cancel()

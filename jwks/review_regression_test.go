@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -259,4 +260,29 @@ func TestKeyfuncSourceDistinctKeyfuncsWithEqualSets(t *testing.T) {
 	require.NoError(t, err)
 	_, err = jwks.NewKeyfuncSource(map[string]keyfunc.Keyfunc{"https://a.example/": a, "https://b.example/": a})
 	require.Error(t, err)
+}
+
+// TestConcurrentRequestsWaitForTheRotationRefresh: requests naming a
+// freshly rotated kid while its refresh is under way wait for that refresh
+// instead of failing with ErrKeyNotFound.
+func TestConcurrentRequestsWaitForTheRotationRefresh(t *testing.T) {
+	iss := newIssuer(t)
+	k := newKeys(t, newClock(), jwks.WithIssuerJWKS(iss.Issuer(), iss.JWKSURL()))
+	_, err := k.Key(t.Context(), iss.Issuer(), iss.CurrentKeyID(), "RS256")
+	require.NoError(t, err)
+	newKid, err := iss.AddKey("RS256")
+	require.NoError(t, err)
+	iss.SetFault(jwkstest.Fault{Delay: 50 * time.Millisecond})
+	var wg sync.WaitGroup
+	var fails atomic.Int64
+	for range 20 {
+		wg.Go(func() {
+			if _, err := k.Key(t.Context(), iss.Issuer(), newKid, "RS256"); err != nil {
+				fails.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Zero(t, fails.Load(), "requests failed instead of waiting for the refresh")
+	assert.Equal(t, 2, iss.JWKSFetches())
 }
