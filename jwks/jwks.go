@@ -372,8 +372,9 @@ func (k *Keys) Close() error {
 // allocation. An unknown kid is looked up through keyfunc's storage, whose
 // HTTP client refreshes the issuer's set at most once per rate-limit window;
 // the call waits at most the rate limit wait for the limiter, plus the HTTP
-// timeout when it does or waits for the refresh, then decides. An issuer whose keys
-// failed to load answers [ErrUnavailable] at once until its next permitted
+// timeout when it does or waits for the refresh, then decides (or until ctx
+// ends: the refresh itself goes on). An issuer whose keys failed to load
+// answers [ErrUnavailable] at once until its next permitted
 // retry. The key must fit alg ([jose.KeyFits]; "Ed25519" as "EdDSA") and
 // the JWK's "alg" when it has one; a JWK whose "use" is not "sig" is never
 // used; of several keys sharing the kid, the one that fits is used. Nothing
