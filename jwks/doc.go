@@ -11,7 +11,8 @@
 //
 // The context given to New bounds only the initial load of the static
 // issuers' keys (a start-up deadline); background refresh runs until
-// [Keys.Close], which waits for it. An issuer that did not load by then is
+// [Keys.Close], which waits for it and for the loads requests started, and
+// starts no load after it. An issuer that did not load by then is
 // not an error: its tokens are refused with [ErrUnavailable] (503) until a
 // retry succeeds. [Keys.Ready] waits until every static issuer has keys and
 // says which have none and why; [Keys.Status] is a snapshot per issuer for
@@ -44,7 +45,8 @@
 // A failed load keeps the last good keys; after one, an issuer without keys
 // fails at once until its next permitted retry (once per rate-limit window),
 // so a down issuer never costs each request an HTTP timeout. Plaintext http
-// is refused except on loopback hosts or with [WithInsecurePlaintextHTTP].
+// is refused except on loopback hosts or with [WithInsecurePlaintextHTTP],
+// on every redirect hop too.
 // Nothing named by a token (jku, x5u, jwk, x5c) is ever fetched or used.
 //
 // Rotation works as at Auth0: the current, next and previous keys in the

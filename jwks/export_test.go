@@ -16,3 +16,9 @@ func NewRefreshWindow(k *Keys, issuer string) {
 	}
 	ik.limiter.AllowN(time.Now().Add(k.rateEvery), 0)
 }
+
+// NewFetchCapWindow refills the global cap on loads of resolved issuers, as
+// if its window had passed.
+func NewFetchCapWindow(k *Keys) {
+	k.fetchCap.AllowN(time.Now().Add(k.rateEvery), 0)
+}

@@ -91,7 +91,7 @@ func NewKeyfuncSource(byIssuer map[string]keyfunc.Keyfunc) (*KeyfuncSource, erro
 			continue
 		}
 		for _, s := range seen {
-			if reflect.DeepEqual(s.storage, kf.Storage()) {
+			if sameStorage(s.storage, kf.Storage()) {
 				errs = append(errs, fmt.Errorf("jwks: issuers %q and %q share one keyfunc: give each issuer its own", s.issuer, iss))
 			}
 		}
@@ -102,6 +102,22 @@ func NewKeyfuncSource(byIssuer map[string]keyfunc.Keyfunc) (*KeyfuncSource, erro
 		return nil, err
 	}
 	return &KeyfuncSource{byIssuer: m}, nil
+}
+
+// sameStorage reports whether a and b are the same storage: the same
+// pointer (or other reference), or equal comparable values. Contents are
+// never compared: two issuers may well publish equal sets, and reading a
+// storage's contents here would race with its refreshes.
+func sameStorage(a, b jwkset.Storage) bool {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	if va.Type() != vb.Type() {
+		return false
+	}
+	switch va.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Chan, reflect.Func, reflect.UnsafePointer, reflect.Slice:
+		return va.Pointer() == vb.Pointer()
+	}
+	return va.Comparable() && va.Equal(vb)
 }
 
 // Key implements the Guard's key source: the key of issuer's keyfunc with

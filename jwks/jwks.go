@@ -117,11 +117,13 @@ type issuerKeys struct {
 	kf      keyfunc.Keyfunc
 	kfErr   error // the last refresh error keyfunc's client reported
 
-	mu          sync.Mutex // guards the status fields
-	lastSuccess time.Time  // Keys.now
+	mu          sync.Mutex    // guards the status fields and refreshing
+	refreshing  chan struct{} // closed when the unknown-kid refresh under way ends
+	lastSuccess time.Time     // Keys.now
 	lastAttempt time.Time
 	lastErr     error
 	loadedAt    time.Time // monotonic time of the last success, for scheduling
+	triedAt     time.Time // monotonic time of the last attempt, for scheduling
 }
 
 // New returns the keys of the configured issuers. It loads every static
@@ -146,8 +148,9 @@ func New(ctx context.Context, opts ...Option) (*Keys, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	client := *c.client
+	client := *c.client // the caller's client is never modified
 	client.Transport = limitTransport{base: base, max: c.maxBody}
+	client.CheckRedirect = checkRedirect(c.client.CheckRedirect, c.plaintext)
 	k := &Keys{
 		client:     &client,
 		timeout:    c.timeout,
@@ -288,6 +291,29 @@ func checkURL(s string, plaintext bool) error {
 	return nil
 }
 
+// checkRedirect wraps a client's redirect policy (nil: Go's default) so
+// that every hop passes the plaintext rule of checkURL: an https discovery
+// or JWKS URL must not be downgraded to http by a redirect. Go's limit of
+// 10 hops always holds.
+func checkRedirect(next func(*http.Request, []*http.Request) error, plaintext bool) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("jwks: stopped after 10 redirects")
+		}
+		u := req.URL
+		switch {
+		case u.Scheme != "https" && u.Scheme != "http":
+			return errors.New("jwks: redirect to a scheme other than https")
+		case u.Scheme == "http" && !plaintext && !isLoopback(u.Hostname()):
+			return fmt.Errorf("%w (redirect); use https, or WithInsecurePlaintextHTTP", ErrPlaintext)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+}
+
 // checkIssuerScheme refuses an issuer identifier that is a plaintext URL on
 // a host that is not loopback; other identifiers are not fetched and pass.
 func checkIssuerScheme(issuer string, plaintext bool) error {
@@ -321,9 +347,12 @@ func (k *Keys) Issuers() []string {
 	return append([]string(nil), k.order...)
 }
 
-// Close stops all background refreshes and waits for them to end. Key keeps
-// answering from the keys already loaded, but never refreshes again. Close
-// is idempotent and always returns nil.
+// Close stops all background refreshes and the loads that requests
+// started, and waits for them to end: once it returns, nothing is fetched,
+// logged or reported to the observer. Key keeps answering from the keys
+// already loaded, but never loads again. Close also closes the idle
+// connections of the HTTP client. Close is idempotent and always returns
+// nil.
 func (k *Keys) Close() error {
 	k.closeOnce.Do(func() {
 		k.mu.Lock()
@@ -331,6 +360,7 @@ func (k *Keys) Close() error {
 		k.mu.Unlock()
 		k.cancel()
 		k.wg.Wait()
+		k.client.CloseIdleConnections()
 	})
 	return nil
 }
@@ -342,8 +372,9 @@ func (k *Keys) Close() error {
 // allocation. An unknown kid is looked up through keyfunc's storage, whose
 // HTTP client refreshes the issuer's set at most once per rate-limit window;
 // the call waits at most the rate limit wait for the limiter, plus the HTTP
-// timeout when it does the refresh, then decides. An issuer whose keys
-// failed to load answers [ErrUnavailable] at once until its next permitted
+// timeout when it does or waits for the refresh, then decides (or until ctx
+// ends: the refresh itself goes on). An issuer whose keys failed to load
+// answers [ErrUnavailable] at once until its next permitted
 // retry. The key must fit alg ([jose.KeyFits]; "Ed25519" as "EdDSA") and
 // the JWK's "alg" when it has one; a JWK whose "use" is not "sig" is never
 // used; of several keys sharing the kid, the one that fits is used. Nothing
@@ -393,33 +424,83 @@ func (ik *issuerKeys) unavailable() error {
 
 // refreshUnknownKid asks keyfunc's storage for kid: its HTTP client
 // refreshes the set if the issuer's limiter allows. Only one caller per
-// issuer is in there at a time (others go on without waiting), so the
-// limiter holds at most one reservation, and cancelling it restores the
+// issuer is in there at a time (others wait for its outcome, or go on when
+// another kind of load is under way), so the limiter holds at most one reservation, and cancelling it restores the
 // token in full: the limiter is never left in debt (see e707dec). The wait
 // is checked first so that no call waits longer than the rate limit wait.
+//
+// The refresh spends the window's token, so it runs detached from the
+// request: a client that goes away must not make it fail for everyone. It
+// ends with the rate limit wait plus the HTTP timeout, Close or eviction;
+// the request stops waiting for it when ctx ends.
 func (k *Keys) refreshUnknownKid(ctx, runCtx context.Context, ik *issuerKeys, kid string) {
+	// Claim the issuer's refresh first: requests that come while it is
+	// under way wait for it, since it may bring their kid too (a key
+	// rotation seen by many clients at once).
+	ik.mu.Lock()
+	if running := ik.refreshing; running != nil {
+		ik.mu.Unlock()
+		select {
+		case <-running:
+		case <-ctx.Done():
+		}
+		return
+	}
+	done := make(chan struct{})
+	ik.refreshing = done
+	ik.mu.Unlock()
+	release := func() {
+		ik.mu.Lock()
+		ik.refreshing = nil
+		ik.mu.Unlock()
+		close(done)
+	}
 	select {
 	case ik.sem <- struct{}{}:
 	default:
-		return // a load is under way
-	}
-	defer func() { <-ik.sem }()
-	if ik.kf == nil || limiterDelay(ik.limiter, time.Now()) > k.rateWait || !k.capAllows(ik) {
+		release() // another load is under way
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, k.rateWait+k.timeout)
-	defer cancel()
-	stop := context.AfterFunc(runCtx, cancel) // Close and eviction abort the fetch
-	defer stop()
-	ik.kfErr = nil
-	loads, start := ik.store.loads.Load(), time.Now()
-	_, _ = ik.kf.Storage().KeyRead(ctx, kid)
-	switch {
-	case ik.kfErr != nil:
-		k.record(ctx, ik, "unknown kid", start, ik.kfErr)
-	case ik.store.loads.Load() != loads:
-		k.record(ctx, ik, "unknown kid", start, nil)
+	if ik.kf == nil || limiterDelay(ik.limiter, time.Now()) > k.rateWait || !k.capAllows(ik) || !k.beginLoad() {
+		<-ik.sem
+		release()
+		return
 	}
+	go func() {
+		defer k.wg.Done()
+		defer release()
+		defer func() { <-ik.sem }()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.rateWait+k.timeout)
+		defer cancel()
+		stop := context.AfterFunc(runCtx, cancel) // Close and eviction abort the fetch
+		defer stop()
+		ik.kfErr = nil
+		loads, start := ik.store.loads.Load(), time.Now()
+		_, _ = ik.kf.Storage().KeyRead(ctx, kid)
+		switch {
+		case ik.kfErr != nil:
+			k.record(ctx, ik, "unknown kid", start, ik.kfErr)
+		case ik.store.loads.Load() != loads:
+			k.record(ctx, ik, "unknown kid", start, nil)
+		}
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// beginLoad registers a load started on a request path so that Close waits
+// for it (the caller calls k.wg.Done when it ends), or reports false once
+// Close began: no load starts after that.
+func (k *Keys) beginLoad() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return false
+	}
+	k.wg.Add(1)
+	return true
 }
 
 // limiterDelay is how long lim's next token is away at now.
@@ -451,13 +532,20 @@ func (k *Keys) retryLoad(ctx, runCtx context.Context, ik *issuerKeys) {
 		return
 	}
 	defer func() { <-ik.sem }()
-	if ik.store.idx.Load() != nil || !ik.limiter.Allow() {
+	// The limiter's token is only looked at until the cap allowed the load
+	// (ik.sem keeps others off the limiter), so a capped issuer keeps it.
+	if ik.store.idx.Load() != nil || ik.limiter.TokensAt(time.Now()) < 1 {
 		return
 	}
 	if !k.capAllows(ik) {
 		ik.setErr(k.now(), errFetchCap)
 		return
 	}
+	if !k.beginLoad() {
+		return
+	}
+	defer k.wg.Done()
+	ik.limiter.Allow()
 	// The load spends the window's retry: a client that goes away must not
 	// make it fail for everyone, so it ends only with the timeout, Close or
 	// eviction.
@@ -566,7 +654,13 @@ func (k *Keys) loop(ctx context.Context, ik *issuerKeys) {
 		}
 		select {
 		case ik.sem <- struct{}{}:
-			_ = k.load(ctx, ik, reason)
+			// Background loads of resolved issuers count against the
+			// global cap too: tenant churn must not turn into fetches.
+			if k.capAllows(ik) {
+				_ = k.load(ctx, ik, reason)
+			} else if ik.store.idx.Load() == nil {
+				ik.setErr(k.now(), errFetchCap)
+			}
 			<-ik.sem
 		case <-ctx.Done():
 			return
@@ -586,15 +680,20 @@ func (k *Keys) nextDelay(ik *issuerKeys) time.Duration {
 }
 
 // firstDelay is nextDelay counted from ik's last successful load, for a
-// resolved issuer held again with the keys it had when evicted.
+// resolved issuer held again with the keys it had when evicted, but never
+// sooner than one rate-limit window after its last attempt: a tenant whose
+// refreshes fail keeps old keys, and re-holding it must not fetch again.
 func (k *Keys) firstDelay(ik *issuerKeys) time.Duration {
 	if ik.store.idx.Load() == nil {
 		return k.rateEvery
 	}
 	ik.mu.Lock()
-	since := time.Since(ik.loadedAt)
+	since, tried := time.Since(ik.loadedAt), time.Since(ik.triedAt)
 	ik.mu.Unlock()
-	return min(max(k.refresh-since, 0), k.refresh)
+	if k.static[ik.issuer] == ik {
+		return min(max(k.refresh-since, 0), k.refresh)
+	}
+	return min(max(k.refresh-since, k.rateEvery-tried, 0), max(k.refresh, k.rateEvery))
 }
 
 // load fetches ik's key set (discovering its URL first if needed) and, on
@@ -664,9 +763,9 @@ func (k *Keys) record(ctx context.Context, ik *issuerKeys, reason string, start 
 	d := time.Since(start)
 	now := k.now()
 	ik.mu.Lock()
-	ik.lastAttempt, ik.lastErr = now, err
+	ik.lastAttempt, ik.lastErr, ik.triedAt = now, err, time.Now()
 	if err == nil {
-		ik.lastSuccess, ik.loadedAt = now, time.Now()
+		ik.lastSuccess, ik.loadedAt = now, ik.triedAt
 	}
 	ik.mu.Unlock()
 	idx := ik.store.idx.Load()

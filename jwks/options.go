@@ -110,7 +110,8 @@ func WithResolver(resolve func(ctx context.Context, issuer string) (jwksURL stri
 }
 
 // WithHTTPClient sets the client for discovery and JWKS requests. It is not
-// modified: a copy with a body-limiting transport is used. Default: a client
+// modified: a copy with a body-limiting transport is used, whose redirect
+// policy refuses plaintext hops before calling the client's own. Default: a client
 // using http.DefaultTransport.
 func WithHTTPClient(c *http.Client) Option { return func(cfg *config) { cfg.client = c } }
 

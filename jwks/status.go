@@ -61,7 +61,10 @@ func (ik *issuerKeys) status() IssuerStatus {
 
 // Status returns a snapshot of every issuer's keys: the static issuers in
 // the order given, then the resolved issuers currently held, most recently
-// used first.
+// used first. The statuses are for operators, not clients: resolved issuers
+// are named by tokens, and LastError texts may name internal hosts and
+// addresses, so serve them only on an internal port or behind auth (the
+// first len([Keys.Issuers]) entries are the static issuers).
 func (k *Keys) Status() []IssuerStatus {
 	out := make([]IssuerStatus, 0, len(k.order))
 	for _, iss := range k.order {

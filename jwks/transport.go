@@ -35,3 +35,11 @@ func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.ContentLength = int64(len(b))
 	return resp, nil
 }
+
+// CloseIdleConnections closes the idle connections of the base transport,
+// so that Keys.Close leaves no keep-alive goroutines behind.
+func (t limitTransport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}

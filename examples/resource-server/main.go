@@ -297,7 +297,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // readyz answers 200 when every issuer has keys and 503 until then, with
-// {"ready": bool, "issuers": [jwks.IssuerStatus...]}.
+// {"ready": bool, "issuers": [jwks.IssuerStatus...]} of the static issuers
+// only: issuers found through a resolver are named by tokens, and this
+// endpoint has no auth. The error texts may name internal hosts; a real
+// deployment serves this on an internal port.
 func readyz(keys *jwks.Keys) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		now, cancel := context.WithCancel(r.Context())
@@ -311,7 +314,7 @@ func readyz(keys *jwks.Keys) http.HandlerFunc {
 		_ = json.NewEncoder(w).Encode(struct {
 			Ready   bool                `json:"ready"`
 			Issuers []jwks.IssuerStatus `json:"issuers"`
-		}{ready, keys.Status()})
+		}{ready, keys.Status()[:len(keys.Issuers())]}) // Status lists the static issuers first
 	}
 }
 
