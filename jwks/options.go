@@ -89,7 +89,10 @@ func WithIssuerJWKS(issuer, jwksURL string) Option {
 // WithResolver trusts issuers that are known only at run time. For an issuer
 // that is not configured statically, Key calls resolve with the issuer named
 // by the token; a non-nil error means the issuer is not trusted
-// ([ErrUnknownIssuer]). A non-empty jwksURL is used as is; an empty one with
+// ([ErrUnknownIssuer]: the middleware answers 401), unless it wraps
+// [ErrUnavailable] or a context error: a resolver that cannot decide (its
+// tenant store is down) should say so that way, and the middleware then
+// fails closed with 503 instead. A non-empty jwksURL is used as is; an empty one with
 // a nil error means discovery (the issuer must then be an https URL). The
 // plaintext rule of [WithIssuerJWKS] applies to what resolve returns.
 // resolve is called for every Key call naming an issuer that is not held, so
