@@ -16,7 +16,7 @@ func TestHMACNonces(t *testing.T) {
 	require.NoError(t, err)
 	nonce, err := n.Nonce()
 	require.NoError(t, err)
-	assert.True(t, validNonce(nonce), "nonce syntax of RFC 9449 §8.1")
+	assert.True(t, ValidNonce(nonce), "nonce syntax of RFC 9449 §8.1")
 
 	st, err := n.Check(nonce)
 	require.NoError(t, err)

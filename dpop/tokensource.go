@@ -472,7 +472,7 @@ func (c *ClientCredentials) request(ctx context.Context, nonce string) (*tokenRe
 	}
 	r := &tokenReply{status: resp.StatusCode, body: body}
 	// RFC 9449 §8.2: any answer may carry a new nonce for the next request.
-	if n := resp.Header.Get("DPoP-Nonce"); validNonce(n) {
+	if n := resp.Header.Get("DPoP-Nonce"); ValidNonce(n) {
 		r.nonce = n
 		c.mu.Lock()
 		c.nonce = n

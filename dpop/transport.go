@@ -207,7 +207,7 @@ func (t *Transport) nonce(origin string) string {
 // returns it.
 func (t *Transport) remember(origin string, h http.Header) string {
 	n := h.Get("DPoP-Nonce")
-	if !validNonce(n) {
+	if !ValidNonce(n) {
 		return ""
 	}
 	t.mu.Lock()
@@ -219,9 +219,11 @@ func (t *Transport) remember(origin string, h http.Header) string {
 	return n
 }
 
-// validNonce reports whether n has RFC 9449 §8.1 nonce syntax:
-// 1*NQCHAR, that is %x21 / %x23-5B / %x5D-7E. Length is bounded too.
-func validNonce(n string) bool {
+// ValidNonce reports whether n has the nonce syntax of RFC 9449 §8.1,
+// 1*NQCHAR (%x21 / %x23-5B / %x5D-7E), and at most 1,024 bytes: what a
+// client may store from a DPoP-Nonce header (or gRPC metadata) and send
+// back in a proof.
+func ValidNonce(n string) bool {
 	if n == "" || len(n) > 1024 {
 		return false
 	}

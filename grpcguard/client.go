@@ -214,7 +214,7 @@ func (c *Credentials) remember(authority string, mds ...metadata.MD) string {
 			n = v[0]
 		}
 	}
-	if !validNonce(n) {
+	if !dpop.ValidNonce(n) {
 		return ""
 	}
 	c.mu.Lock()
@@ -224,20 +224,6 @@ func (c *Credentials) remember(authority string, mds ...metadata.MD) string {
 	}
 	c.nonces[authority] = n
 	return n
-}
-
-// validNonce reports whether n has RFC 9449 §8.1 nonce syntax, 1*NQCHAR
-// (%x21 / %x23-5B / %x5D-7E), with a bounded length.
-func validNonce(n string) bool {
-	if n == "" || len(n) > 1024 {
-		return false
-	}
-	for i := 0; i < len(n); i++ {
-		if c := n[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 // asksForNonce reports whether the answer carries a DPoP challenge with
