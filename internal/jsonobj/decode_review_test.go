@@ -43,5 +43,6 @@ func TestDecodeSelfEmbedding(t *testing.T) {
 	var n node
 	require.NoError(t, Decode([]byte(`{"x":1}`), &n))
 	assert.Equal(t, 1, n.X)
+	assert.Nil(t, n.node, "nothing names the embedded field")
 	assert.ErrorIs(t, Decode([]byte(`{"X":1}`), &n), ErrNameCase)
 }
