@@ -252,7 +252,7 @@ func originOf(req *http.Request) string {
 // error="use_dpop_nonce" (RFC 9449 §9).
 func asksForNonce(h http.Header) bool {
 	for _, v := range h.Values("WWW-Authenticate") {
-		if e, ok := challengeParam(v, "DPoP", "error"); ok && e == "use_dpop_nonce" {
+		if e, ok := ChallengeParam(v, "DPoP", "error"); ok && e == "use_dpop_nonce" {
 			return true
 		}
 	}
@@ -261,10 +261,13 @@ func asksForNonce(h http.Header) bool {
 
 var errChallenge = errors.New("dpop: malformed challenge")
 
-// challengeParam returns the value of param in the challenge for scheme in
-// one WWW-Authenticate field value, which may hold several challenges
-// (RFC 9110 §11.6.1).
-func challengeParam(v, scheme, param string) (string, bool) {
+// ChallengeParam returns the value of the auth-param named param in the
+// challenge for scheme within one WWW-Authenticate field value (or gRPC
+// www-authenticate metadata value), which may hold several challenges (RFC
+// 9110 §11.6.1). Scheme and parameter names compare case-insensitively;
+// quoted values are unescaped. A client reads the error, scope or algs of a
+// rejection with it.
+func ChallengeParam(v, scheme, param string) (string, bool) {
 	cur := ""
 	i := 0
 	for i < len(v) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -240,82 +239,9 @@ func asksForNonce(mds ...metadata.MD) bool {
 }
 
 // ChallengeParam returns the value of the auth-param named param in the
-// challenge for scheme within one www-authenticate value, which may hold
-// several challenges (RFC 9110 §11.6.1). Scheme and parameter names compare
-// case-insensitively; quoted values are unescaped. It is how a client reads
-// the error, scope or algs of a rejection from [Interceptor]'s metadata.
+// challenge for scheme within one www-authenticate value, as
+// [dpop.ChallengeParam] does for HTTP. It is how a client reads the error,
+// scope or algs of a rejection from [Interceptor]'s metadata.
 func ChallengeParam(v, scheme, param string) (string, bool) {
-	current := ""
-	for i := 0; i < len(v); {
-		for i < len(v) && (v[i] == ' ' || v[i] == '\t' || v[i] == ',') {
-			i++
-		}
-		start := i
-		for i < len(v) && isTChar(v[i]) {
-			i++
-		}
-		name := v[start:i]
-		if name == "" {
-			i++ // not a token: skip the byte
-			continue
-		}
-		j := i
-		for j < len(v) && (v[j] == ' ' || v[j] == '\t') {
-			j++
-		}
-		if j == len(v) || v[j] != '=' {
-			current = name // a challenge's scheme
-			i = j
-			continue
-		}
-		i = j + 1
-		for i < len(v) && (v[i] == ' ' || v[i] == '\t') {
-			i++
-		}
-		value, n, ok := paramValue(v[i:])
-		if !ok {
-			return "", false
-		}
-		i += n
-		if strings.EqualFold(current, scheme) && strings.EqualFold(name, param) {
-			return value, true
-		}
-	}
-	return "", false
-}
-
-// paramValue reads a token or a quoted-string at the start of s and
-// returns it and the bytes it took.
-func paramValue(s string) (string, int, bool) {
-	if s == "" || s[0] != '"' {
-		i := 0
-		for i < len(s) && isTChar(s[i]) {
-			i++
-		}
-		return s[:i], i, true
-	}
-	var b strings.Builder
-	for i := 1; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			if i+1 == len(s) {
-				return "", 0, false
-			}
-			i++
-			b.WriteByte(s[i])
-		case '"':
-			return b.String(), i + 1, true
-		default:
-			b.WriteByte(s[i])
-		}
-	}
-	return "", 0, false
-}
-
-func isTChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+	return dpop.ChallengeParam(v, scheme, param)
 }
