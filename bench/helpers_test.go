@@ -11,14 +11,14 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // newIssuer starts a fake issuer that is closed when the test ends.
-func newIssuer(tb testing.TB, opts ...jwkstest.Option) *jwkstest.Issuer {
+func newIssuer(tb testing.TB, opts ...oauthtest.Option) *oauthtest.Issuer {
 	tb.Helper()
-	iss, err := jwkstest.NewIssuer(opts...)
+	iss, err := oauthtest.NewIssuer(opts...)
 	require.NoError(tb, err)
 	tb.Cleanup(iss.Close)
 	return iss
@@ -26,17 +26,17 @@ func newIssuer(tb testing.TB, opts ...jwkstest.Option) *jwkstest.Issuer {
 
 // newGuard returns a Guard that trusts iss, for the issuer's default
 // audience, with its keys fetched once before it returns.
-func newGuard(tb testing.TB, iss *jwkstest.Issuer, opts ...middleware.Option) *middleware.Guard {
+func newGuard(tb testing.TB, iss *oauthtest.Issuer, opts ...middleware.Option) *middleware.Guard {
 	tb.Helper()
 	keys, err := jwks.New(context.Background(), jwks.WithIssuerJWKS(iss.Issuer(), iss.JWKSURL()))
 	require.NoError(tb, err)
 	tb.Cleanup(func() { _ = keys.Close() })
-	g, err := middleware.New(keys, append([]middleware.Option{middleware.WithAudience(jwkstest.DefaultAudience)}, opts...)...)
+	g, err := middleware.New(keys, append([]middleware.Option{middleware.WithAudience(oauthtest.DefaultAudience)}, opts...)...)
 	require.NoError(tb, err)
 	return g
 }
 
-func mint(tb testing.TB, iss *jwkstest.Issuer, tok jwkstest.Token) string {
+func mint(tb testing.TB, iss *oauthtest.Issuer, tok oauthtest.Token) string {
 	tb.Helper()
 	s, err := iss.Mint(tok)
 	require.NoError(tb, err)

@@ -15,8 +15,8 @@ import (
 
 	"github.com/senderbound/senderbound/bench/internal/benchkit"
 	"github.com/senderbound/senderbound/dpop"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // clientsPerCPU × GOMAXPROCS keep-alive clients drive each server: enough to
@@ -164,9 +164,9 @@ func bearerCredentials(token string) func(string, int) credentials {
 // off, so each request verifies two signatures.
 func BenchmarkHTTP(b *testing.B) {
 	b.Run("DPoP-ES256", func(b *testing.B) {
-		iss := newIssuer(b, jwkstest.WithAlgorithm("ES256"))
+		iss := newIssuer(b, oauthtest.WithAlgorithm("ES256"))
 		signer, pub := newSigner(b)
-		token := mint(b, iss, jwkstest.Token{JKT: signer.Thumbprint(), Scope: "read:messages"})
+		token := mint(b, iss, oauthtest.Token{JKT: signer.Thumbprint(), Scope: "read:messages"})
 		creds := dpopCredentials(b, signer, token)
 		b.Run("floor-1xES256", func(b *testing.B) {
 			drive(b, floorHandler(dpopHeader, benchkit.FloorVerify(b, pub)), creds)
@@ -177,8 +177,8 @@ func BenchmarkHTTP(b *testing.B) {
 		}
 	})
 	b.Run("Bearer-RS256", func(b *testing.B) {
-		iss := newIssuer(b, jwkstest.WithAlgorithm("RS256"))
-		token := mint(b, iss, jwkstest.Token{Scope: "read:messages"})
+		iss := newIssuer(b, oauthtest.WithAlgorithm("RS256"))
+		token := mint(b, iss, oauthtest.Token{Scope: "read:messages"})
 		creds := bearerCredentials(token)
 		b.Run("noauth", func(b *testing.B) { drive(b, hello, creds) })
 		b.Run("floor-1xRS256", func(b *testing.B) {
@@ -232,24 +232,24 @@ func httpContender(b *testing.B, h http.Handler, prepare func(url string, n int)
 // warm ≥ 80). Run with -benchtime 12x for 12 rounds.
 func BenchmarkHTTPRatio(b *testing.B) {
 	b.Run("DPoP-ES256-warm", func(b *testing.B) {
-		iss := newIssuer(b, jwkstest.WithAlgorithm("ES256"))
+		iss := newIssuer(b, oauthtest.WithAlgorithm("ES256"))
 		signer, pub := newSigner(b)
-		token := mint(b, iss, jwkstest.Token{JKT: signer.Thumbprint(), Scope: "read:messages"})
+		token := mint(b, iss, oauthtest.Token{JKT: signer.Thumbprint(), Scope: "read:messages"})
 		creds := dpopCredentials(b, signer, token)
 		floor := httpContender(b, floorHandler(dpopHeader, benchkit.FloorVerify(b, pub)), creds)
 		subject := httpContender(b, newGuard(b, iss).Handler(hello), creds)
 		reportHTTP(b)(benchkit.Compare(b, floor, subject))
 	})
 	b.Run("Bearer-RS256-warm", func(b *testing.B) {
-		iss := newIssuer(b, jwkstest.WithAlgorithm("RS256"))
-		creds := bearerCredentials(mint(b, iss, jwkstest.Token{Scope: "read:messages"}))
+		iss := newIssuer(b, oauthtest.WithAlgorithm("RS256"))
+		creds := bearerCredentials(mint(b, iss, oauthtest.Token{Scope: "read:messages"}))
 		floor := httpContender(b, floorHandler(bearerToken, benchkit.FloorVerify(b, iss.PublicKey(iss.CurrentKeyID()))), creds)
 		subject := httpContender(b, newGuard(b, iss).Handler(hello), creds)
 		reportHTTP(b)(benchkit.Compare(b, floor, subject))
 	})
 	b.Run("Bearer-RS256-warm-vs-noauth", func(b *testing.B) {
-		iss := newIssuer(b, jwkstest.WithAlgorithm("RS256"))
-		creds := bearerCredentials(mint(b, iss, jwkstest.Token{Scope: "read:messages"}))
+		iss := newIssuer(b, oauthtest.WithAlgorithm("RS256"))
+		creds := bearerCredentials(mint(b, iss, oauthtest.Token{Scope: "read:messages"}))
 		reportHTTP(b)(benchkit.Compare(b, httpContender(b, hello, creds), httpContender(b, newGuard(b, iss).Handler(hello), creds)))
 	})
 }
@@ -276,10 +276,10 @@ var cacheModes = []struct {
 // dpop.Transport) and the floor server really verifies, so that neither
 // side is measured answering 401.
 func TestHTTPSetup(t *testing.T) {
-	iss := newIssuer(t, jwkstest.WithAlgorithm("ES256"))
+	iss := newIssuer(t, oauthtest.WithAlgorithm("ES256"))
 	signer, pub := newSigner(t)
 	other, _ := newSigner(t)
-	token := mint(t, iss, jwkstest.Token{JKT: signer.Thumbprint()})
+	token := mint(t, iss, oauthtest.Token{JKT: signer.Thumbprint()})
 	for _, tc := range []struct {
 		name   string
 		h      http.Handler
@@ -308,8 +308,8 @@ func TestHTTPSetup(t *testing.T) {
 		rs := newIssuer(t)
 		forger := newIssuer(t)
 		verify := benchkit.FloorVerify(t, rs.PublicKey(rs.CurrentKeyID()))
-		assert.True(t, verify(mint(t, rs, jwkstest.Token{})))
-		assert.False(t, verify(mint(t, forger, jwkstest.Token{})))
+		assert.True(t, verify(mint(t, rs, oauthtest.Token{})))
+		assert.False(t, verify(mint(t, forger, oauthtest.Token{})))
 		assert.False(t, verify("no-dots"))
 	})
 }

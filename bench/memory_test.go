@@ -19,8 +19,8 @@ import (
 
 	"github.com/senderbound/senderbound/bench/internal/benchkit"
 	"github.com/senderbound/senderbound/dpop"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // Sustained-load settings. The clock of the issuer, the Guard, the DPoP
@@ -98,7 +98,7 @@ func sustain(b *testing.B, total int) []memSample {
 	var tick atomic.Int64
 	clock := func() time.Time { return base.Add(time.Duration(tick.Load()) * clockStep) }
 
-	iss := newIssuer(b, jwkstest.WithAlgorithm("ES256"), jwkstest.WithClock(clock))
+	iss := newIssuer(b, oauthtest.WithAlgorithm("ES256"), oauthtest.WithClock(clock))
 	replay, err := dpop.NewMemoryReplayCache(dpop.WithCacheClock(clock))
 	require.NoError(b, err)
 	verifier, err := dpop.NewVerifier(dpop.WithReplayCache(replay), dpop.WithClock(clock))
@@ -114,9 +114,9 @@ func sustain(b *testing.B, total int) []memSample {
 	}
 	tokens := make([]string, distinctTokens)
 	for i := range tokens {
-		tokens[i] = mint(b, iss, jwkstest.Token{
+		tokens[i] = mint(b, iss, oauthtest.Token{
 			Subject: "user-" + strconv.Itoa(i), JKT: signers[i%distinctClients].Thumbprint(),
-			Dialect: jwkstest.RFC9068, Scope: "read:messages",
+			Dialect: oauthtest.RFC9068, Scope: "read:messages",
 		})
 	}
 

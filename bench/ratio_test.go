@@ -19,9 +19,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/senderbound/senderbound/bench/internal/benchkit"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // BenchmarkRatio measures each row of issue 7's target table as a ratio to
@@ -31,8 +31,8 @@ import (
 // library. Run with -benchtime 12x for 12 rounds.
 func BenchmarkRatio(b *testing.B) {
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
-		iss := newIssuer(b, jwkstest.WithAlgorithm(alg))
-		tok := mint(b, iss, jwkstest.Token{Scope: "read:messages", Permissions: []string{"read:messages"}})
+		iss := newIssuer(b, oauthtest.WithAlgorithm(alg))
+		tok := mint(b, iss, oauthtest.Token{Scope: "read:messages", Permissions: []string{"read:messages"}})
 		floor := benchkit.Repeat(benchkit.MustVerify(b, benchkit.FloorVerify(b, iss.PublicKey(iss.CurrentKeyID())), tok))
 		for _, mode := range cacheModes {
 			g := newGuard(b, iss, mode.opt)
@@ -43,9 +43,9 @@ func BenchmarkRatio(b *testing.B) {
 	}
 
 	b.Run("DPoP-ES256", func(b *testing.B) {
-		iss := newIssuer(b, jwkstest.WithAlgorithm("ES256"))
+		iss := newIssuer(b, oauthtest.WithAlgorithm("ES256"))
 		signer, pub := newSigner(b)
-		tok := mint(b, iss, jwkstest.Token{JKT: signer.Thumbprint()})
+		tok := mint(b, iss, oauthtest.Token{JKT: signer.Thumbprint()})
 		verifyProof := benchkit.FloorVerify(b, pub)
 		verifyToken := benchkit.FloorVerify(b, iss.PublicKey(iss.CurrentKeyID()))
 		// The floors verify fresh proofs too, one per operation.
@@ -79,8 +79,8 @@ func BenchmarkRatio(b *testing.B) {
 	b.Run("mTLS-vs-Bearer-RS256-cold", func(b *testing.B) {
 		iss := newIssuer(b)
 		cert := clientCert(b)
-		plain := benchkit.BearerRequest(mint(b, iss, jwkstest.Token{}))
-		bound := benchkit.BearerRequest(mint(b, iss, jwkstest.Token{X5TS256: mtls.Thumbprint(cert)}))
+		plain := benchkit.BearerRequest(mint(b, iss, oauthtest.Token{}))
+		bound := benchkit.BearerRequest(mint(b, iss, oauthtest.Token{X5TS256: mtls.Thumbprint(cert)}))
 		for _, r := range []*http.Request{plain, bound} {
 			r.TLS = &tls.ConnectionState{HandshakeComplete: true, PeerCertificates: []*x509.Certificate{cert}}
 		}
@@ -94,11 +94,11 @@ func BenchmarkRatio(b *testing.B) {
 		iss := newIssuer(b)
 		k, err := rsa.GenerateKey(rand.Reader, 2048)
 		require.NoError(b, err)
-		enc, err := iss.MintEncrypted(jwkstest.Token{}, &k.PublicKey, "rs", "RSA-OAEP-256", "A256GCM")
+		enc, err := iss.MintEncrypted(oauthtest.Token{}, &k.PublicKey, "rs", "RSA-OAEP-256", "A256GCM")
 		require.NoError(b, err)
 		g := newGuard(b, iss, middleware.WithTokenCache(0, 0),
 			middleware.WithDecryptionKeys(map[string]*rsa.PrivateKey{"rs": k}))
-		benchkit.Compare(b, benchkit.Served(b, g.Handler, benchkit.Same(benchkit.BearerRequest(mint(b, iss, jwkstest.Token{})))), benchkit.Served(b, g.Handler, benchkit.Same(benchkit.BearerRequest(enc))))
+		benchkit.Compare(b, benchkit.Served(b, g.Handler, benchkit.Same(benchkit.BearerRequest(mint(b, iss, oauthtest.Token{})))), benchkit.Served(b, g.Handler, benchkit.Same(benchkit.BearerRequest(enc))))
 	})
 
 	// Why ES384 is to be avoided on hot paths: one bare ES384 verification

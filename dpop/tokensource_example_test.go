@@ -12,8 +12,8 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // A service obtains DPoP-bound tokens with its client ID and secret and
@@ -22,9 +22,9 @@ import (
 // identifier; the test issuer stands in for it here.
 func ExampleClientCredentials() {
 	ctx := context.Background()
-	iss, _ := jwkstest.NewIssuer() // test only: an Auth0-like token endpoint
+	iss, _ := oauthtest.NewIssuer() // test only: an Auth0-like token endpoint
 	defer iss.Close()
-	_ = iss.RegisterClient(jwkstest.Client{ID: "my-service", Secret: "its-secret"})
+	_ = iss.RegisterClient(oauthtest.Client{ID: "my-service", Secret: "its-secret"})
 
 	// The API: DPoP required.
 	keys, _ := jwks.New(ctx, jwks.WithIssuer(iss.Issuer()))

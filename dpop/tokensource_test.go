@@ -21,7 +21,7 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/internal/jose"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // clock is a settable clock for a token source.
@@ -45,12 +45,12 @@ func newDPoPSigner(t *testing.T) *dpop.Signer {
 
 // issuerWithClient starts a test issuer with client "svc" (secret
 // "s3cr:t%+ x", which Basic must form-urlencode) and returns both.
-func issuerWithClient(t *testing.T, tmpl jwkstest.Token) (*jwkstest.Issuer, jwkstest.Client) {
+func issuerWithClient(t *testing.T, tmpl oauthtest.Token) (*oauthtest.Issuer, oauthtest.Client) {
 	t.Helper()
-	iss, err := jwkstest.NewIssuer()
+	iss, err := oauthtest.NewIssuer()
 	require.NoError(t, err)
 	t.Cleanup(iss.Close)
-	c := jwkstest.Client{ID: "svc", Secret: "s3cr:t%+ x", Token: tmpl}
+	c := oauthtest.Client{ID: "svc", Secret: "s3cr:t%+ x", Token: tmpl}
 	require.NoError(t, iss.RegisterClient(c))
 	return iss, c
 }
@@ -68,7 +68,7 @@ func claimsOf(t *testing.T, tok string) map[string]any {
 
 func TestClientCredentialsBindsToTheSigner(t *testing.T) {
 	t.Parallel()
-	iss, c := issuerWithClient(t, jwkstest.Token{Scope: "read:messages write:messages"})
+	iss, c := issuerWithClient(t, oauthtest.Token{Scope: "read:messages write:messages"})
 	for name, auth := range map[string]dpop.ClientAuth{
 		"basic": dpop.ClientSecretBasic(c.ID, c.Secret),
 		"post":  dpop.ClientSecretPost(c.ID, c.Secret),
@@ -91,7 +91,7 @@ func TestClientCredentialsBindsToTheSigner(t *testing.T) {
 
 func TestClientCredentialsAnswersNonceDemand(t *testing.T) {
 	t.Parallel()
-	iss, c := issuerWithClient(t, jwkstest.Token{})
+	iss, c := issuerWithClient(t, oauthtest.Token{})
 	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), dpop.ClientSecretBasic(c.ID, c.Secret),
 		dpop.WithExpiryMargin(0), dpop.WithTokenClock((&clock{t: time.Now()}).Now))
 	require.NoError(t, err)
@@ -103,7 +103,7 @@ func TestClientCredentialsAnswersNonceDemand(t *testing.T) {
 
 func TestClientCredentialsRememberedNonce(t *testing.T) {
 	t.Parallel()
-	iss, c := issuerWithClient(t, jwkstest.Token{ExpiresIn: time.Minute})
+	iss, c := issuerWithClient(t, oauthtest.Token{ExpiresIn: time.Minute})
 	clk := &clock{t: time.Now()}
 	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), dpop.ClientSecretPost(c.ID, c.Secret),
 		dpop.WithTokenClock(clk.Now))
@@ -119,7 +119,7 @@ func TestClientCredentialsRememberedNonce(t *testing.T) {
 
 func TestClientCredentialsCachesUntilShortlyBeforeExpiry(t *testing.T) {
 	t.Parallel()
-	iss, c := issuerWithClient(t, jwkstest.Token{Dialect: jwkstest.RFC9068, ExpiresIn: 10 * time.Minute}) // a jti each
+	iss, c := issuerWithClient(t, oauthtest.Token{Dialect: oauthtest.RFC9068, ExpiresIn: 10 * time.Minute}) // a jti each
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
 	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), dpop.ClientSecretBasic(c.ID, c.Secret),
 		dpop.WithTokenClock(clk.Now), dpop.WithExpiryMargin(time.Minute))
@@ -160,7 +160,7 @@ func TestClientCredentialsShortLivedTokens(t *testing.T) {
 	t.Parallel()
 	// A margin larger than the lifetime is cut to half of it, so the token
 	// is still reused for a while instead of fetched on every call.
-	iss, c := issuerWithClient(t, jwkstest.Token{ExpiresIn: 30 * time.Second})
+	iss, c := issuerWithClient(t, oauthtest.Token{ExpiresIn: 30 * time.Second})
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
 	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), dpop.ClientSecretBasic(c.ID, c.Secret),
 		dpop.WithTokenClock(clk.Now), dpop.WithExpiryMargin(5*time.Minute))
@@ -180,10 +180,10 @@ func TestClientCredentialsShortLivedTokens(t *testing.T) {
 
 func TestClientCredentialsOneFetchForManyCallers(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	iss, err := jwkstest.NewIssuer()
+	iss, err := oauthtest.NewIssuer()
 	require.NoError(t, err)
 	defer iss.Close()
-	require.NoError(t, iss.RegisterClient(jwkstest.Client{ID: "svc", Secret: "secret"}))
+	require.NoError(t, iss.RegisterClient(oauthtest.Client{ID: "svc", Secret: "secret"}))
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
 	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), dpop.ClientSecretBasic("svc", "secret"),
@@ -213,10 +213,10 @@ func TestClientCredentialsOneFetchForManyCallers(t *testing.T) {
 
 func TestClientCredentialsRefusesUnboundToken(t *testing.T) {
 	t.Parallel()
-	iss, err := jwkstest.NewIssuer()
+	iss, err := oauthtest.NewIssuer()
 	require.NoError(t, err)
 	t.Cleanup(iss.Close)
-	require.NoError(t, iss.RegisterClient(jwkstest.Client{ID: "svc", Secret: "secret", IgnoreDPoP: true}))
+	require.NoError(t, iss.RegisterClient(oauthtest.Client{ID: "svc", Secret: "secret", IgnoreDPoP: true}))
 	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), dpop.ClientSecretPost("svc", "secret"))
 	require.NoError(t, err)
 	for range 2 {
@@ -345,10 +345,10 @@ func TestClientCredentialsPrivateKeyJWT(t *testing.T) {
 	require.NoError(t, err)
 	otherKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
-	iss, err := jwkstest.NewIssuer()
+	iss, err := oauthtest.NewIssuer()
 	require.NoError(t, err)
 	t.Cleanup(iss.Close)
-	require.NoError(t, iss.RegisterClient(jwkstest.Client{ID: "svc", PublicKey: clientKey.Public()}))
+	require.NoError(t, iss.RegisterClient(oauthtest.Client{ID: "svc", PublicKey: clientKey.Public()}))
 
 	tests := []struct {
 		name string

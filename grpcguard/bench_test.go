@@ -25,8 +25,8 @@ import (
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/grpcguard"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // BenchmarkUnary measures the interceptor on a unary call without the
@@ -36,7 +36,7 @@ import (
 // and one bare ES256 verification of such a proof, the floor of any DPoP
 // check.
 func BenchmarkUnary(b *testing.B) {
-	iss, err := jwkstest.NewIssuer(jwkstest.WithAlgorithm("ES256"))
+	iss, err := oauthtest.NewIssuer(oauthtest.WithAlgorithm("ES256"))
 	require.NoError(b, err)
 	defer iss.Close()
 	keys, err := jwks.New(context.Background(), jwks.WithIssuer(iss.Issuer()))
@@ -51,9 +51,9 @@ func BenchmarkUnary(b *testing.B) {
 	require.NoError(b, err)
 	signer, err := dpop.NewSigner(key)
 	require.NoError(b, err)
-	bearer, err := iss.Mint(jwkstest.Token{Scope: "read:things"})
+	bearer, err := iss.Mint(oauthtest.Token{Scope: "read:things"})
 	require.NoError(b, err)
-	bound, err := iss.Mint(jwkstest.Token{Scope: "read:things", JKT: signer.Thumbprint()})
+	bound, err := iss.Mint(oauthtest.Token{Scope: "read:things", JKT: signer.Thumbprint()})
 	require.NoError(b, err)
 
 	const authority = "api.example.com:443"

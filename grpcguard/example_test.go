@@ -23,8 +23,8 @@ import (
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/grpcguard"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // A grpc-go server protected by the interceptors, and a client sending a
@@ -32,7 +32,7 @@ import (
 func Example() {
 	ctx := context.Background()
 	// The issuer (here a fake one) and the Guard, as for HTTP.
-	iss, err := jwkstest.NewIssuer()
+	iss, err := oauthtest.NewIssuer()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	token, err := iss.Mint(jwkstest.Token{Subject: "alice", Scope: "read:things", JKT: signer.Thumbprint()})
+	token, err := iss.Mint(oauthtest.Token{Subject: "alice", Scope: "read:things", JKT: signer.Thumbprint()})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -28,9 +28,9 @@ import (
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/grpcguard"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -72,7 +72,7 @@ func (service) StreamingOutputCall(_ *testpb.StreamingOutputCallRequest, s testp
 // env is a real grpc-go server on loopback TCP with real TLS, protected by
 // an Interceptor, and the issuer whose tokens it accepts.
 type env struct {
-	iss      *jwkstest.Issuer
+	iss      *oauthtest.Issuer
 	addr     string
 	roots    *x509.CertPool
 	arrivals atomic.Int64 // calls that reached the server, before the guard
@@ -85,7 +85,7 @@ type envConfig struct {
 
 func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Helper()
-	iss, err := jwkstest.NewIssuer()
+	iss, err := oauthtest.NewIssuer()
 	require.NoError(t, err)
 	t.Cleanup(iss.Close)
 	keys, err := jwks.New(context.Background(), jwks.WithIssuer(iss.Issuer()))
@@ -150,7 +150,7 @@ func (e *env) conn(t testing.TB, cert *tls.Certificate, opts ...grpc.DialOption)
 // htu is the URL a DPoP proof for method must name.
 func (e *env) htu(method string) string { return "https://" + e.addr + method }
 
-func (e *env) mint(t testing.TB, tok jwkstest.Token) string {
+func (e *env) mint(t testing.TB, tok oauthtest.Token) string {
 	t.Helper()
 	s, err := e.iss.Mint(tok)
 	require.NoError(t, err)

@@ -22,9 +22,9 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/grpcguard"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // answer is what a call returned: its status, the subject the handler saw,
@@ -72,10 +72,10 @@ func challenge(md metadata.MD, scheme, param string) string {
 func TestOutcomes(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	alice, thief := newSigner(t), newSigner(t)
-	bearer := e.mint(t, jwkstest.Token{Subject: "carol", Scope: "read:things"})
-	bound := e.mint(t, jwkstest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
-	noScope := e.mint(t, jwkstest.Token{Subject: "dave", Scope: "profile"})
-	noScopeBound := e.mint(t, jwkstest.Token{Subject: "alice", Scope: "profile", JKT: alice.Thumbprint()})
+	bearer := e.mint(t, oauthtest.Token{Subject: "carol", Scope: "read:things"})
+	bound := e.mint(t, oauthtest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
+	noScope := e.mint(t, oauthtest.Token{Subject: "dave", Scope: "profile"})
+	noScopeBound := e.mint(t, oauthtest.Token{Subject: "alice", Scope: "profile", JKT: alice.Thumbprint()})
 	forged := bearer[:strings.LastIndexByte(bearer, '.')+1] + "AAAA"
 	conn := e.dial(t, nil)
 
@@ -220,7 +220,7 @@ func TestOutcomes(t *testing.T) {
 // valid token only; a skipped method needs nothing.
 func TestMethodsWithoutScopes(t *testing.T) {
 	e := newEnv(t, envConfig{})
-	noScope := e.mint(t, jwkstest.Token{Subject: "dave", Scope: "profile"})
+	noScope := e.mint(t, oauthtest.Token{Subject: "dave", Scope: "profile"})
 	cc := e.conn(t, nil)
 	ctx := context.Background()
 
@@ -254,7 +254,7 @@ func TestUnavailable(t *testing.T) {
 	require.NoError(t, err)
 	e := newEnv(t, envConfig{guard: []middleware.Option{middleware.WithDPoP(v)}})
 	alice := newSigner(t)
-	bound := e.mint(t, jwkstest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
+	bound := e.mint(t, oauthtest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
 	conn := e.dial(t, nil)
 	for _, stream := range []bool{false, true} {
 		method := unaryMethod
@@ -283,7 +283,7 @@ func TestNonce(t *testing.T) {
 	require.NoError(t, err)
 	e := newEnv(t, envConfig{guard: []middleware.Option{middleware.WithDPoP(v)}})
 	alice := newSigner(t)
-	bound := e.mint(t, jwkstest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
+	bound := e.mint(t, oauthtest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
 	conn := e.dial(t, nil)
 	for _, stream := range []bool{false, true} {
 		method := unaryMethod
@@ -308,7 +308,7 @@ func TestNonce(t *testing.T) {
 func TestCertificateBound(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	bob, other := selfSigned(t, "bob", false), selfSigned(t, "other", false)
-	tok := e.mint(t, jwkstest.Token{Subject: "bob", Scope: "read:things", X5TS256: mtls.Thumbprint(bob.Leaf)})
+	tok := e.mint(t, oauthtest.Token{Subject: "bob", Scope: "read:things", X5TS256: mtls.Thumbprint(bob.Leaf)})
 	for _, tt := range []struct {
 		name string
 		cert *tls.Certificate
@@ -358,7 +358,7 @@ func TestForwardedCertificate(t *testing.T) {
 			)
 			require.NoError(t, err)
 			e := newEnv(t, envConfig{grpc: []grpcguard.Option{grpcguard.WithCertificateSource(src)}})
-			tok := e.mint(t, jwkstest.Token{Subject: "bob", Scope: "read:things", X5TS256: mtls.Thumbprint(bob.Leaf)})
+			tok := e.mint(t, oauthtest.Token{Subject: "bob", Scope: "read:things", X5TS256: mtls.Thumbprint(bob.Leaf)})
 			for _, stream := range []bool{false, true} {
 				a := call(t, e.dial(t, tt.conn), stream, append([]string{"authorization", "Bearer " + tok}, tt.md...)...)
 				require.Equal(t, tt.code, a.code, a.msg)
@@ -372,7 +372,7 @@ func TestForwardedCertificate(t *testing.T) {
 func TestConcurrentReplay(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	alice := newSigner(t)
-	bound := e.mint(t, jwkstest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
+	bound := e.mint(t, oauthtest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
 	conn := e.dial(t, nil)
 	p := proof(t, alice, e.htu(unaryMethod), bound, "")
 	codesSeen := make(chan codes.Code, 100)
@@ -401,7 +401,7 @@ func TestConcurrentReplay(t *testing.T) {
 func TestPublicURL(t *testing.T) {
 	e := newEnv(t, envConfig{grpc: []grpcguard.Option{grpcguard.WithPublicURL("https://api.example.com")}})
 	alice := newSigner(t)
-	bound := e.mint(t, jwkstest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
+	bound := e.mint(t, oauthtest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
 	conn := e.dial(t, nil)
 	a := call(t, conn, false, "authorization", "DPoP "+bound, "dpop", proof(t, alice, "https://api.example.com"+unaryMethod, bound, ""))
 	require.Equal(t, codes.OK, a.code, a.msg)
@@ -416,7 +416,7 @@ func TestClientCredentials(t *testing.T) {
 	require.NoError(t, err)
 	e := newEnv(t, envConfig{guard: []middleware.Option{middleware.WithDPoP(v)}})
 	alice := newSigner(t)
-	bound := e.mint(t, jwkstest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
+	bound := e.mint(t, oauthtest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
 	creds, err := grpcguard.NewCredentials(alice, dpop.StaticToken(bound))
 	require.NoError(t, err)
 	c := e.dial(t, nil, grpc.WithPerRPCCredentials(creds), grpc.WithChainUnaryInterceptor(creds.Unary))
@@ -445,7 +445,7 @@ func TestClientWithoutRetry(t *testing.T) {
 	require.NoError(t, err)
 	e := newEnv(t, envConfig{guard: []middleware.Option{middleware.WithDPoP(v)}})
 	alice := newSigner(t)
-	bound := e.mint(t, jwkstest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
+	bound := e.mint(t, oauthtest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
 	creds, err := grpcguard.NewCredentials(alice, dpop.StaticToken(bound))
 	require.NoError(t, err)
 	c := e.dial(t, nil, grpc.WithPerRPCCredentials(creds))
@@ -470,7 +470,7 @@ func TestCredentialsRequireTLS(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	iss, err := jwkstest.NewIssuer()
+	iss, err := oauthtest.NewIssuer()
 	require.NoError(t, err)
 	defer iss.Close()
 	g, err := middleware.New(middleware.KeySource(nil), middleware.WithHMACSecret(iss.Issuer(), make([]byte, 32)), middleware.WithAudience("a"))
@@ -509,7 +509,7 @@ func TestFreshNonceOnSuccess(t *testing.T) {
 	require.NoError(t, err)
 	e := newEnv(t, envConfig{guard: []middleware.Option{middleware.WithDPoP(v)}})
 	alice := newSigner(t)
-	bound := e.mint(t, jwkstest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
+	bound := e.mint(t, oauthtest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
 	old, err := nonces.Nonce()
 	require.NoError(t, err)
 	mu.Lock()
@@ -538,7 +538,7 @@ func TestClientStreamNonce(t *testing.T) {
 	require.NoError(t, err)
 	e := newEnv(t, envConfig{guard: []middleware.Option{middleware.WithDPoP(v)}})
 	alice := newSigner(t)
-	bound := e.mint(t, jwkstest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
+	bound := e.mint(t, oauthtest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
 	creds, err := grpcguard.NewCredentials(alice, dpop.StaticToken(bound))
 	require.NoError(t, err)
 	c := e.dial(t, nil, grpc.WithPerRPCCredentials(creds), grpc.WithChainStreamInterceptor(creds.Stream))

@@ -13,12 +13,12 @@ import (
 
 	"github.com/senderbound/senderbound/internal/jose"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 func Example() {
 	// A fake Auth0-like tenant; in production this is "https://TENANT.auth0.com/".
-	tenant, err := jwkstest.NewIssuer()
+	tenant, err := oauthtest.NewIssuer()
 	if err != nil {
 		panic(err)
 	}
@@ -37,7 +37,7 @@ func Example() {
 		panic(err) // names each issuer without keys and why
 	}
 
-	token, _ := tenant.Mint(jwkstest.Token{Scope: "read:messages"})
+	token, _ := tenant.Mint(oauthtest.Token{Scope: "read:messages"})
 	jws, _ := jose.Split(token)
 
 	// The middleware reads iss, kid and alg from the token; here we know them.
@@ -58,7 +58,7 @@ func Example() {
 // A readiness endpoint answers 503 until every issuer has keys, with the
 // status of each.
 func ExampleKeys_Status() {
-	tenant, err := jwkstest.NewIssuer()
+	tenant, err := oauthtest.NewIssuer()
 	if err != nil {
 		panic(err)
 	}
@@ -91,7 +91,7 @@ func ExampleKeys_Status() {
 // ID tokens and logout tokens of a tenant, parsed with golang-jwt, share
 // the keys that verify its access tokens.
 func ExampleKeys_Keyfunc() {
-	tenant, err := jwkstest.NewIssuer()
+	tenant, err := oauthtest.NewIssuer()
 	if err != nil {
 		panic(err)
 	}
@@ -102,7 +102,7 @@ func ExampleKeys_Keyfunc() {
 	}
 	defer keys.Close()
 
-	idToken, _ := tenant.Mint(jwkstest.Token{Scope: "openid"})
+	idToken, _ := tenant.Mint(oauthtest.Token{Scope: "openid"})
 	tok, err := jwt.Parse(idToken, keys.Keyfunc(context.Background(), tenant.Issuer()),
 		jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(tenant.Issuer()))
 	fmt.Println(err, tok.Valid)

@@ -19,7 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 func TestMain(m *testing.M) {
@@ -48,9 +48,9 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newIssuer(t testing.TB, opts ...jwkstest.Option) *jwkstest.Issuer {
+func newIssuer(t testing.TB, opts ...oauthtest.Option) *oauthtest.Issuer {
 	t.Helper()
-	iss, err := jwkstest.NewIssuer(opts...)
+	iss, err := oauthtest.NewIssuer(opts...)
 	require.NoError(t, err)
 	t.Cleanup(iss.Close)
 	return iss

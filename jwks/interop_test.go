@@ -15,11 +15,11 @@ import (
 
 	"github.com/senderbound/senderbound/internal/jose"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // jwksOf returns a keyfunc over iss's current JWK Set (no goroutine).
-func jwksOf(t *testing.T, iss *jwkstest.Issuer) keyfunc.Keyfunc {
+func jwksOf(t *testing.T, iss *oauthtest.Issuer) keyfunc.Keyfunc {
 	t.Helper()
 	resp, err := http.Get(iss.JWKSURL())
 	require.NoError(t, err)
@@ -32,7 +32,7 @@ func jwksOf(t *testing.T, iss *jwkstest.Issuer) keyfunc.Keyfunc {
 }
 
 func TestKeyfuncSource(t *testing.T) {
-	a, b := newIssuer(t), newIssuer(t, jwkstest.WithAlgorithm("ES256"))
+	a, b := newIssuer(t), newIssuer(t, oauthtest.WithAlgorithm("ES256"))
 	kfA, kfB := jwksOf(t, a), jwksOf(t, b)
 
 	t.Run("refused", func(t *testing.T) {
@@ -102,16 +102,16 @@ func TestKeysAsJWTKeyfunc(t *testing.T) {
 			jwt.WithLeeway(time.Minute))
 		return err
 	}
-	tok, err := a.Mint(jwkstest.Token{})
+	tok, err := a.Mint(oauthtest.Token{})
 	require.NoError(t, err)
 	require.NoError(t, parse(tok))
 
 	a.Rotate()
-	next, err := a.Mint(jwkstest.Token{KeyID: a.KeyIDs()[2]})
+	next, err := a.Mint(oauthtest.Token{KeyID: a.KeyIDs()[2]})
 	require.NoError(t, err)
 	require.NoError(t, parse(next), "an unknown kid refreshes, as for access tokens")
 
-	fromB, err := b.Mint(jwkstest.Token{})
+	fromB, err := b.Mint(oauthtest.Token{})
 	require.NoError(t, err)
 	err = parse(fromB)
 	require.ErrorIs(t, err, jwks.ErrUnknownIssuer, "another tenant's token is refused before any lookup")

@@ -19,17 +19,17 @@ import (
 
 	"github.com/senderbound/senderbound/internal/jose"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 func TestKeyVerifiesCurrentAndNext(t *testing.T) {
 	for _, alg := range []string{"RS256", "PS256", "ES256", "ES384", "EdDSA"} {
 		t.Run(alg, func(t *testing.T) {
-			iss := newIssuer(t, jwkstest.WithAlgorithm(alg))
+			iss := newIssuer(t, oauthtest.WithAlgorithm(alg))
 			k := newKeys(t, newClock(), jwks.WithIssuer(iss.Issuer()))
 			assert.Equal(t, []string{iss.Issuer()}, k.Issuers())
 			for _, kid := range iss.KeyIDs() {
-				tok, err := iss.Mint(jwkstest.Token{KeyID: kid})
+				tok, err := iss.Mint(oauthtest.Token{KeyID: kid})
 				require.NoError(t, err)
 				jws, err := jose.Split(tok)
 				require.NoError(t, err)
@@ -88,18 +88,18 @@ func TestRevokedKeyRejectedAfterRefresh(t *testing.T) {
 func TestDownAtStartRecovers(t *testing.T) {
 	tests := []struct {
 		name  string
-		fault jwkstest.Fault
-		opt   func(iss *jwkstest.Issuer) jwks.Option
+		fault oauthtest.Fault
+		opt   func(iss *oauthtest.Issuer) jwks.Option
 	}{
-		{"discovery and JWKS down", jwkstest.Fault{Down: true}, func(i *jwkstest.Issuer) jwks.Option { return jwks.WithIssuer(i.Issuer()) }},
-		{"JWKS 500", jwkstest.Fault{Status: http.StatusInternalServerError}, func(i *jwkstest.Issuer) jwks.Option {
+		{"discovery and JWKS down", oauthtest.Fault{Down: true}, func(i *oauthtest.Issuer) jwks.Option { return jwks.WithIssuer(i.Issuer()) }},
+		{"JWKS 500", oauthtest.Fault{Status: http.StatusInternalServerError}, func(i *oauthtest.Issuer) jwks.Option {
 			return jwks.WithIssuerJWKS(i.Issuer(), i.JWKSURL())
 		}},
-		{"JWKS garbage", jwkstest.Fault{Garbage: true}, func(i *jwkstest.Issuer) jwks.Option {
+		{"JWKS garbage", oauthtest.Fault{Garbage: true}, func(i *oauthtest.Issuer) jwks.Option {
 			return jwks.WithIssuerJWKS(i.Issuer(), i.JWKSURL())
 		}},
-		{"discovery oversized", jwkstest.Fault{Oversized: 2 << 20}, func(i *jwkstest.Issuer) jwks.Option { return jwks.WithIssuer(i.Issuer()) }},
-		{"JWKS oversized", jwkstest.Fault{Oversized: 2 << 20}, func(i *jwkstest.Issuer) jwks.Option {
+		{"discovery oversized", oauthtest.Fault{Oversized: 2 << 20}, func(i *oauthtest.Issuer) jwks.Option { return jwks.WithIssuer(i.Issuer()) }},
+		{"JWKS oversized", oauthtest.Fault{Oversized: 2 << 20}, func(i *oauthtest.Issuer) jwks.Option {
 			return jwks.WithIssuerJWKS(i.Issuer(), i.JWKSURL())
 		}},
 	}
@@ -115,7 +115,7 @@ func TestDownAtStartRecovers(t *testing.T) {
 			require.ErrorIs(t, err, jwks.ErrUnavailable)
 			fetches := iss.JWKSFetches() + iss.DiscoveryFetches()
 
-			iss.SetFault(jwkstest.Fault{})
+			iss.SetFault(oauthtest.Fault{})
 			_, err = k.Key(t.Context(), iss.Issuer(), kid, "RS256")
 			require.ErrorIs(t, err, jwks.ErrUnavailable, "retries are rate limited")
 			assert.Equal(t, fetches, iss.JWKSFetches()+iss.DiscoveryFetches())
@@ -127,9 +127,9 @@ func TestDownAtStartRecovers(t *testing.T) {
 	}
 	t.Run("background retry", func(t *testing.T) {
 		iss := newIssuer(t)
-		iss.SetFault(jwkstest.Fault{Down: true})
+		iss.SetFault(oauthtest.Fault{Down: true})
 		k := newKeys(t, newClock(), jwks.WithIssuer(iss.Issuer()), jwks.WithRefreshRateLimit(10*time.Millisecond))
-		iss.SetFault(jwkstest.Fault{})
+		iss.SetFault(oauthtest.Fault{})
 		// The background retry loads the keys: no request has to. (Waiting
 		// for the issuer to count a JWKS fetch is not enough: the keys are
 		// stored only after the answer has been read.)
@@ -155,7 +155,7 @@ func TestDiscoveryErrorIsReported(t *testing.T) {
 
 func TestSlowIssuerBoundedByTimeout(t *testing.T) {
 	iss := newIssuer(t)
-	iss.SetFault(jwkstest.Fault{Delay: time.Hour})
+	iss.SetFault(oauthtest.Fault{Delay: time.Hour})
 	start := time.Now()
 	clk := newClock()
 	k := newKeys(t, clk, jwks.WithIssuer(iss.Issuer()), jwks.WithHTTPTimeout(100*time.Millisecond))
@@ -168,11 +168,11 @@ func TestSlowIssuerBoundedByTimeout(t *testing.T) {
 	assert.Less(t, time.Since(start), 2*time.Second, "Key bounded by the timeout")
 
 	// Loaded keys stay when the issuer turns slow.
-	iss.SetFault(jwkstest.Fault{})
+	iss.SetFault(oauthtest.Fault{})
 	jwks.NewRefreshWindow(k, iss.Issuer())
 	_, err = k.Key(t.Context(), iss.Issuer(), iss.CurrentKeyID(), "RS256")
 	require.NoError(t, err)
-	iss.SetFault(jwkstest.Fault{Delay: time.Hour})
+	iss.SetFault(oauthtest.Fault{Delay: time.Hour})
 	jwks.NewRefreshWindow(k, iss.Issuer())
 	start = time.Now()
 	_, err = k.Key(t.Context(), iss.Issuer(), "unknown", "RS256")
@@ -185,12 +185,12 @@ func TestSlowIssuerBoundedByTimeout(t *testing.T) {
 func TestFailedRefreshKeepsLastGoodKeys(t *testing.T) {
 	tests := []struct {
 		name  string
-		fault jwkstest.Fault
+		fault oauthtest.Fault
 	}{
-		{"down", jwkstest.Fault{Down: true}},
-		{"500", jwkstest.Fault{Status: http.StatusInternalServerError}},
-		{"garbage", jwkstest.Fault{Garbage: true}},
-		{"oversized", jwkstest.Fault{Oversized: 2 << 20}},
+		{"down", oauthtest.Fault{Down: true}},
+		{"500", oauthtest.Fault{Status: http.StatusInternalServerError}},
+		{"garbage", oauthtest.Fault{Garbage: true}},
+		{"oversized", oauthtest.Fault{Oversized: 2 << 20}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,7 +208,7 @@ func TestFailedRefreshKeepsLastGoodKeys(t *testing.T) {
 			_, err = k.Key(t.Context(), iss.Issuer(), old, "RS256")
 			require.NoError(t, err, "last good keys kept")
 
-			iss.SetFault(jwkstest.Fault{})
+			iss.SetFault(oauthtest.Fault{})
 			jwks.NewRefreshWindow(k, iss.Issuer())
 			_, err = k.Key(t.Context(), iss.Issuer(), iss.KeyIDs()[1], "RS256")
 			require.NoError(t, err)
@@ -316,7 +316,7 @@ func TestIssuersAreIndependent(t *testing.T) {
 
 func TestKeyMismatch(t *testing.T) {
 	rsaIss := newIssuer(t)
-	ecIss := newIssuer(t, jwkstest.WithAlgorithm("ES256"))
+	ecIss := newIssuer(t, oauthtest.WithAlgorithm("ES256"))
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	small, err := rsa.GenerateKey(rand.Reader, 1024)
@@ -364,7 +364,7 @@ func TestKeyMismatch(t *testing.T) {
 }
 
 func TestResolver(t *testing.T) {
-	issuers := []*jwkstest.Issuer{newIssuer(t), newIssuer(t), newIssuer(t)}
+	issuers := []*oauthtest.Issuer{newIssuer(t), newIssuer(t), newIssuer(t)}
 	static := newIssuer(t)
 	var mu sync.Mutex
 	resolved := map[string]int{}

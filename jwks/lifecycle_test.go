@@ -25,7 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
+	"github.com/senderbound/senderbound/oauthtest"
 	"github.com/senderbound/senderbound/observe"
 )
 
@@ -51,7 +51,7 @@ func TestCancelledStartupContextDoesNotStopRefresh(t *testing.T) {
 // loads in the background, and Ready reports it.
 func TestStartupContextBoundsInitialLoad(t *testing.T) {
 	iss := newIssuer(t)
-	iss.SetFault(jwkstest.Fault{Delay: time.Hour})
+	iss.SetFault(oauthtest.Fault{Delay: time.Hour})
 	arrived := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -82,7 +82,7 @@ func TestStartupContextBoundsInitialLoad(t *testing.T) {
 	_, err = k.Key(t.Context(), iss.Issuer(), iss.CurrentKeyID(), "RS256")
 	require.ErrorIs(t, err, jwks.ErrUnavailable)
 	require.ErrorIs(t, err, context.Canceled)
-	iss.SetFault(jwkstest.Fault{})
+	iss.SetFault(oauthtest.Fault{})
 	require.NoError(t, k.Ready(t.Context()), "the background retry loads the keys")
 	_, err = k.Key(t.Context(), iss.Issuer(), iss.CurrentKeyID(), "RS256")
 	require.NoError(t, err)
@@ -93,7 +93,7 @@ func TestStartupContextBoundsInitialLoad(t *testing.T) {
 // another HTTP timeout), until the next permitted retry.
 func TestDownIssuerFailsFast(t *testing.T) {
 	iss := newIssuer(t)
-	iss.SetFault(jwkstest.Fault{Delay: time.Hour})
+	iss.SetFault(oauthtest.Fault{Delay: time.Hour})
 	k := newKeys(t, newClock(), jwks.WithIssuerJWKS(iss.Issuer(), iss.JWKSURL()),
 		jwks.WithHTTPTimeout(100*time.Millisecond), jwks.WithRateLimitWait(time.Second))
 	require.Equal(t, 1, iss.JWKSFetches(), "the initial load timed out")
@@ -109,7 +109,7 @@ func TestDownIssuerFailsFast(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, 1, iss.JWKSFetches(), "no request fetched: none waited for a second timeout")
 
-	iss.SetFault(jwkstest.Fault{})
+	iss.SetFault(oauthtest.Fault{})
 	jwks.NewRefreshWindow(k, iss.Issuer())
 	_, err := k.Key(t.Context(), iss.Issuer(), iss.CurrentKeyID(), "RS256")
 	require.NoError(t, err, "the next permitted retry loads")
@@ -118,7 +118,7 @@ func TestDownIssuerFailsFast(t *testing.T) {
 
 func TestReadyAndStatus(t *testing.T) {
 	up, down := newIssuer(t), newIssuer(t)
-	down.SetFault(jwkstest.Fault{Status: http.StatusInternalServerError})
+	down.SetFault(oauthtest.Fault{Status: http.StatusInternalServerError})
 	clk := newClock()
 	k := newKeys(t, clk, jwks.WithIssuerJWKS(up.Issuer(), up.JWKSURL()), jwks.WithIssuer(down.Issuer()),
 		jwks.WithRefreshRateLimit(20*time.Millisecond))
@@ -154,7 +154,7 @@ func TestReadyAndStatus(t *testing.T) {
 	assert.Contains(t, decoded[1]["last_error"], "discovery")
 	assert.NotContains(t, decoded[1], "last_refresh")
 
-	down.SetFault(jwkstest.Fault{})
+	down.SetFault(oauthtest.Fault{})
 	require.NoError(t, k.Ready(t.Context()), "Ready waits for the background retry")
 	st = k.Status()
 	assert.Positive(t, st[1].Keys)
@@ -282,8 +282,8 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 // cycling iss over 3 accepted tenants with a bound of 2, causes at most one
 // fetch per issuer per window (it caused 60 before).
 func TestTenantChurnKeepsTheRateLimit(t *testing.T) {
-	tenants := []*jwkstest.Issuer{newIssuer(t), newIssuer(t), newIssuer(t)}
-	byIssuer := map[string]*jwkstest.Issuer{}
+	tenants := []*oauthtest.Issuer{newIssuer(t), newIssuer(t), newIssuer(t)}
+	byIssuer := map[string]*oauthtest.Issuer{}
 	for _, iss := range tenants {
 		byIssuer[iss.Issuer()] = iss
 	}
@@ -394,7 +394,7 @@ func TestObserverSeesEveryLoad(t *testing.T) {
 	iss.Rotate()
 	_, err := k.Key(t.Context(), iss.Issuer(), iss.KeyIDs()[2], "RS256") // unknown kid: refresh through keyfunc
 	require.NoError(t, err)
-	iss.SetFault(jwkstest.Fault{Status: http.StatusInternalServerError})
+	iss.SetFault(oauthtest.Fault{Status: http.StatusInternalServerError})
 	jwks.NewRefreshWindow(k, iss.Issuer())
 	_, err = k.Key(t.Context(), iss.Issuer(), "unknown", "RS256")
 	require.ErrorIs(t, err, jwks.ErrKeyNotFound)
@@ -433,7 +433,7 @@ func TestLogsToSlogDefault(t *testing.T) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(lockedWriter{&logs, &mu}, nil)))
 	t.Cleanup(func() { slog.SetDefault(prev) })
 	iss := newIssuer(t)
-	iss.SetFault(jwkstest.Fault{Status: http.StatusInternalServerError})
+	iss.SetFault(oauthtest.Fault{Status: http.StatusInternalServerError})
 	k, err := jwks.New(t.Context(), jwks.WithIssuerJWKS(iss.Issuer(), iss.JWKSURL()))
 	require.NoError(t, err)
 	require.NoError(t, k.Close())
@@ -475,7 +475,7 @@ func TestFailedPeriodicRefreshWaitsItsTurn(t *testing.T) {
 	}}
 	k := newKeys(t, newClock(), jwks.WithIssuerJWKS(iss.Issuer(), iss.JWKSURL()),
 		jwks.WithRefreshInterval(interval), jwks.WithObserver(o))
-	iss.SetFault(jwkstest.Fault{Status: http.StatusInternalServerError})
+	iss.SetFault(oauthtest.Fault{Status: http.StatusInternalServerError})
 	require.Eventually(t, func() bool {
 		mu.Lock()
 		defer mu.Unlock()

@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
+	"github.com/senderbound/senderbound/oauthtest"
 	"github.com/senderbound/senderbound/observe"
 )
 
@@ -30,8 +30,8 @@ import (
 // older than the refresh interval was fetched at once, outside its limiter
 // and the global cap (60 fetches for 60 requests).
 func TestChurnWithFailingRefreshKeepsTheRateLimit(t *testing.T) {
-	tenants := []*jwkstest.Issuer{newIssuer(t), newIssuer(t), newIssuer(t)}
-	byIssuer := map[string]*jwkstest.Issuer{}
+	tenants := []*oauthtest.Issuer{newIssuer(t), newIssuer(t), newIssuer(t)}
+	byIssuer := map[string]*oauthtest.Issuer{}
 	for _, iss := range tenants {
 		byIssuer[iss.Issuer()] = iss
 	}
@@ -48,7 +48,7 @@ func TestChurnWithFailingRefreshKeepsTheRateLimit(t *testing.T) {
 		require.NoError(t, err)
 	}
 	for _, iss := range tenants {
-		iss.SetFault(jwkstest.Fault{Down: true})
+		iss.SetFault(oauthtest.Fault{Down: true})
 	}
 	time.Sleep(2 * refresh) // every tenant's keys are now older than the interval
 	for i := range 60 {
@@ -139,7 +139,7 @@ func TestCancelledRequestDoesNotSpendTheUnknownKidRefresh(t *testing.T) {
 	require.NoError(t, err)
 	newKid, err := iss.AddKey("RS256")
 	require.NoError(t, err)
-	iss.SetFault(jwkstest.Fault{Delay: 100 * time.Millisecond})
+	iss.SetFault(oauthtest.Fault{Delay: 100 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
 	defer cancel()
 	_, err = k.Key(ctx, iss.Issuer(), "random-kid", "RS256")
@@ -155,7 +155,7 @@ func TestCancelledRequestDoesNotSpendTheUnknownKidRefresh(t *testing.T) {
 // keys nor an unknown kid fetches anything or changes any state.
 func TestNoLoadAfterClose(t *testing.T) {
 	down, up := newIssuer(t), newIssuer(t)
-	down.SetFault(jwkstest.Fault{Down: true})
+	down.SetFault(oauthtest.Fault{Down: true})
 	var events atomic.Int64
 	o := &observe.Observer{Refresh: func(context.Context, observe.Refresh) { events.Add(1) }}
 	clk := newClock()
@@ -272,7 +272,7 @@ func TestConcurrentRequestsWaitForTheRotationRefresh(t *testing.T) {
 	require.NoError(t, err)
 	newKid, err := iss.AddKey("RS256")
 	require.NoError(t, err)
-	iss.SetFault(jwkstest.Fault{Delay: 50 * time.Millisecond})
+	iss.SetFault(oauthtest.Fault{Delay: 50 * time.Millisecond})
 	var wg sync.WaitGroup
 	var fails atomic.Int64
 	for range 20 {

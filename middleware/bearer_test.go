@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 func TestBearerAcceptsBothAuth0Dialects(t *testing.T) {
@@ -26,13 +26,13 @@ func TestBearerAcceptsBothAuth0Dialects(t *testing.T) {
 	g := newGuard(t, iss)
 	for _, tc := range []struct {
 		name    string
-		dialect jwkstest.Dialect
+		dialect oauthtest.Dialect
 	}{
-		{"access_token", jwkstest.Auth0},
-		{"rfc9068_profile", jwkstest.RFC9068},
+		{"access_token", oauthtest.Auth0},
+		{"rfc9068_profile", oauthtest.RFC9068},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tok := mint(t, iss, jwkstest.Token{
+			tok := mint(t, iss, oauthtest.Token{
 				Dialect: tc.dialect, Subject: "auth0|42", Scope: "openid read:messages",
 				Permissions: []string{"write:messages"}, ClientID: "client-7",
 			})
@@ -57,14 +57,14 @@ func TestBearerAcceptsBothAuth0Dialects(t *testing.T) {
 func TestRFC9068TypeRequired(t *testing.T) {
 	iss := newIssuer(t)
 	g := newGuard(t, iss, middleware.WithRFC9068())
-	_, err := g.Check(bearer(mint(t, iss, jwkstest.Token{Dialect: jwkstest.RFC9068})))
+	_, err := g.Check(bearer(mint(t, iss, oauthtest.Token{Dialect: oauthtest.RFC9068})))
 	require.NoError(t, err)
 	// An ID token or an Auth0 default-profile token has typ JWT.
-	_, err = g.Check(bearer(mint(t, iss, jwkstest.Token{Dialect: jwkstest.Auth0})))
+	_, err = g.Check(bearer(mint(t, iss, oauthtest.Token{Dialect: oauthtest.Auth0})))
 	require.ErrorIs(t, err, middleware.ErrTokenType)
 	// The profile's required claims (RFC 9068 §2.2).
 	for _, claim := range []string{"sub", "client_id", "jti", "iat"} {
-		_, err = g.Check(bearer(mint(t, iss, jwkstest.Token{Dialect: jwkstest.RFC9068, Claims: map[string]any{claim: nil}})))
+		_, err = g.Check(bearer(mint(t, iss, oauthtest.Token{Dialect: oauthtest.RFC9068, Claims: map[string]any{claim: nil}})))
 		require.ErrorIs(t, err, middleware.ErrClaims, claim)
 	}
 }
@@ -95,27 +95,27 @@ func TestTokenRejected(t *testing.T) {
 			handMade(t, jwt.SigningMethodHS256, pubPEM, map[string]any{"kid": kid}, goodClaims(iss)), middleware.ErrAlgorithm},
 		{"RSA key named by kid, header says ES256 (key type does not fit alg)",
 			handMade(t, jwt.SigningMethodES256, iss.PrivateKey(ecKid), map[string]any{"kid": kid}, goodClaims(iss)), middleware.ErrAlgorithm},
-		{"signature stripped and replaced", strings.Join(append(strings.Split(mint(t, iss, jwkstest.Token{}), ".")[:2], "AAAA"), "."), middleware.ErrSignature},
+		{"signature stripped and replaced", strings.Join(append(strings.Split(mint(t, iss, oauthtest.Token{}), ".")[:2], "AAAA"), "."), middleware.ErrSignature},
 		{"payload changed after signing", func() string {
-			p := strings.Split(mint(t, iss, jwkstest.Token{}), ".")
-			p[1] = strings.Split(mint(t, iss, jwkstest.Token{Subject: "admin"}), ".")[1]
+			p := strings.Split(mint(t, iss, oauthtest.Token{}), ".")
+			p[1] = strings.Split(mint(t, iss, oauthtest.Token{Subject: "admin"}), ".")[1]
 			return strings.Join(p, ".")
 		}(), middleware.ErrSignature},
-		{"expired", mint(t, iss, jwkstest.Token{IssuedAt: now.Add(-2 * time.Hour), ExpiresIn: time.Hour}), middleware.ErrExpired},
-		{"nbf in the future", mint(t, iss, jwkstest.Token{NotBefore: now.Add(time.Hour)}), middleware.ErrNotYetValid},
-		{"iat in the future", mint(t, iss, jwkstest.Token{IssuedAt: now.Add(time.Hour)}), middleware.ErrIssuedInFuture},
-		{"no exp", mint(t, iss, jwkstest.Token{Claims: map[string]any{"exp": nil}}), middleware.ErrClaims},
-		{"wrong aud", mint(t, iss, jwkstest.Token{Audience: []string{"https://other.example.com"}}), middleware.ErrAudience},
-		{"untrusted issuer", mint(t, other, jwkstest.Token{}), middleware.ErrIssuer},
+		{"expired", mint(t, iss, oauthtest.Token{IssuedAt: now.Add(-2 * time.Hour), ExpiresIn: time.Hour}), middleware.ErrExpired},
+		{"nbf in the future", mint(t, iss, oauthtest.Token{NotBefore: now.Add(time.Hour)}), middleware.ErrNotYetValid},
+		{"iat in the future", mint(t, iss, oauthtest.Token{IssuedAt: now.Add(time.Hour)}), middleware.ErrIssuedInFuture},
+		{"no exp", mint(t, iss, oauthtest.Token{Claims: map[string]any{"exp": nil}}), middleware.ErrClaims},
+		{"wrong aud", mint(t, iss, oauthtest.Token{Audience: []string{"https://other.example.com"}}), middleware.ErrAudience},
+		{"untrusted issuer", mint(t, other, oauthtest.Token{}), middleware.ErrIssuer},
 		{"iss claims the trusted issuer, signed by another", handMade(t, jwt.SigningMethodRS256, other.PrivateKey(other.CurrentKeyID()),
 			map[string]any{"kid": other.CurrentKeyID()}, goodClaims(iss)), middleware.ErrUnknownKey},
-		{"unknown crit", mint(t, iss, jwkstest.Token{Header: map[string]any{"crit": []string{"exp"}, "exp": 1}}), middleware.ErrCritical},
-		{"exp beyond year 9999", mint(t, iss, jwkstest.Token{Claims: map[string]any{"exp": 1e300}}), middleware.ErrClaims},
-		{"exp as a string", mint(t, iss, jwkstest.Token{Claims: map[string]any{"exp": "9999999999"}}), middleware.ErrClaims},
-		{"aud as an object", mint(t, iss, jwkstest.Token{Claims: map[string]any{"aud": map[string]any{"a": audience}}}), middleware.ErrClaims},
-		{"cnf as an array", mint(t, iss, jwkstest.Token{Claims: map[string]any{"cnf": []string{"x"}}}), middleware.ErrClaims},
-		{"empty jkt", mint(t, iss, jwkstest.Token{Claims: map[string]any{"cnf": map[string]any{"jkt": ""}}}), middleware.ErrClaims},
-		{"padded jkt", mint(t, iss, jwkstest.Token{JKT: strings.Repeat("A", 43) + "="}), middleware.ErrClaims},
+		{"unknown crit", mint(t, iss, oauthtest.Token{Header: map[string]any{"crit": []string{"exp"}, "exp": 1}}), middleware.ErrCritical},
+		{"exp beyond year 9999", mint(t, iss, oauthtest.Token{Claims: map[string]any{"exp": 1e300}}), middleware.ErrClaims},
+		{"exp as a string", mint(t, iss, oauthtest.Token{Claims: map[string]any{"exp": "9999999999"}}), middleware.ErrClaims},
+		{"aud as an object", mint(t, iss, oauthtest.Token{Claims: map[string]any{"aud": map[string]any{"a": audience}}}), middleware.ErrClaims},
+		{"cnf as an array", mint(t, iss, oauthtest.Token{Claims: map[string]any{"cnf": []string{"x"}}}), middleware.ErrClaims},
+		{"empty jkt", mint(t, iss, oauthtest.Token{Claims: map[string]any{"cnf": map[string]any{"jkt": ""}}}), middleware.ErrClaims},
+		{"padded jkt", mint(t, iss, oauthtest.Token{JKT: strings.Repeat("A", 43) + "="}), middleware.ErrClaims},
 		{"not three parts", "abc.def", middleware.ErrMalformedToken},
 	}
 	for _, tc := range tests {
@@ -147,7 +147,7 @@ func TestHeaderKeyLocationsIgnored(t *testing.T) {
 			_, err := g.Check(bearer(forged))
 			require.ErrorIs(t, err, middleware.ErrUnknownKey)
 			// The same header member on a genuine token changes nothing.
-			genuine := mint(t, iss, jwkstest.Token{Header: map[string]any{member: value}})
+			genuine := mint(t, iss, oauthtest.Token{Header: map[string]any{member: value}})
 			_, err = g.Check(bearer(genuine))
 			require.NoError(t, err)
 		})
@@ -161,11 +161,11 @@ func TestBoundTokenAsBearerRejected(t *testing.T) {
 	thumb := strings.Repeat("x", 43)
 	for _, tc := range []struct {
 		name string
-		tok  jwkstest.Token
+		tok  oauthtest.Token
 		want error
 	}{
-		{"cnf.jkt", jwkstest.Token{JKT: thumb}, middleware.ErrBoundTokenAsBearer},
-		{"cnf.x5t#S256 without a certificate", jwkstest.Token{X5TS256: thumb}, middleware.ErrBindingMismatch},
+		{"cnf.jkt", oauthtest.Token{JKT: thumb}, middleware.ErrBoundTokenAsBearer},
+		{"cnf.x5t#S256 without a certificate", oauthtest.Token{X5TS256: thumb}, middleware.ErrBindingMismatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := serve(g, bearer(mint(t, iss, tc.tok)))
@@ -178,7 +178,7 @@ func TestBoundTokenAsBearerRejected(t *testing.T) {
 
 func TestExtraction(t *testing.T) {
 	iss := newIssuer(t)
-	tok := mint(t, iss, jwkstest.Token{})
+	tok := mint(t, iss, oauthtest.Token{})
 	g := newGuard(t, iss)
 	gq := newGuard(t, iss, middleware.WithQueryToken(), middleware.WithFormToken())
 	req := func(mod func(r *http.Request)) *http.Request {
@@ -245,8 +245,8 @@ func TestExtraction(t *testing.T) {
 // error table.
 func TestChallenges(t *testing.T) {
 	iss := newIssuer(t)
-	tok := mint(t, iss, jwkstest.Token{Scope: "read:messages"})
-	expired := mint(t, iss, jwkstest.Token{IssuedAt: time.Now().Add(-3 * time.Hour), ExpiresIn: time.Hour})
+	tok := mint(t, iss, oauthtest.Token{Scope: "read:messages"})
+	expired := mint(t, iss, oauthtest.Token{IssuedAt: time.Now().Add(-3 * time.Hour), ExpiresIn: time.Hour})
 	plain := newGuard(t, iss, middleware.WithRealm("api"))
 	dpopRequired := newGuard(t, iss, middleware.WithProofOfPossession(middleware.MechanismDPoP, true))
 	mtlsOnly := newGuard(t, iss, middleware.WithProofOfPossession(middleware.MechanismMTLS, true),
@@ -300,16 +300,16 @@ func TestChallenges(t *testing.T) {
 
 func TestKeysUnavailableFailsClosed(t *testing.T) {
 	iss := newIssuer(t)
-	iss.SetFault(jwkstest.Fault{Down: true})
+	iss.SetFault(oauthtest.Fault{Down: true})
 	g := newGuard(t, iss)
-	tok := mint(t, iss, jwkstest.Token{})
+	tok := mint(t, iss, oauthtest.Token{})
 	a := serve(g, bearer(tok))
 	assert.Equal(t, http.StatusServiceUnavailable, a.status)
 	_, err := g.Check(bearer(tok))
 	require.ErrorIs(t, err, middleware.ErrUnavailable)
 	require.ErrorIs(t, err, jwks.ErrUnavailable)
 
-	iss.SetFault(jwkstest.Fault{})
+	iss.SetFault(oauthtest.Fault{})
 	require.Eventually(t, func() bool { return serve(g, bearer(tok)).status == http.StatusOK },
 		10*time.Second, 20*time.Millisecond, "recovers when the JWKS comes up")
 }
@@ -317,14 +317,14 @@ func TestKeysUnavailableFailsClosed(t *testing.T) {
 func TestRotationAndRevocationThroughTheCache(t *testing.T) {
 	iss := newIssuer(t)
 	g := newGuard(t, iss)
-	old := mint(t, iss, jwkstest.Token{})
+	old := mint(t, iss, oauthtest.Token{})
 	require.Equal(t, 200, serve(g, bearer(old)).status)
 	require.Equal(t, 200, serve(g, bearer(old)).status, "cached")
 
 	// A key the API has never seen: picked up without a restart.
 	kid, err := iss.AddKey("RS256")
 	require.NoError(t, err)
-	fresh := mint(t, iss, jwkstest.Token{KeyID: kid})
+	fresh := mint(t, iss, oauthtest.Token{KeyID: kid})
 	assert.Equal(t, 200, serve(g, bearer(fresh)).status)
 
 	// Revocation: the cached token keeps working until the API refreshes
@@ -335,7 +335,7 @@ func TestRotationAndRevocationThroughTheCache(t *testing.T) {
 	require.NoError(t, err, "no refresh yet")
 	kid3, err := iss.AddKey("RS256")
 	require.NoError(t, err)
-	require.Equal(t, 200, serve(g, bearer(mint(t, iss, jwkstest.Token{KeyID: kid3}))).status)
+	require.Equal(t, 200, serve(g, bearer(mint(t, iss, oauthtest.Token{KeyID: kid3}))).status)
 	_, err = g.Check(bearer(old))
 	require.ErrorIs(t, err, middleware.ErrUnknownKey)
 }
@@ -344,12 +344,12 @@ func TestHMACOnlyForTheConfiguredIssuer(t *testing.T) {
 	iss := newIssuer(t)
 	secret := []byte(strings.Repeat("s", 32))
 	g := newGuard(t, iss, middleware.WithHMACSecret(iss.Issuer(), secret))
-	tok, err := iss.MintHS256(jwkstest.Token{}, secret)
+	tok, err := iss.MintHS256(oauthtest.Token{}, secret)
 	require.NoError(t, err)
 	_, err = g.Check(bearer(tok))
 	require.NoError(t, err)
 
-	wrong, err := iss.MintHS256(jwkstest.Token{}, []byte(strings.Repeat("t", 32)))
+	wrong, err := iss.MintHS256(oauthtest.Token{}, []byte(strings.Repeat("t", 32)))
 	require.NoError(t, err)
 	_, err = g.Check(bearer(wrong))
 	require.ErrorIs(t, err, middleware.ErrSignature)

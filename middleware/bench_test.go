@@ -15,9 +15,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // discard is a ResponseWriter that costs nothing, so that benchmarks
@@ -83,8 +83,8 @@ func asn1Sig(r, s *big.Int) []byte {
 // seen before), beside the bare signature verification.
 func BenchmarkBearer(b *testing.B) {
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
-		iss := newIssuer(b, jwkstest.WithAlgorithm(alg))
-		tok := mint(b, iss, jwkstest.Token{Scope: "read:messages", Permissions: []string{"read:messages"}})
+		iss := newIssuer(b, oauthtest.WithAlgorithm(alg))
+		tok := mint(b, iss, oauthtest.Token{Scope: "read:messages", Permissions: []string{"read:messages"}})
 		verify := floor(b, tok, iss.PublicKey(iss.CurrentKeyID()))
 		b.Run(alg+"/floor", func(b *testing.B) {
 			b.ReportAllocs()
@@ -118,9 +118,9 @@ func BenchmarkBearer(b *testing.B) {
 // proof each iteration, made outside the timed loop), cold and with the
 // token seen before, beside two and one bare ES256 verifications.
 func BenchmarkDPoP(b *testing.B) {
-	iss := newIssuer(b, jwkstest.WithAlgorithm("ES256"))
+	iss := newIssuer(b, oauthtest.WithAlgorithm("ES256"))
 	client := newSigner(b)
-	tok := mint(b, iss, jwkstest.Token{JKT: client.Thumbprint()})
+	tok := mint(b, iss, oauthtest.Token{JKT: client.Thumbprint()})
 	verify := floor(b, tok, iss.PublicKey(iss.CurrentKeyID()))
 	b.Run("floor-2xES256", func(b *testing.B) {
 		b.ReportAllocs()
@@ -178,8 +178,8 @@ func BenchmarkDPoP(b *testing.B) {
 func BenchmarkMTLS(b *testing.B) {
 	iss := newIssuer(b)
 	cert, _ := clientCert(b, "client")
-	plainTok := mint(b, iss, jwkstest.Token{})
-	boundTok := mint(b, iss, jwkstest.Token{X5TS256: mtls.Thumbprint(cert)})
+	plainTok := mint(b, iss, oauthtest.Token{})
+	boundTok := mint(b, iss, oauthtest.Token{X5TS256: mtls.Thumbprint(cert)})
 	for _, tc := range []struct{ name, tok string }{{"bearer", plainTok}, {"mtls", boundTok}} {
 		g := newGuard(b, iss, middleware.WithTokenCache(0, 0))
 		h := g.Handler(ok200)

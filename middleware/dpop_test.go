@@ -19,8 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/senderbound/senderbound/dpop"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 func dpopRequest(t testing.TB, token, proof string) *http.Request {
@@ -45,8 +45,8 @@ func TestDPoPThroughTheMiddleware(t *testing.T) {
 	client := newSigner(t)
 	thief := newSigner(t)
 	g := newGuard(t, iss, middleware.WithPublicURL("https://api.example.com"))
-	tok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
-	other := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint(), Subject: "other"})
+	tok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
+	other := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint(), Subject: "other"})
 
 	t.Run("valid proof, claims say what was proven", func(t *testing.T) {
 		r := dpopRequest(t, tok, proof(t, client, "GET", resource, tok, ""))
@@ -120,7 +120,7 @@ func TestDPoPReplay(t *testing.T) {
 	iss := newIssuer(t)
 	client := newSigner(t)
 	g := newGuard(t, iss, middleware.WithPublicURL("https://api.example.com"))
-	tok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
+	tok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
 
 	t.Run("replayed once", func(t *testing.T) {
 		p := proof(t, client, "GET", resource, tok, "")
@@ -146,7 +146,7 @@ func TestDPoPReplay(t *testing.T) {
 	t.Run("an invalid request does not burn the jti", func(t *testing.T) {
 		p := proof(t, client, "GET", resource, tok, "")
 		// Same proof with a token it was not made for: refused, not recorded.
-		other := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint(), Subject: "x"})
+		other := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint(), Subject: "x"})
 		_, err := g.Check(dpopRequest(t, other, p))
 		require.Error(t, err)
 		_, err = g.Check(dpopRequest(t, tok, p))
@@ -171,7 +171,7 @@ func TestDPoPNonceFlow(t *testing.T) {
 		_, _ = io.WriteString(w, "ok")
 	})))
 	defer srv.Close()
-	tok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
+	tok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
 
 	var attempts atomic.Int32
 	counting := roundTripFunc(func(r *http.Request) (*http.Response, error) {
@@ -228,7 +228,7 @@ func TestDPoPNonceRefreshedOnSuccess(t *testing.T) {
 	v, err := dpop.NewVerifier(dpop.WithNonces(nonces), dpop.WithClock(clock))
 	require.NoError(t, err)
 	g := newGuard(t, iss, middleware.WithDPoP(v), middleware.WithPublicURL("https://api.example.com"))
-	tok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
+	tok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
 
 	first, err := v.Nonce()
 	require.NoError(t, err)

@@ -24,9 +24,9 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // This example protects a handler with a Guard: keys from the issuer's
@@ -34,7 +34,7 @@ import (
 // the routes. The test issuer stands in for an Auth0 tenant
 // ("https://YOUR_TENANT.auth0.com/").
 func Example() {
-	iss, _ := jwkstest.NewIssuer() // test-only issuer
+	iss, _ := oauthtest.NewIssuer() // test-only issuer
 	defer iss.Close()
 
 	ctx := context.Background()
@@ -60,7 +60,7 @@ func Example() {
 	mux.Handle("GET /api/messages", guard.Handler(guard.RequireScopes("read:messages")(http.HandlerFunc(listMessages))))
 
 	// A request with a bearer token, and one without credentials.
-	token, _ := iss.Mint(jwkstest.Token{Subject: "alice"})
+	token, _ := iss.Mint(oauthtest.Token{Subject: "alice"})
 	for _, auth := range []string{"Bearer " + token, ""} {
 		req := httptest.NewRequest(http.MethodGet, "https://api.example.com/api/me", nil)
 		if auth != "" {
@@ -82,8 +82,8 @@ func Example() {
 
 // exampleGuard is the setup of the examples below: a test issuer, its keys and a
 // Guard with opts.
-func exampleGuard(opts ...middleware.Option) (*jwkstest.Issuer, *middleware.Guard, func()) {
-	iss, err := jwkstest.NewIssuer()
+func exampleGuard(opts ...middleware.Option) (*oauthtest.Issuer, *middleware.Guard, func()) {
+	iss, err := oauthtest.NewIssuer()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func ExampleGuard_RequireScopes() {
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/messages", guard.Handler(guard.RequireScopes("read:messages")(list)))
 
-	for _, tok := range []jwkstest.Token{
+	for _, tok := range []oauthtest.Token{
 		{Scope: "read:messages"},
 		{Permissions: []string{"read:messages"}},
 		{Scope: "profile"},
@@ -140,14 +140,14 @@ func ExampleGuard_Verify() {
 	ctx := context.Background()
 	u, _ := url.Parse("https://api.example.com/api/me")
 
-	token, _ := iss.Mint(jwkstest.Token{Subject: "alice", Scope: "read:messages"})
+	token, _ := iss.Mint(oauthtest.Token{Subject: "alice", Scope: "read:messages"})
 	tok, err := guard.Verify(ctx, middleware.Request{Scheme: "Bearer", Token: token, Method: "GET", URL: u})
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(tok.Claims.Subject(), tok.Claims.Scopes(), tok.Binding.Mechanism)
 
-	expired, _ := iss.Mint(jwkstest.Token{ExpiresIn: -time.Hour})
+	expired, _ := iss.Mint(oauthtest.Token{ExpiresIn: -time.Hour})
 	_, err = guard.Verify(ctx, middleware.Request{Scheme: "Bearer", Token: expired, Method: "GET", URL: u})
 	var e *middleware.Error
 	if errors.As(err, &e) {
@@ -223,7 +223,7 @@ func ExampleWithProofOfPossession() {
 
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader) // the client's key
 	signer, _ := dpop.NewSigner(key)
-	token, _ := iss.Mint(jwkstest.Token{JKT: signer.Thumbprint()}) // bound to the key
+	token, _ := iss.Mint(oauthtest.Token{JKT: signer.Thumbprint()}) // bound to the key
 
 	client := &http.Client{Transport: &dpop.Transport{Signer: signer, Source: dpop.StaticToken(token)}}
 	resp, err := client.Get(srv.URL + "/api/me")
@@ -270,7 +270,7 @@ func ExampleWithCertificateSource() {
 	api := guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 
 	clientCert := exampleClientCert() // the certificate the client showed the proxy
-	token, _ := iss.Mint(jwkstest.Token{X5TS256: mtls.Thumbprint(clientCert)})
+	token, _ := iss.Mint(oauthtest.Token{X5TS256: mtls.Thumbprint(clientCert)})
 	forwarded := url.PathEscape(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: clientCert.Raw})))
 
 	for _, from := range []string{"10.1.2.3:4321", "203.0.113.9:4321"} {
@@ -357,7 +357,7 @@ func Example_routers() {
 	})
 	h := authenticate(needsRead(list))
 
-	token, _ := iss.Mint(jwkstest.Token{Subject: "alice", Scope: "read:messages"})
+	token, _ := iss.Mint(oauthtest.Token{Subject: "alice", Scope: "read:messages"})
 	req := httptest.NewRequest(http.MethodGet, "https://api.example.com/messages", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	rec := httptest.NewRecorder()

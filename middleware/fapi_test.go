@@ -18,9 +18,9 @@ import (
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/internal/jose"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 func TestFAPI2RefusesWeakerOptions(t *testing.T) {
@@ -88,11 +88,11 @@ func TestFAPI2RefusesWeakerOptions(t *testing.T) {
 }
 
 func TestFAPI2Enforced(t *testing.T) {
-	iss := newIssuer(t, jwkstest.WithAlgorithm("PS256"))
+	iss := newIssuer(t, oauthtest.WithAlgorithm("PS256"))
 	client := newSigner(t)
 	cert, _ := clientCert(t, "client")
 	g := newGuard(t, iss, middleware.WithFAPI2(middleware.MechanismDPoP), middleware.WithPublicURL("https://api.example.com"))
-	dpopTok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
+	dpopTok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
 
 	t.Run("a DPoP-bound PS256 token with an ES256 proof", func(t *testing.T) {
 		assert.Equal(t, http.StatusOK, serve(g, dpopRequest(t, dpopTok, proof(t, client, "GET", resource, dpopTok, ""))).status)
@@ -109,13 +109,13 @@ func TestFAPI2Enforced(t *testing.T) {
 		assert.Equal(t, http.StatusUnauthorized, serve(g, r).status)
 	})
 	t.Run("sender-constrained tokens only", func(t *testing.T) {
-		_, err := g.Check(bearer(mint(t, iss, jwkstest.Token{})))
+		_, err := g.Check(bearer(mint(t, iss, oauthtest.Token{})))
 		require.ErrorIs(t, err, middleware.ErrBindingRequired)
-		r := bearer(mint(t, iss, jwkstest.Token{X5TS256: mtls.Thumbprint(cert)}))
+		r := bearer(mint(t, iss, oauthtest.Token{X5TS256: mtls.Thumbprint(cert)}))
 		r.TLS = tlsState(cert)
 		_, err = g.Check(r)
 		require.ErrorIs(t, err, middleware.ErrBindingNotAllowed, "DPoP chosen, so no certificate-bound tokens")
-		a := serve(g, bearer(mint(t, iss, jwkstest.Token{})))
+		a := serve(g, bearer(mint(t, iss, oauthtest.Token{})))
 		assert.Equal(t, http.StatusUnauthorized, a.status)
 		assert.Len(t, a.challenge, 1, "only the DPoP scheme is offered")
 		assert.True(t, strings.HasPrefix(a.challenge[0], "DPoP "))
@@ -123,9 +123,9 @@ func TestFAPI2Enforced(t *testing.T) {
 	})
 	t.Run("token algorithms", func(t *testing.T) {
 		for _, alg := range []string{"RS256", "PS256", "ES256", "ES384", "EdDSA"} {
-			other := newIssuer(t, jwkstest.WithAlgorithm(alg))
+			other := newIssuer(t, oauthtest.WithAlgorithm(alg))
 			g := newGuard(t, other, middleware.WithFAPI2(middleware.MechanismDPoP), middleware.WithPublicURL("https://api.example.com"))
-			tok := mint(t, other, jwkstest.Token{JKT: client.Thumbprint()})
+			tok := mint(t, other, oauthtest.Token{JKT: client.Thumbprint()})
 			_, err := g.Check(dpopRequest(t, tok, proof(t, client, "GET", resource, tok, "")))
 			if alg == "RS256" || alg == "ES384" {
 				require.ErrorIs(t, err, middleware.ErrAlgorithm, alg)
@@ -140,7 +140,7 @@ func TestFAPI2Enforced(t *testing.T) {
 		for _, alg := range []string{"RS256", "PS256"} {
 			s, err := dpop.NewSigner(key, dpop.WithSignerAlgorithm(alg))
 			require.NoError(t, err)
-			tok := mint(t, iss, jwkstest.Token{JKT: s.Thumbprint()})
+			tok := mint(t, iss, oauthtest.Token{JKT: s.Thumbprint()})
 			_, err = g.Check(dpopRequest(t, tok, proof(t, s, "GET", resource, tok, "")))
 			if alg == "RS256" {
 				require.ErrorIs(t, err, middleware.ErrInvalidProof)
@@ -189,12 +189,12 @@ func fapiAlgs() []string {
 }
 
 func TestFAPI2Mechanisms(t *testing.T) {
-	iss := newIssuer(t, jwkstest.WithAlgorithm("ES256"))
+	iss := newIssuer(t, oauthtest.WithAlgorithm("ES256"))
 	client := newSigner(t)
 	cert, _ := clientCert(t, "client")
-	dpopTok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
-	certTok := mint(t, iss, jwkstest.Token{X5TS256: mtls.Thumbprint(cert)})
-	unbound := mint(t, iss, jwkstest.Token{})
+	dpopTok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
+	certTok := mint(t, iss, oauthtest.Token{X5TS256: mtls.Thumbprint(cert)})
+	unbound := mint(t, iss, oauthtest.Token{})
 	withDPoP := func() *http.Request { return dpopRequest(t, dpopTok, proof(t, client, "GET", resource, dpopTok, "")) }
 	withCert := func() *http.Request { r := bearer(certTok); r.TLS = tlsState(cert); return r }
 	asBearer := func() *http.Request { return bearer(unbound) }
@@ -218,7 +218,7 @@ func TestFAPI2Mechanisms(t *testing.T) {
 }
 
 func TestFAPI2InteractionID(t *testing.T) {
-	iss := newIssuer(t, jwkstest.WithAlgorithm("ES256"))
+	iss := newIssuer(t, oauthtest.WithAlgorithm("ES256"))
 	client := newSigner(t)
 	g := newGuard(t, iss, middleware.WithFAPI2(middleware.MechanismDPoP))
 	mux := http.NewServeMux()
@@ -226,7 +226,7 @@ func TestFAPI2InteractionID(t *testing.T) {
 	mux.Handle("/mfa", g.Handler(g.Require(middleware.StepUp{ACRValues: []string{middleware.ACRAuth0MFA}})(ok200)))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	tok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
+	tok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
 
 	send := func(path string, ids []string, authorized bool) *http.Response {
 		t.Helper()
@@ -299,7 +299,7 @@ func TestFAPI2InteractionID(t *testing.T) {
 	t.Run("not without WithFAPI2", func(t *testing.T) {
 		plain := newGuard(t, iss)
 		w := httptest.NewRecorder()
-		r := bearer(mint(t, iss, jwkstest.Token{}))
+		r := bearer(mint(t, iss, oauthtest.Token{}))
 		r.Header.Set("x-fapi-interaction-id", id)
 		plain.Handler(ok200).ServeHTTP(w, r)
 		assert.Empty(t, w.Header().Get("x-fapi-interaction-id"))

@@ -19,8 +19,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // faultGuard builds a Guard on a jwks.Keys of its own for iss (at jwksURL),
@@ -42,17 +42,17 @@ func faultGuard(t *testing.T, issuer, jwksURL string, opts ...jwks.Option) (*mid
 func TestKeyServerFaultsAtStart(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		fault jwkstest.Fault
+		fault oauthtest.Fault
 	}{
-		{"unreachable (503)", jwkstest.Fault{Down: true}},
-		{"500s", jwkstest.Fault{Status: http.StatusInternalServerError}},
-		{"invalid JSON", jwkstest.Fault{Garbage: true}},
-		{"slow beyond the timeout", jwkstest.Fault{Delay: 5 * time.Second}},
-		{"body over the size limit", jwkstest.Fault{Oversized: 2 << 20}},
+		{"unreachable (503)", oauthtest.Fault{Down: true}},
+		{"500s", oauthtest.Fault{Status: http.StatusInternalServerError}},
+		{"invalid JSON", oauthtest.Fault{Garbage: true}},
+		{"slow beyond the timeout", oauthtest.Fault{Delay: 5 * time.Second}},
+		{"body over the size limit", oauthtest.Fault{Oversized: 2 << 20}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-			iss, err := jwkstest.NewIssuer()
+			iss, err := oauthtest.NewIssuer()
 			require.NoError(t, err)
 			defer iss.Close()
 			iss.SetFault(tc.fault)
@@ -60,7 +60,7 @@ func TestKeyServerFaultsAtStart(t *testing.T) {
 				jwks.WithHTTPTimeout(200*time.Millisecond), jwks.WithRefreshRateLimit(20*time.Millisecond),
 				jwks.WithRateLimitWait(50*time.Millisecond))
 			defer func() { require.NoError(t, keys.Close()) }()
-			tok := mint(t, iss, jwkstest.Token{})
+			tok := mint(t, iss, oauthtest.Token{})
 
 			start := time.Now()
 			a := serve(g, bearer(tok))
@@ -73,7 +73,7 @@ func TestKeyServerFaultsAtStart(t *testing.T) {
 			require.ErrorIs(t, err, middleware.ErrUnavailable)
 			require.ErrorIs(t, err, jwks.ErrUnavailable)
 
-			iss.SetFault(jwkstest.Fault{})
+			iss.SetFault(oauthtest.Fault{})
 			require.Eventually(t, func() bool { return serve(g, bearer(tok)).status == http.StatusOK },
 				10*time.Second, 25*time.Millisecond, "recovers on its own")
 		})
@@ -85,19 +85,19 @@ func TestKeyServerFaultsAtStart(t *testing.T) {
 // token with an unknown kid is refused as the token's fault (401).
 func TestKeyServerFaultsAfterStart(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	iss, err := jwkstest.NewIssuer()
+	iss, err := oauthtest.NewIssuer()
 	require.NoError(t, err)
 	defer iss.Close()
 	g, keys := faultGuard(t, iss.Issuer(), iss.JWKSURL(),
 		jwks.WithHTTPTimeout(200*time.Millisecond), jwks.WithRefreshRateLimit(time.Millisecond),
 		jwks.WithRateLimitWait(50*time.Millisecond), jwks.WithRefreshInterval(10*time.Millisecond))
 	defer func() { require.NoError(t, keys.Close()) }()
-	tok := mint(t, iss, jwkstest.Token{})
+	tok := mint(t, iss, oauthtest.Token{})
 	require.Equal(t, http.StatusOK, serve(g, bearer(tok)).status)
 	other := handMade(t, jwt.SigningMethodRS256, iss.PrivateKey(iss.CurrentKeyID()),
 		map[string]any{"kid": "no-such-kid"}, goodClaims(iss))
 
-	for _, f := range []jwkstest.Fault{{Down: true}, {Status: 500}, {Garbage: true}, {Delay: time.Second}} {
+	for _, f := range []oauthtest.Fault{{Down: true}, {Status: 500}, {Garbage: true}, {Delay: time.Second}} {
 		iss.SetFault(f)
 		before := iss.JWKSFetches()
 		require.Eventually(t, func() bool { return iss.JWKSFetches() > before+1 }, 5*time.Second, 5*time.Millisecond,
@@ -106,19 +106,19 @@ func TestKeyServerFaultsAfterStart(t *testing.T) {
 		_, err := g.Check(bearer(other))
 		require.ErrorIs(t, err, middleware.ErrUnknownKey, "fault %+v", f)
 	}
-	iss.SetFault(jwkstest.Fault{})
+	iss.SetFault(oauthtest.Fault{})
 }
 
 // TestRevocationTakesEffect: a key that leaves the JWKS stops verifying at
 // the next refresh, even for a token that is in the verified-token cache.
 func TestRevocationTakesEffect(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	iss, err := jwkstest.NewIssuer()
+	iss, err := oauthtest.NewIssuer()
 	require.NoError(t, err)
 	defer iss.Close()
 	g, keys := faultGuard(t, iss.Issuer(), iss.JWKSURL(), jwks.WithRefreshInterval(20*time.Millisecond))
 	defer func() { require.NoError(t, keys.Close()) }()
-	tok := mint(t, iss, jwkstest.Token{})
+	tok := mint(t, iss, oauthtest.Token{})
 	require.Equal(t, http.StatusOK, serve(g, bearer(tok)).status)
 	require.Equal(t, http.StatusOK, serve(g, bearer(tok)).status, "now from the token cache")
 	iss.Revoke(iss.CurrentKeyID())
@@ -134,10 +134,10 @@ func TestRevocationTakesEffect(t *testing.T) {
 // signed with the other are refused; nothing answers 5xx.
 func TestFlappingKeySets(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	a, err := jwkstest.NewIssuer()
+	a, err := oauthtest.NewIssuer()
 	require.NoError(t, err)
 	defer a.Close()
-	b, err := jwkstest.NewIssuer()
+	b, err := oauthtest.NewIssuer()
 	require.NoError(t, err)
 	defer b.Close()
 	var serveB atomic.Bool
@@ -160,7 +160,7 @@ func TestFlappingKeySets(t *testing.T) {
 		jwks.WithRateLimitWait(time.Second))
 	defer func() { require.NoError(t, keys.Close()) }()
 
-	tokA := mint(t, a, jwkstest.Token{})
+	tokA := mint(t, a, oauthtest.Token{})
 	// Signed with b's current key, but claiming a's issuer (the flapping
 	// JWKS serves b's keys under a's name).
 	tokB := handMade(t, jwt.SigningMethodRS256, b.PrivateKey(b.CurrentKeyID()),
@@ -185,14 +185,14 @@ func TestFlappingKeySets(t *testing.T) {
 // none is held up for longer than the rate-limit wait plus a margin.
 func TestKidStorm(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	iss, err := jwkstest.NewIssuer()
+	iss, err := oauthtest.NewIssuer()
 	require.NoError(t, err)
 	defer iss.Close()
 	const wait = 50 * time.Millisecond
 	g, keys := faultGuard(t, iss.Issuer(), iss.JWKSURL(), jwks.WithRefreshRateLimit(time.Hour),
 		jwks.WithRateLimitWait(wait), jwks.WithHTTPTimeout(time.Second))
 	defer func() { require.NoError(t, keys.Close()) }()
-	good := mint(t, iss, jwkstest.Token{})
+	good := mint(t, iss, oauthtest.Token{})
 	require.Equal(t, http.StatusOK, serve(g, bearer(good)).status)
 	before := iss.JWKSFetches()
 

@@ -10,8 +10,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // Claim names are case-sensitive (RFC 7519 §4, RFC 7515 §4). encoding/json
@@ -47,7 +47,7 @@ func TestClaimNamesAreCaseSensitive(t *testing.T) {
 func TestNonCanonicalBase64Refused(t *testing.T) {
 	iss := newIssuer(t)
 	g := newGuard(t, iss, middleware.WithTokenCache(0, 0))
-	tok := mint(t, iss, jwkstest.Token{})
+	tok := mint(t, iss, oauthtest.Token{})
 	i := len(tok) - 1
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	pos := strings.IndexByte(alphabet, tok[i])
@@ -64,7 +64,7 @@ func TestNonCanonicalBase64Refused(t *testing.T) {
 func TestLineBreakInsideTokenRefused(t *testing.T) {
 	iss := newIssuer(t)
 	g := newGuard(t, iss, middleware.WithTokenCache(0, 0))
-	tok := mint(t, iss, jwkstest.Token{})
+	tok := mint(t, iss, oauthtest.Token{})
 	v := tok[:len(tok)-10] + "\n" + tok[len(tok)-10:]
 	u, _ := url.Parse(resource)
 	_, err := g.Verify(t.Context(), middleware.Request{Scheme: "Bearer", Token: v, Method: "GET", URL: u})

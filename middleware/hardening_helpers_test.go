@@ -18,8 +18,8 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // Helpers for the hardening tests (fuzz, hostile, faults, load, limits).
@@ -37,7 +37,7 @@ type staticKeys struct {
 	keys   map[string]crypto.PublicKey
 }
 
-func newStaticKeys(iss *jwkstest.Issuer) *staticKeys {
+func newStaticKeys(iss *oauthtest.Issuer) *staticKeys {
 	k := &staticKeys{issuer: iss.Issuer(), keys: map[string]crypto.PublicKey{}}
 	for _, kid := range iss.KeyIDs() {
 		k.keys[kid] = iss.PublicKey(kid)
@@ -58,7 +58,7 @@ func (s *staticKeys) Key(_ context.Context, issuer, kid, _ string) (crypto.Publi
 // fixedWorld is a Guard at hzNow with one issuer, one DPoP client, and the
 // credentials that are valid for it.
 type fixedWorld struct {
-	iss      *jwkstest.Issuer
+	iss      *oauthtest.Issuer
 	g        *middleware.Guard
 	signer   *dpop.Signer
 	bearer   string // unbound token
@@ -83,7 +83,7 @@ func newFixedWorld(t testing.TB) *fixedWorld {
 }
 
 func buildFixedWorld(t testing.TB) (*fixedWorld, error) {
-	iss, err := jwkstest.NewIssuer(jwkstest.WithClock(hzClock), jwkstest.WithAlgorithm("ES256"))
+	iss, err := oauthtest.NewIssuer(oauthtest.WithClock(hzClock), oauthtest.WithAlgorithm("ES256"))
 	if err != nil {
 		return nil, err
 	}
@@ -100,10 +100,10 @@ func buildFixedWorld(t testing.TB) (*fixedWorld, error) {
 	if w.signer, err = dpop.NewSigner(hzECKey(t), dpop.WithSignerClock(hzClock)); err != nil {
 		return nil, err
 	}
-	if w.bearer, err = iss.Mint(jwkstest.Token{}); err != nil {
+	if w.bearer, err = iss.Mint(oauthtest.Token{}); err != nil {
 		return nil, err
 	}
-	if w.bound, err = iss.Mint(jwkstest.Token{JKT: w.signer.Thumbprint()}); err != nil {
+	if w.bound, err = iss.Mint(oauthtest.Token{JKT: w.signer.Thumbprint()}); err != nil {
 		return nil, err
 	}
 	w.proof, err = w.signer.Proof("GET", resource, w.bound, "")

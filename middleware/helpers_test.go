@@ -15,23 +15,23 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 const audience = "https://api.example.com"
 
 // newIssuer starts a test issuer that is closed when the test ends.
-func newIssuer(t testing.TB, opts ...jwkstest.Option) *jwkstest.Issuer {
+func newIssuer(t testing.TB, opts ...oauthtest.Option) *oauthtest.Issuer {
 	t.Helper()
-	iss, err := jwkstest.NewIssuer(opts...)
+	iss, err := oauthtest.NewIssuer(opts...)
 	require.NoError(t, err)
 	t.Cleanup(iss.Close)
 	return iss
 }
 
 // newKeys returns jwks.Keys for the issuers, closed when the test ends.
-func newKeys(t testing.TB, issuers ...*jwkstest.Issuer) *jwks.Keys {
+func newKeys(t testing.TB, issuers ...*oauthtest.Issuer) *jwks.Keys {
 	t.Helper()
 	opts := []jwks.Option{jwks.WithRefreshRateLimit(time.Millisecond), jwks.WithRateLimitWait(time.Second)}
 	for _, iss := range issuers {
@@ -44,14 +44,14 @@ func newKeys(t testing.TB, issuers ...*jwkstest.Issuer) *jwks.Keys {
 }
 
 // newGuard returns a Guard trusting iss, for the test audience.
-func newGuard(t testing.TB, iss *jwkstest.Issuer, opts ...middleware.Option) *middleware.Guard {
+func newGuard(t testing.TB, iss *oauthtest.Issuer, opts ...middleware.Option) *middleware.Guard {
 	t.Helper()
 	g, err := middleware.New(newKeys(t, iss), append([]middleware.Option{middleware.WithAudience(audience)}, opts...)...)
 	require.NoError(t, err)
 	return g
 }
 
-func mint(t testing.TB, iss *jwkstest.Issuer, tok jwkstest.Token) string {
+func mint(t testing.TB, iss *oauthtest.Issuer, tok oauthtest.Token) string {
 	t.Helper()
 	s, err := iss.Mint(tok)
 	require.NoError(t, err)
@@ -116,7 +116,7 @@ func unsigned(t testing.TB, header, claims map[string]any, sig string) string {
 	return strings.Join([]string{enc(h), enc(p), sig}, ".")
 }
 
-func goodClaims(iss *jwkstest.Issuer) jwt.MapClaims {
+func goodClaims(iss *oauthtest.Issuer) jwt.MapClaims {
 	now := time.Now()
 	return jwt.MapClaims{
 		"iss": iss.Issuer(), "sub": "user-1", "aud": audience,

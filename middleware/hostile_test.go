@@ -25,9 +25,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/senderbound/senderbound/dpop"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // settableClock is a clock that tests move by hand, safe for concurrent use.
@@ -132,11 +132,11 @@ func TestHostileInputCatalogue(t *testing.T) {
 	clientSigner, err := dpop.NewSigner(client, dpop.WithSignerClock(clk.Now))
 	require.NoError(t, err)
 	jkt := clientSigner.Thumbprint()
-	bound := mint(t, iss, jwkstest.Token{JKT: jkt})
-	otherBound := mint(t, iss, jwkstest.Token{JKT: jkt, Subject: "other"})
-	unbound := mint(t, iss, jwkstest.Token{})
+	bound := mint(t, iss, oauthtest.Token{JKT: jkt})
+	otherBound := mint(t, iss, oauthtest.Token{JKT: jkt, Subject: "other"})
+	unbound := mint(t, iss, oauthtest.Token{})
 	cert, _ := clientCert(t, "client")
-	certBound := mint(t, iss, jwkstest.Token{X5TS256: mtls.Thumbprint(cert)})
+	certBound := mint(t, iss, oauthtest.Token{X5TS256: mtls.Thumbprint(cert)})
 
 	now := clk.Now()
 	exp := strconv.FormatInt(now.Add(time.Hour).Unix(), 10)
@@ -148,7 +148,7 @@ func TestHostileInputCatalogue(t *testing.T) {
 	signedClaims := func(extra string) string {
 		return rawSigned(t, jwt.SigningMethodRS256, rsaKey, rsHeader, claimsJSON(extra))
 	}
-	withHeader := func(h map[string]any) string { return mint(t, iss, jwkstest.Token{Header: h}) }
+	withHeader := func(h map[string]any) string { return mint(t, iss, oauthtest.Token{Header: h}) }
 
 	get := func(auth ...string) func() *http.Request {
 		return func() *http.Request {
@@ -226,11 +226,11 @@ func TestHostileInputCatalogue(t *testing.T) {
 		// Binding bypasses.
 		{"binding bypass", "DPoP-bound token sent as Bearer (downgrade)", get("Bearer " + bound), 401, middleware.ErrBoundTokenAsBearer},
 		{"binding bypass", "certificate-bound token without a certificate", get("Bearer " + certBound), 401, middleware.ErrBindingMismatch},
-		{"binding bypass", "cnf with both jkt and x5t#S256", get("Bearer " + mint(t, iss, jwkstest.Token{JKT: jkt, X5TS256: mtls.Thumbprint(cert)})), 401, middleware.ErrClaims},
-		{"binding bypass", "empty jkt", get("Bearer " + mint(t, iss, jwkstest.Token{Claims: map[string]any{"cnf": map[string]any{"jkt": ""}}})), 401, middleware.ErrClaims},
-		{"binding bypass", "empty x5t#S256", get("Bearer " + mint(t, iss, jwkstest.Token{Claims: map[string]any{"cnf": map[string]any{"x5t#S256": ""}}})), 401, middleware.ErrClaims},
-		{"binding bypass", "jkt with base64 padding", withDPoP(mint(t, iss, jwkstest.Token{JKT: jkt + "="}), hp("", nil)), 401, middleware.ErrClaims},
-		{"binding bypass", "jkt in standard base64", withDPoP(mint(t, iss, jwkstest.Token{JKT: stdB64Thumb(jkt)}), hp("", nil)), 401, middleware.ErrClaims},
+		{"binding bypass", "cnf with both jkt and x5t#S256", get("Bearer " + mint(t, iss, oauthtest.Token{JKT: jkt, X5TS256: mtls.Thumbprint(cert)})), 401, middleware.ErrClaims},
+		{"binding bypass", "empty jkt", get("Bearer " + mint(t, iss, oauthtest.Token{Claims: map[string]any{"cnf": map[string]any{"jkt": ""}}})), 401, middleware.ErrClaims},
+		{"binding bypass", "empty x5t#S256", get("Bearer " + mint(t, iss, oauthtest.Token{Claims: map[string]any{"cnf": map[string]any{"x5t#S256": ""}}})), 401, middleware.ErrClaims},
+		{"binding bypass", "jkt with base64 padding", withDPoP(mint(t, iss, oauthtest.Token{JKT: jkt + "="}), hp("", nil)), 401, middleware.ErrClaims},
+		{"binding bypass", "jkt in standard base64", withDPoP(mint(t, iss, oauthtest.Token{JKT: stdB64Thumb(jkt)}), hp("", nil)), 401, middleware.ErrClaims},
 		{"binding bypass", "unbound token sent with the DPoP scheme", withDPoP(unbound, hp(unbound, nil)), 401, middleware.ErrNoBinding},
 
 		// DPoP proof forgery.

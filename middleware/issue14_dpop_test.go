@@ -21,8 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/senderbound/senderbound/dpop"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // steppingClock is a wall clock that a test sets, safe for concurrent use.
@@ -52,7 +52,7 @@ func TestIssue14Item1ClockStepsThroughHandler(t *testing.T) {
 	require.NoError(t, err)
 	jkt, err := dpop.Thumbprint(key.Public())
 	require.NoError(t, err)
-	tok := mint(t, iss, jwkstest.Token{JKT: jkt})
+	tok := mint(t, iss, oauthtest.Token{JKT: jkt})
 
 	for _, step := range []time.Duration{-10 * time.Minute, 10 * time.Minute} {
 		t.Run("clock steps "+step.String()+" after start", func(t *testing.T) {
@@ -95,7 +95,7 @@ func TestIssue14Item12Ed25519(t *testing.T) {
 		t.Run("proof labelled "+alg, func(t *testing.T) {
 			s, err := dpop.NewSigner(edPriv, dpop.WithSignerAlgorithm(alg))
 			require.NoError(t, err)
-			tok := mint(t, iss, jwkstest.Token{JKT: s.Thumbprint()})
+			tok := mint(t, iss, oauthtest.Token{JKT: s.Thumbprint()})
 			got, err := g.Check(dpopRequest(t, tok, proof(t, s, "GET", resource, tok, "")))
 			require.NoError(t, err)
 			assert.Equal(t, middleware.MechanismDPoP, got.Binding.Mechanism)
@@ -106,7 +106,7 @@ func TestIssue14Item12Ed25519(t *testing.T) {
 	// Tokens: a key source without jwks, whose key-fits-alg table is
 	// maintained elsewhere; the Guard's own allow-list and signature check
 	// are what is tested here.
-	edIss := newIssuer(t, jwkstest.WithAlgorithm("Ed25519"))
+	edIss := newIssuer(t, oauthtest.WithAlgorithm("Ed25519"))
 	keys := newStaticKeys(edIss)
 	u, err := url.Parse(resource)
 	require.NoError(t, err)
@@ -119,7 +119,7 @@ func TestIssue14Item12Ed25519(t *testing.T) {
 		require.NoError(t, err)
 		return g
 	}
-	tok := mint(t, edIss, jwkstest.Token{})
+	tok := mint(t, edIss, oauthtest.Token{})
 	header, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
 	require.NoError(t, err)
 	require.Contains(t, string(header), `"alg":"Ed25519"`)
@@ -173,7 +173,7 @@ func highS(t *testing.T, compact string, broken bool) string {
 // a twin on its own merits, ath binds a proof to the exact string it was
 // made for, and a proof's twin is a replay.
 func TestIssue14Item7HighSTwins(t *testing.T) {
-	iss := newIssuer(t, jwkstest.WithAlgorithm("ES256"))
+	iss := newIssuer(t, oauthtest.WithAlgorithm("ES256"))
 	g := newGuard(t, iss, middleware.WithPublicURL("https://api.example.com"))
 	u, err := url.Parse(resource)
 	require.NoError(t, err)
@@ -183,7 +183,7 @@ func TestIssue14Item7HighSTwins(t *testing.T) {
 	}
 
 	t.Run("token twin verified on its own merits", func(t *testing.T) {
-		tok := mint(t, iss, jwkstest.Token{})
+		tok := mint(t, iss, oauthtest.Token{})
 		require.NoError(t, bearerVerify(tok))
 		require.NoError(t, bearerVerify(tok), "from the cache")
 		require.ErrorIs(t, bearerVerify(highS(t, tok, true)), middleware.ErrSignature,
@@ -192,7 +192,7 @@ func TestIssue14Item7HighSTwins(t *testing.T) {
 	})
 
 	client := newSigner(t)
-	tok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
+	tok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
 	twin := highS(t, tok, false)
 	t.Run("a proof for the token does not cover its twin (ath)", func(t *testing.T) {
 		_, err := g.Check(dpopRequest(t, twin, proof(t, client, "GET", resource, tok, "")))
@@ -214,7 +214,7 @@ func TestIssue14Item14HTUPrefix(t *testing.T) {
 	iss := newIssuer(t)
 	client := newSigner(t)
 	g := newGuard(t, iss, middleware.WithPublicURL("https://api.example.com"))
-	tok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
+	tok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
 	for _, htu := range []string{"https://api.example.com/", "https://api.example.com/r", "https://api.example.com/resourc"} {
 		r := httptest.NewRequest(http.MethodGet, "https://api.example.com/resource", nil)
 		r.Header.Set("Authorization", "DPoP "+tok)

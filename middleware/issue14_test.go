@@ -19,9 +19,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // Regression tests for the middleware items of issue 14 (second security
@@ -29,7 +29,7 @@ import (
 
 // signedPayload signs a hand-written JSON payload with iss's current key,
 // so that member order, case and duplicates are exactly as written.
-func signedPayload(t testing.TB, iss *jwkstest.Issuer, payload string) string {
+func signedPayload(t testing.TB, iss *oauthtest.Issuer, payload string) string {
 	t.Helper()
 	kid := iss.CurrentKeyID()
 	return rawSigned(t, jwt.SigningMethodRS256, iss.PrivateKey(kid), `{"alg":"RS256","typ":"JWT","kid":"`+kid+`"}`, payload)
@@ -37,7 +37,7 @@ func signedPayload(t testing.TB, iss *jwkstest.Issuer, payload string) string {
 
 // payloadWith returns a valid payload for iss (iss, aud, iat, exp) with
 // extra members appended as written.
-func payloadWith(iss *jwkstest.Issuer, extra string) string {
+func payloadWith(iss *oauthtest.Issuer, extra string) string {
 	now := time.Now().Unix()
 	p, _ := json.Marshal(map[string]any{"iss": iss.Issuer(), "aud": audience, "iat": now, "exp": now + 3600})
 	if extra == "" {
@@ -180,7 +180,7 @@ func TestIssue14Item4ScopesSplitOnSpaceOnly(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.scope, func(t *testing.T) {
-			tok := mint(t, iss, jwkstest.Token{Scope: tc.scope})
+			tok := mint(t, iss, oauthtest.Token{Scope: tc.scope})
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, bearer(tok))
 			assert.Equal(t, tc.status, w.Code)
@@ -271,9 +271,9 @@ func longObject(n int) string {
 func TestIssue14Item8SeveralSpacesAfterScheme(t *testing.T) {
 	iss := newIssuer(t)
 	g := newGuard(t, iss, middleware.WithPublicURL("https://api.example.com"))
-	tok := mint(t, iss, jwkstest.Token{})
+	tok := mint(t, iss, oauthtest.Token{})
 	signer := newSigner(t)
-	bound := mint(t, iss, jwkstest.Token{JKT: signer.Thumbprint()})
+	bound := mint(t, iss, oauthtest.Token{JKT: signer.Thumbprint()})
 	withAuth := func(v string) *http.Request {
 		r := httptest.NewRequest(http.MethodGet, resource, nil)
 		r.Header.Set("Authorization", v)
@@ -329,7 +329,7 @@ func TestIssue14Item8SeveralSpacesAfterScheme(t *testing.T) {
 func TestIssue14Item9LargeFormWithHeaderToken(t *testing.T) {
 	iss := newIssuer(t)
 	g := newGuard(t, iss, middleware.WithFormToken())
-	tok := mint(t, iss, jwkstest.Token{})
+	tok := mint(t, iss, oauthtest.Token{})
 	body := url.Values{"note": {strings.Repeat("x", 20<<10)}}.Encode()
 	var got string
 	h := g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -508,7 +508,7 @@ func TestIssue14Item14AlgorithmOutsideAllowList(t *testing.T) {
 	_, err := iss.AddKey("ES256")
 	require.NoError(t, err)
 	keys := newKeys(t, iss)
-	tok := mint(t, iss, jwkstest.Token{})
+	tok := mint(t, iss, oauthtest.Token{})
 
 	// The issuer's JWKS does give the RS256 key for this token.
 	kid := iss.CurrentKeyID()

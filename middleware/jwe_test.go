@@ -18,8 +18,8 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/internal/jwe"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 func rsaKey(t testing.TB) *rsa.PrivateKey {
@@ -38,7 +38,7 @@ func TestEncryptedTokens(t *testing.T) {
 		for _, alg := range []string{"RSA-OAEP-256", "RSA-OAEP-384", "RSA-OAEP-512"} {
 			for _, enc := range []string{"A256GCM", "A128CBC-HS256"} {
 				t.Run(alg+"/"+enc, func(t *testing.T) {
-					tok, err := iss.MintEncrypted(jwkstest.Token{Subject: "enc"}, &k1.PublicKey, "rs-1", alg, enc)
+					tok, err := iss.MintEncrypted(oauthtest.Token{Subject: "enc"}, &k1.PublicKey, "rs-1", alg, enc)
 					require.NoError(t, err)
 					got, err := g.Check(bearer(tok))
 					require.NoError(t, err)
@@ -49,14 +49,14 @@ func TestEncryptedTokens(t *testing.T) {
 	})
 	t.Run("two keys during rotation", func(t *testing.T) {
 		for kid, k := range map[string]*rsa.PrivateKey{"rs-1": k1, "rs-2": k2} {
-			tok, err := iss.MintEncrypted(jwkstest.Token{}, &k.PublicKey, kid, "RSA-OAEP-256", "A256GCM")
+			tok, err := iss.MintEncrypted(oauthtest.Token{}, &k.PublicKey, kid, "RSA-OAEP-256", "A256GCM")
 			require.NoError(t, err)
 			_, err = g.Check(bearer(tok))
 			require.NoError(t, err, kid)
 		}
 	})
 
-	good, err := iss.MintEncrypted(jwkstest.Token{}, &k1.PublicKey, "rs-1", "RSA-OAEP-256", "A256GCM")
+	good, err := iss.MintEncrypted(oauthtest.Token{}, &k1.PublicKey, "rs-1", "RSA-OAEP-256", "A256GCM")
 	require.NoError(t, err)
 	parts := strings.Split(good, ".")
 	tamper := func(i int) string {
@@ -72,9 +72,9 @@ func TestEncryptedTokens(t *testing.T) {
 		_, cerr := g.Check(bearer(unsignedInner))
 		require.ErrorIs(t, cerr, middleware.ErrMalformedToken)
 	}
-	rs1, err := iss.MintEncrypted(jwkstest.Token{}, &k1.PublicKey, "rs-1", "RSA-OAEP-256", "A192GCM")
+	rs1, err := iss.MintEncrypted(oauthtest.Token{}, &k1.PublicKey, "rs-1", "RSA-OAEP-256", "A192GCM")
 	require.NoError(t, err)
-	unknown, err := iss.MintEncrypted(jwkstest.Token{}, &rsaKey(t).PublicKey, "rs-9", "RSA-OAEP-256", "A256GCM")
+	unknown, err := iss.MintEncrypted(oauthtest.Token{}, &rsaKey(t).PublicKey, "rs-9", "RSA-OAEP-256", "A256GCM")
 	require.NoError(t, err)
 
 	tests := []struct {
@@ -117,7 +117,7 @@ func TestEncryptedDPoPBoundToken(t *testing.T) {
 		_, _ = io.WriteString(w, tok.Binding.Thumbprint)
 	})))
 	defer srv.Close()
-	tok, err := iss.MintEncrypted(jwkstest.Token{JKT: client.Thumbprint()}, &k.PublicKey, "rs", "RSA-OAEP-256", "A256GCM")
+	tok, err := iss.MintEncrypted(oauthtest.Token{JKT: client.Thumbprint()}, &k.PublicKey, "rs", "RSA-OAEP-256", "A256GCM")
 	require.NoError(t, err)
 	hc := &http.Client{Transport: &dpop.Transport{Base: http.DefaultTransport, Signer: client, Source: staticToken(tok)}, Timeout: 10 * time.Second}
 	resp, err := hc.Get(srv.URL + "/x")
@@ -138,8 +138,8 @@ func BenchmarkEncryptedBearer(b *testing.B) {
 	iss := newIssuer(b)
 	k := rsaKey(b)
 	g := newGuard(b, iss, middleware.WithTokenCache(0, 0), middleware.WithDecryptionKeys(map[string]*rsa.PrivateKey{"rs": k}))
-	plain := mint(b, iss, jwkstest.Token{})
-	enc, err := iss.MintEncrypted(jwkstest.Token{}, &k.PublicKey, "rs", "RSA-OAEP-256", "A256GCM")
+	plain := mint(b, iss, oauthtest.Token{})
+	enc, err := iss.MintEncrypted(oauthtest.Token{}, &k.PublicKey, "rs", "RSA-OAEP-256", "A256GCM")
 	require.NoError(b, err)
 	h := g.Handler(ok200)
 	for _, tc := range []struct{ name, tok string }{{"plain", plain}, {"encrypted", enc}} {
@@ -181,7 +181,7 @@ func TestJWEContentType(t *testing.T) {
 	keys := map[string]*rsa.PrivateKey{"rs": k}
 	strict := newGuard(t, iss, middleware.WithDecryptionKeys(keys))
 	lenient := newGuard(t, iss, middleware.WithDecryptionKeys(keys), middleware.WithJWEContentTypeOptional())
-	signed := mint(t, iss, jwkstest.Token{})
+	signed := mint(t, iss, oauthtest.Token{})
 	forged := handMade(t, jwt.SigningMethodRS256, rsaKey(t), map[string]any{"kid": iss.CurrentKeyID()}, goodClaims(iss))
 
 	tests := []struct {

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // TestLoad sends thousands of concurrent requests through the whole
@@ -27,7 +27,7 @@ func TestLoad(t *testing.T) {
 	if testing.Short() {
 		proofs = 200
 	}
-	iss := newIssuer(t, jwkstest.WithAlgorithm("ES256"))
+	iss := newIssuer(t, oauthtest.WithAlgorithm("ES256"))
 	g := newGuard(t, iss, middleware.WithPublicURL("https://api.example.com"))
 	var served atomic.Int64
 	srv := httptest.NewServer(g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -41,10 +41,10 @@ func TestLoad(t *testing.T) {
 
 	client := newSigner(t)
 	thief := newSigner(t)
-	bearerTok := mint(t, iss, jwkstest.Token{})
-	boundTok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
-	expired := mint(t, iss, jwkstest.Token{IssuedAt: time.Now().Add(-2 * time.Hour), ExpiresIn: time.Hour})
-	expiredBound := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint(), IssuedAt: time.Now().Add(-2 * time.Hour), ExpiresIn: time.Hour})
+	bearerTok := mint(t, iss, oauthtest.Token{})
+	boundTok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
+	expired := mint(t, iss, oauthtest.Token{IssuedAt: time.Now().Add(-2 * time.Hour), ExpiresIn: time.Hour})
+	expiredBound := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint(), IssuedAt: time.Now().Add(-2 * time.Hour), ExpiresIn: time.Hour})
 
 	type job struct {
 		kind   string

@@ -16,9 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/senderbound/senderbound/dpop"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // capture is a slog.Handler that keeps every record, at every level.
@@ -80,8 +80,8 @@ func TestRejectionLogLines(t *testing.T) {
 	downGuard := newGuard(t, iss, middleware.WithLogger(logger), middleware.WithPublicURL("https://api.example.com"), middleware.WithDPoP(storeDown))
 	kid := iss.CurrentKeyID()
 
-	expired := mint(t, iss, jwkstest.Token{ClientID: "app-1", IssuedAt: time.Now().Add(-3 * time.Hour), ExpiresIn: time.Hour})
-	bound := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint(), ClientID: "app-2", Subject: "bob@example.com"})
+	expired := mint(t, iss, oauthtest.Token{ClientID: "app-1", IssuedAt: time.Now().Add(-3 * time.Hour), ExpiresIn: time.Hour})
+	bound := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint(), ClientID: "app-2", Subject: "bob@example.com"})
 	// The bound token verifies once, so that it is in the token cache.
 	require.Equal(t, http.StatusOK, serve(g, dpopRequest(t, bound, proof(t, client, "GET", resource, bound, ""))).status)
 	noProof := proof(t, client, "GET", resource, bound, "")
@@ -149,7 +149,7 @@ func TestRejectionLogInsufficientScope(t *testing.T) {
 	iss := newIssuer(t)
 	logs := &capture{}
 	g := newGuard(t, iss, middleware.WithLogger(slog.New(logs)), middleware.WithPublicURL("https://api.example.com"))
-	tok := mint(t, iss, jwkstest.Token{ClientID: "app-1", Scope: "read:messages"})
+	tok := mint(t, iss, oauthtest.Token{ClientID: "app-1", Scope: "read:messages"})
 	h := g.Handler(g.RequireScopes("write:messages")(http.NotFoundHandler()))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, bearer(tok))
@@ -168,7 +168,7 @@ func TestRejectionLogInsufficientScope(t *testing.T) {
 func TestRejectionLogUntrustedForwarder(t *testing.T) {
 	iss := newIssuer(t)
 	cert, _ := clientCert(t, "client")
-	bound := mint(t, iss, jwkstest.Token{X5TS256: mtls.Thumbprint(cert)})
+	bound := mint(t, iss, oauthtest.Token{X5TS256: mtls.Thumbprint(cert)})
 	src, err := mtls.NewSource(mtls.WithForwardedHeader("X-Client-Cert", mtls.EscapedPEM),
 		mtls.WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8")))
 	require.NoError(t, err)

@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // TestRejectionLogNeverHoldsTheToken: the log says why, for which issuer
@@ -20,9 +20,9 @@ func TestRejectionLogNeverHoldsTheToken(t *testing.T) {
 	iss := newIssuer(t)
 	var buf bytes.Buffer
 	g := newGuard(t, iss, middleware.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
-	expired := mint(t, iss, jwkstest.Token{IssuedAt: time.Now().Add(-3 * time.Hour), ExpiresIn: time.Hour})
+	expired := mint(t, iss, oauthtest.Token{IssuedAt: time.Now().Add(-3 * time.Hour), ExpiresIn: time.Hour})
 	client := newSigner(t)
-	bound := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
+	bound := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
 	p := proof(t, client, "POST", resource, bound, "")
 
 	assert.Equal(t, http.StatusUnauthorized, serve(g, bearer(expired)).status)

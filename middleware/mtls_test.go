@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // tlsServer serves g over real TLS, requesting (not requiring) client
@@ -48,8 +48,8 @@ func TestMTLSOverRealTLS(t *testing.T) {
 	srv, client := tlsServer(t, g)
 	cert, pair := clientCert(t, "client")
 	_, otherPair := clientCert(t, "thief")
-	bound := mint(t, iss, jwkstest.Token{X5TS256: mtls.Thumbprint(cert)})
-	unbound := mint(t, iss, jwkstest.Token{})
+	bound := mint(t, iss, oauthtest.Token{X5TS256: mtls.Thumbprint(cert)})
+	unbound := mint(t, iss, oauthtest.Token{})
 
 	tests := []struct {
 		name   string
@@ -85,7 +85,7 @@ func TestMTLSOverRealTLS(t *testing.T) {
 func TestForwardedCertificateOnlyFromTrustedProxies(t *testing.T) {
 	iss := newIssuer(t)
 	cert, _ := clientCert(t, "client")
-	bound := mint(t, iss, jwkstest.Token{X5TS256: mtls.Thumbprint(cert)})
+	bound := mint(t, iss, oauthtest.Token{X5TS256: mtls.Thumbprint(cert)})
 	src, err := mtls.NewSource(mtls.WithForwardedHeader("X-Client-Cert", mtls.EscapedPEM),
 		mtls.WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8")))
 	require.NoError(t, err)
@@ -119,7 +119,7 @@ func TestEnvoyHashOnly(t *testing.T) {
 	iss := newIssuer(t)
 	cert, _ := clientCert(t, "client")
 	other, _ := clientCert(t, "other")
-	bound := mint(t, iss, jwkstest.Token{X5TS256: mtls.Thumbprint(cert)})
+	bound := mint(t, iss, oauthtest.Token{X5TS256: mtls.Thumbprint(cert)})
 	src, err := mtls.NewSource(mtls.WithForwardedHeader("X-Forwarded-Client-Cert", mtls.XFCC),
 		mtls.WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8")))
 	require.NoError(t, err)

@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 	"github.com/senderbound/senderbound/observe"
 )
 
@@ -14,8 +14,8 @@ import (
 // the token cache) without an observer and with one whose Request callback
 // does nothing: the difference is what the observation hook itself costs.
 func BenchmarkObserverBearerWarm(b *testing.B) {
-	iss := newIssuer(b, jwkstest.WithAlgorithm("ES256"))
-	tok := mint(b, iss, jwkstest.Token{Scope: "read:messages"})
+	iss := newIssuer(b, oauthtest.WithAlgorithm("ES256"))
+	tok := mint(b, iss, oauthtest.Token{Scope: "read:messages"})
 	noop := &observe.Observer{Request: func(context.Context, observe.Request) {}}
 	for _, c := range []struct {
 		name string

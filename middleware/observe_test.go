@@ -17,9 +17,9 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/oauthtest"
 	"github.com/senderbound/senderbound/observe"
 )
 
@@ -80,10 +80,10 @@ func TestObserverEvents(t *testing.T) {
 	g := newGuard(t, iss, middleware.WithObserver(rec.observer()), middleware.WithPublicURL("https://api.example.com"))
 	kid := iss.CurrentKeyID()
 
-	plain := mint(t, iss, jwkstest.Token{})
-	expired := mint(t, iss, jwkstest.Token{IssuedAt: time.Now().Add(-3 * time.Hour), ExpiresIn: time.Hour})
-	bound := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
-	forged := mint(t, stranger, jwkstest.Token{})
+	plain := mint(t, iss, oauthtest.Token{})
+	expired := mint(t, iss, oauthtest.Token{IssuedAt: time.Now().Add(-3 * time.Hour), ExpiresIn: time.Hour})
+	bound := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
+	forged := mint(t, stranger, oauthtest.Token{})
 	unknownKid := handMade(t, jwt.SigningMethodRS256, iss.PrivateKey(kid), map[string]any{"kid": "no-such-kid"}, goodClaims(iss))
 	replayed := proof(t, client, "GET", resource, bound, "")
 	_, err := g.Check(dpopRequest(t, bound, replayed))
@@ -172,7 +172,7 @@ func statusOf(err error) int {
 func TestObserverFailClosed(t *testing.T) {
 	t.Run("issuer down", func(t *testing.T) {
 		iss := newIssuer(t)
-		iss.SetFault(jwkstest.Fault{Down: true})
+		iss.SetFault(oauthtest.Fault{Down: true})
 		keys, err := jwks.New(context.Background(), jwks.WithIssuerJWKS(iss.Issuer(), iss.JWKSURL()),
 			jwks.WithRefreshRateLimit(time.Millisecond), jwks.WithRateLimitWait(50*time.Millisecond))
 		require.NoError(t, err)
@@ -181,7 +181,7 @@ func TestObserverFailClosed(t *testing.T) {
 		g, err := middleware.New(keys, middleware.WithAudience(audience), middleware.WithObserver(rec.observer()))
 		require.NoError(t, err)
 
-		assert.Equal(t, http.StatusServiceUnavailable, serve(g, bearer(mint(t, iss, jwkstest.Token{}))).status)
+		assert.Equal(t, http.StatusServiceUnavailable, serve(g, bearer(mint(t, iss, oauthtest.Token{}))).status)
 		got := rec.take()
 		require.Len(t, got, 1)
 		assert.Equal(t, observe.Unavailable, got[0].Outcome)
@@ -198,7 +198,7 @@ func TestObserverFailClosed(t *testing.T) {
 		require.NoError(t, err)
 		rec := &recorder{}
 		g := newGuard(t, iss, middleware.WithDPoP(v), middleware.WithObserver(rec.observer()))
-		tok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
+		tok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
 
 		assert.Equal(t, http.StatusServiceUnavailable, serve(g, dpopRequest(t, tok, proof(t, client, "GET", resource, tok, ""))).status)
 		got := rec.take()
@@ -223,7 +223,7 @@ func TestObserverNonces(t *testing.T) {
 	require.NoError(t, err)
 	rec := &recorder{}
 	g := newGuard(t, iss, middleware.WithDPoP(v), middleware.WithObserver(rec.observer()))
-	tok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
+	tok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
 
 	a := serve(g, dpopRequest(t, tok, proof(t, client, "GET", resource, tok, "")))
 	require.Equal(t, http.StatusUnauthorized, a.status)
@@ -246,7 +246,7 @@ func TestObserverMTLSMechanism(t *testing.T) {
 	other, _ := clientCert(t, "other")
 	rec := &recorder{}
 	g := newGuard(t, iss, middleware.WithObserver(rec.observer()))
-	bound := mint(t, iss, jwkstest.Token{X5TS256: mtls.Thumbprint(cert)})
+	bound := mint(t, iss, oauthtest.Token{X5TS256: mtls.Thumbprint(cert)})
 
 	for _, c := range []struct {
 		cert   *x509.Certificate

@@ -19,9 +19,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/senderbound/senderbound/dpop"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // clientCert returns a self-signed client certificate and its key pair.
@@ -64,9 +64,9 @@ func TestPolicyTable(t *testing.T) {
 	cert, _ := clientCert(t, "client")
 	otherCert, _ := clientCert(t, "thief")
 
-	unbound := mint(t, iss, jwkstest.Token{})
-	jktTok := mint(t, iss, jwkstest.Token{JKT: signer.Thumbprint()})
-	x5tTok := mint(t, iss, jwkstest.Token{X5TS256: mtls.Thumbprint(cert)})
+	unbound := mint(t, iss, oauthtest.Token{})
+	jktTok := mint(t, iss, oauthtest.Token{JKT: signer.Thumbprint()})
+	x5tTok := mint(t, iss, oauthtest.Token{X5TS256: mtls.Thumbprint(cert)})
 	u, _ := url.Parse(resource)
 	proofFor := func(token string) string {
 		p, err := signer.Proof(http.MethodGet, resource, token, "")
@@ -140,9 +140,9 @@ func TestDPoPRequiredForSomeClients(t *testing.T) {
 	publicClients := map[string]bool{"spa": true}
 	g := newGuard(t, iss, middleware.WithProofOfPossession(middleware.MechanismDPoP, false),
 		middleware.WithDPoPRequiredFor(func(c *middleware.Claims) bool { return publicClients[c.ClientID()] }))
-	_, err := g.Check(bearer(mint(t, iss, jwkstest.Token{ClientID: "backend"})))
+	_, err := g.Check(bearer(mint(t, iss, oauthtest.Token{ClientID: "backend"})))
 	require.NoError(t, err)
-	_, err = g.Check(bearer(mint(t, iss, jwkstest.Token{ClientID: "spa"})))
+	_, err = g.Check(bearer(mint(t, iss, oauthtest.Token{ClientID: "spa"})))
 	require.ErrorIs(t, err, middleware.ErrBindingRequired)
 }
 
@@ -151,7 +151,7 @@ func TestCnfWithBothMembersRejected(t *testing.T) {
 	signer := newSigner(t)
 	cert, _ := clientCert(t, "c")
 	g := newGuard(t, iss)
-	tok := mint(t, iss, jwkstest.Token{JKT: signer.Thumbprint(), X5TS256: mtls.Thumbprint(cert)})
+	tok := mint(t, iss, oauthtest.Token{JKT: signer.Thumbprint(), X5TS256: mtls.Thumbprint(cert)})
 	u, _ := url.Parse(resource)
 	p, err := signer.Proof(http.MethodGet, resource, tok, "")
 	require.NoError(t, err)

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // This example reads rich authorization details (RFC 9396): an Auth0
@@ -21,14 +21,14 @@ import (
 // and properties), and a money_transfer that a payments API checks against
 // each request with Details.
 func ExampleDetails() {
-	iss, _ := jwkstest.NewIssuer() // test-only issuer standing in for an Auth0 tenant
+	iss, _ := oauthtest.NewIssuer() // test-only issuer standing in for an Auth0 tenant
 	defer iss.Close()
 	keys, err := jwks.New(context.Background(), jwks.WithIssuer(iss.Issuer()))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer keys.Close()
-	guard, err := middleware.New(keys, middleware.WithAudience(jwkstest.DefaultAudience))
+	guard, err := middleware.New(keys, middleware.WithAudience(oauthtest.DefaultAudience))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func ExampleDetails() {
 	})
 	h := guard.Handler(transfer)
 
-	tok, _ := iss.Mint(jwkstest.Token{Claims: map[string]any{"authorization_details": []any{
+	tok, _ := iss.Mint(oauthtest.Token{Claims: map[string]any{"authorization_details": []any{
 		map[string]any{
 			"type":        "urn:auth0:schemas:authorization-details:v1:payment",
 			"instruction": "Approve the transfer of 250.00 EUR to Merchant A",
@@ -114,14 +114,14 @@ func ExampleDetails() {
 // does not meet the requirement gets the step-up challenge, which tells the
 // client what to ask the authorization server for.
 func ExampleStepUp() {
-	iss, _ := jwkstest.NewIssuer()
+	iss, _ := oauthtest.NewIssuer()
 	defer iss.Close()
 	keys, err := jwks.New(context.Background(), jwks.WithIssuer(iss.Issuer()))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer keys.Close()
-	guard, err := middleware.New(keys, middleware.WithAudience(jwkstest.DefaultAudience))
+	guard, err := middleware.New(keys, middleware.WithAudience(oauthtest.DefaultAudience))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func ExampleStepUp() {
 		{"acr": middleware.ACRAuth0MFA, "amr": []any{"pwd", "mfa"}, "auth_time": now.Add(-time.Minute).Unix()},
 		{"amr": []any{"pwd"}, "auth_time": now.Add(-time.Minute).Unix()},
 	} {
-		tok, _ := iss.Mint(jwkstest.Token{Claims: claims})
+		tok, _ := iss.Mint(oauthtest.Token{Claims: claims})
 		r := httptest.NewRequest(http.MethodDelete, "https://api.example.com/account", nil)
 		r.Header.Set("Authorization", "Bearer "+tok)
 		w := httptest.NewRecorder()
@@ -151,7 +151,7 @@ func ExampleStepUp() {
 // settings with one option, here for DPoP-bound tokens. New refuses any
 // option that would weaken them.
 func ExampleWithFAPI2() {
-	iss, _ := jwkstest.NewIssuer(jwkstest.WithAlgorithm("PS256"))
+	iss, _ := oauthtest.NewIssuer(oauthtest.WithAlgorithm("PS256"))
 	defer iss.Close()
 	keys, err := jwks.New(context.Background(), jwks.WithIssuer(iss.Issuer()))
 	if err != nil {
@@ -159,16 +159,16 @@ func ExampleWithFAPI2() {
 	}
 	defer keys.Close()
 
-	_, err = middleware.New(keys, middleware.WithAudience(jwkstest.DefaultAudience),
+	_, err = middleware.New(keys, middleware.WithAudience(oauthtest.DefaultAudience),
 		middleware.WithFAPI2(middleware.MechanismDPoP), middleware.WithQueryToken())
 	fmt.Println(err)
 
-	guard, err := middleware.New(keys, middleware.WithAudience(jwkstest.DefaultAudience),
+	guard, err := middleware.New(keys, middleware.WithAudience(oauthtest.DefaultAudience),
 		middleware.WithFAPI2(middleware.MechanismDPoP))
 	if err != nil {
 		log.Fatal(err)
 	}
-	tok, _ := iss.Mint(jwkstest.Token{}) // a bearer token: not sender-constrained
+	tok, _ := iss.Mint(oauthtest.Token{}) // a bearer token: not sender-constrained
 	r := httptest.NewRequest(http.MethodGet, "https://api.example.com/accounts", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
 	r.Header.Set("x-fapi-interaction-id", "c770aef3-6784-41f7-8e0e-ff5f97bddb3a")

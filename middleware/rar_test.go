@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/senderbound/senderbound/internal/jsonobj"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // paymentInitiation is RFC 9396 §2's first example, with every common
@@ -44,11 +44,11 @@ type paymentDetail struct {
 	CreditorName string `json:"creditorName"`
 }
 
-func withDetails(details ...any) jwkstest.Token {
+func withDetails(details ...any) oauthtest.Token {
 	if details == nil {
 		details = []any{}
 	}
-	return jwkstest.Token{Claims: map[string]any{"authorization_details": details}}
+	return oauthtest.Token{Claims: map[string]any{"authorization_details": details}}
 }
 
 func TestAuthorizationDetailsTyped(t *testing.T) {
@@ -107,7 +107,7 @@ func TestAuthorizationDetailsTyped(t *testing.T) {
 		}
 	})
 	t.Run("absent claim", func(t *testing.T) {
-		got, err := g.Check(bearer(mint(t, iss, jwkstest.Token{})))
+		got, err := g.Check(bearer(mint(t, iss, oauthtest.Token{})))
 		require.NoError(t, err)
 		assert.Nil(t, got.Claims.AuthorizationDetails())
 	})
@@ -166,7 +166,7 @@ func TestAuthorizationDetailsExactNames(t *testing.T) {
 	require.ErrorIs(t, got.Claims.AuthorizationDetails()[0].Decode(&p), jsonobj.ErrNameCase, "nested structs too")
 
 	// The same rule for the rest of the claims.
-	got, err = g.Check(bearer(mint(t, iss, jwkstest.Token{Claims: map[string]any{"Tenant": "evil"}})))
+	got, err = g.Check(bearer(mint(t, iss, oauthtest.Token{Claims: map[string]any{"Tenant": "evil"}})))
 	require.NoError(t, err)
 	var custom struct {
 		Tenant string `json:"tenant"`
@@ -211,7 +211,7 @@ func TestAuthorizationDetailsMalformed(t *testing.T) {
 		{"one good, one bad", []any{paymentInitiation("1.00"), with("type", false)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tok := mint(t, iss, jwkstest.Token{Claims: map[string]any{"authorization_details": tc.claim}})
+			tok := mint(t, iss, oauthtest.Token{Claims: map[string]any{"authorization_details": tc.claim}})
 			_, err := g.Check(bearer(tok))
 			require.ErrorIs(t, err, middleware.ErrClaims)
 			a := serve(g, bearer(tok))
@@ -253,14 +253,14 @@ func TestDetailsRequirement(t *testing.T) {
 
 	for _, tc := range []struct {
 		name   string
-		tok    jwkstest.Token
+		tok    oauthtest.Token
 		status int
 	}{
 		{"a transfer that covers the request", withDetails(transfer(25_000)), 200},
 		{"the second detail covers it", withDetails(transfer(500), transfer(10_000)), 200},
 		{"a transfer too small", withDetails(transfer(9_999)), 403},
 		{"only another type", withDetails(paymentInitiation("1000.00")), 403},
-		{"no authorization_details", jwkstest.Token{Scope: "transfer"}, 403},
+		{"no authorization_details", oauthtest.Token{Scope: "transfer"}, 403},
 		{"an empty array", withDetails(), 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -316,7 +316,7 @@ func TestDetailsRequirement(t *testing.T) {
 		assert.Equal(t, "initiate", vt.Claims.AuthorizationDetails()[0].Actions[0])
 	})
 	t.Run("DPoP-bound token: the DPoP challenge carries the error", func(t *testing.T) {
-		tok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint(), Claims: map[string]any{
+		tok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint(), Claims: map[string]any{
 			"authorization_details": []any{transfer(1)},
 		}})
 		assert.Equal(t, http.StatusOK, serve(g, dpopRequest(t, tok, proof(t, client, "GET", resource, tok, ""))).status)

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // testClock is a clock the test steps forwards and backwards.
@@ -26,7 +26,7 @@ func newTestClock(t time.Time) *testClock {
 func (c *testClock) set(t time.Time)      { c.now.Store(t.UnixNano()) }
 func (c *testClock) Now() time.Time       { return time.Unix(0, c.now.Load()) }
 func (c *testClock) step(d time.Duration) { c.set(c.Now().Add(d)) }
-func authenticated(acr string, at time.Time, amr ...any) jwkstest.Token {
+func authenticated(acr string, at time.Time, amr ...any) oauthtest.Token {
 	claims := map[string]any{}
 	if acr != "" {
 		claims["acr"] = acr
@@ -37,7 +37,7 @@ func authenticated(acr string, at time.Time, amr ...any) jwkstest.Token {
 	if amr != nil {
 		claims["amr"] = amr
 	}
-	return jwkstest.Token{Claims: claims}
+	return oauthtest.Token{Claims: claims}
 }
 
 func TestStepUpClaims(t *testing.T) {
@@ -53,17 +53,17 @@ func TestStepUpClaims(t *testing.T) {
 	c.AMR()[0] = "changed"
 	assert.Equal(t, "pwd", c.AMR()[0], "AMR returns a copy")
 
-	got, err = g.Check(bearer(mint(t, iss, jwkstest.Token{})))
+	got, err = g.Check(bearer(mint(t, iss, oauthtest.Token{})))
 	require.NoError(t, err)
 	assert.Empty(t, got.Claims.ACR())
 	assert.Nil(t, got.Claims.AMR())
 	assert.True(t, got.Claims.AuthTime().IsZero())
 
 	for name, v := range map[string]any{"acr": 2, "amr": "mfa", "auth_time": "1700000000"} {
-		_, err := g.Check(bearer(mint(t, iss, jwkstest.Token{Claims: map[string]any{name: v}})))
+		_, err := g.Check(bearer(mint(t, iss, oauthtest.Token{Claims: map[string]any{name: v}})))
 		require.ErrorIs(t, err, middleware.ErrClaims, name)
 	}
-	_, err = g.Check(bearer(mint(t, iss, jwkstest.Token{Claims: map[string]any{"amr": []any{"pwd", 1}}})))
+	_, err = g.Check(bearer(mint(t, iss, oauthtest.Token{Claims: map[string]any{"amr": []any{"pwd", 1}}})))
 	require.ErrorIs(t, err, middleware.ErrClaims)
 }
 
@@ -86,7 +86,7 @@ func TestStepUp(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		path    string
-		tok     jwkstest.Token
+		tok     oauthtest.Token
 		status  int
 		params  map[string]string // of the Bearer challenge
 		missing []string
@@ -95,7 +95,7 @@ func TestStepUp(t *testing.T) {
 		{"acr another accepted value", "/mfa", authenticated("urn:example:loa:3", time.Time{}), 200, nil, nil},
 		{"acr too weak", "/mfa", authenticated("urn:example:loa:1", time.Time{}, "mfa"), 401,
 			map[string]string{"acr_values": middleware.ACRAuth0MFA + " urn:example:loa:3"}, []string{"max_age"}},
-		{"no acr", "/mfa", jwkstest.Token{}, 401,
+		{"no acr", "/mfa", oauthtest.Token{}, 401,
 			map[string]string{"acr_values": middleware.ACRAuth0MFA + " urn:example:loa:3"}, nil},
 		{"authenticated a minute ago", "/recent", authenticated("", start.Add(-time.Minute)), 200, nil, nil},
 		{"authenticated an hour ago", "/recent", authenticated("", start.Add(-time.Hour)), 401,
@@ -167,7 +167,7 @@ func TestStepUp(t *testing.T) {
 
 	t.Run("DPoP scheme: the DPoP challenge, with its algs", func(t *testing.T) {
 		client := newSigner(t)
-		tok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint(), Claims: map[string]any{"acr": "urn:example:loa:1"}})
+		tok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint(), Claims: map[string]any{"acr": "urn:example:loa:1"}})
 		w := httptest.NewRecorder()
 		r := dpopRequest(t, tok, proof(t, client, "GET", resource, tok, ""))
 		g.Handler(g.Require(both)(ok200)).ServeHTTP(w, r)

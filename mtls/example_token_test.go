@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/senderbound/senderbound/internal/jose"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // Certificate-bound tokens (RFC 8705) need no special client code: an
@@ -27,9 +27,9 @@ import (
 // token that comes back is bound to that certificate. The same client then
 // calls the API with "Authorization: Bearer <token>".
 func Example_certificateBoundToken() {
-	iss, _ := jwkstest.NewIssuer(jwkstest.WithMTLSTokenEndpoint()) // test only
+	iss, _ := oauthtest.NewIssuer(oauthtest.WithMTLSTokenEndpoint()) // test only
 	defer iss.Close()
-	_ = iss.RegisterClient(jwkstest.Client{ID: "my-service", Secret: "its-secret"})
+	_ = iss.RegisterClient(oauthtest.Client{ID: "my-service", Secret: "its-secret"})
 
 	cert := selfSignedClientCert()
 	roots := x509.NewCertPool()

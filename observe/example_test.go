@@ -8,15 +8,15 @@ import (
 	"time"
 
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 	"github.com/senderbound/senderbound/observe"
 )
 
 // This example counts a Guard's decisions by outcome and reason with a
 // callback of its own (otelobserve does the same into OpenTelemetry).
 func Example() {
-	iss, _ := jwkstest.NewIssuer() // test-only issuer
+	iss, _ := oauthtest.NewIssuer() // test-only issuer
 	defer iss.Close()
 	keys, err := jwks.New(context.Background(), jwks.WithIssuerJWKS(iss.Issuer(), iss.JWKSURL()))
 	if err != nil {
@@ -36,8 +36,8 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	good, _ := iss.Mint(jwkstest.Token{})
-	expired, _ := iss.Mint(jwkstest.Token{IssuedAt: time.Now().Add(-2 * time.Hour), ExpiresIn: time.Hour})
+	good, _ := iss.Mint(oauthtest.Token{})
+	expired, _ := iss.Mint(oauthtest.Token{IssuedAt: time.Now().Add(-2 * time.Hour), ExpiresIn: time.Hour})
 	for _, tok := range []string{good, expired, ""} {
 		r := httptest.NewRequest("GET", "https://api.example.com/messages", nil)
 		if tok != "" {

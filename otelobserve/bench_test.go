@@ -13,8 +13,8 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 	"github.com/senderbound/senderbound/observe"
 	"github.com/senderbound/senderbound/otelobserve"
 )
@@ -39,13 +39,13 @@ func (dropSpans) Shutdown(context.Context) error                             { r
 // metrics and a span per request (batched to an exporter that drops them),
 // all in one run.
 func BenchmarkBearerWarm(b *testing.B) {
-	iss, err := jwkstest.NewIssuer(jwkstest.WithAlgorithm("ES256"))
+	iss, err := oauthtest.NewIssuer(oauthtest.WithAlgorithm("ES256"))
 	require.NoError(b, err)
 	b.Cleanup(iss.Close)
 	keys, err := jwks.New(context.Background(), jwks.WithIssuerJWKS(iss.Issuer(), iss.JWKSURL()))
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = keys.Close() })
-	tok, err := iss.Mint(jwkstest.Token{Scope: "read:messages"})
+	tok, err := iss.Mint(oauthtest.Token{Scope: "read:messages"})
 	require.NoError(b, err)
 
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))

@@ -11,8 +11,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 	"github.com/senderbound/senderbound/otelobserve"
 )
 
@@ -21,7 +21,7 @@ import (
 // provider is used) and export with the SDK's readers or the Prometheus
 // exporter.
 func Example() {
-	iss, _ := jwkstest.NewIssuer() // test-only issuer
+	iss, _ := oauthtest.NewIssuer() // test-only issuer
 	defer iss.Close()
 	keys, err := jwks.New(context.Background(), jwks.WithIssuerJWKS(iss.Issuer(), iss.JWKSURL()))
 	if err != nil {
@@ -39,8 +39,8 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	good, _ := iss.Mint(jwkstest.Token{})
-	expired, _ := iss.Mint(jwkstest.Token{IssuedAt: time.Now().Add(-2 * time.Hour), ExpiresIn: time.Hour})
+	good, _ := iss.Mint(oauthtest.Token{})
+	expired, _ := iss.Mint(oauthtest.Token{IssuedAt: time.Now().Add(-2 * time.Hour), ExpiresIn: time.Hour})
 	for _, tok := range []string{good, good, expired} {
 		r := httptest.NewRequest("GET", "https://api.example.com/messages", nil)
 		r.Header.Set("Authorization", "Bearer "+tok)

@@ -24,8 +24,8 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 	"github.com/senderbound/senderbound/observe"
 	"github.com/senderbound/senderbound/otelobserve"
 )
@@ -102,7 +102,7 @@ func count(t testing.TB, m metricdata.Metrics, kvs ...attribute.KeyValue) int64 
 // that works and one that is down, observed through the real SDK.
 type world struct {
 	*sdk
-	iss, down *jwkstest.Issuer
+	iss, down *oauthtest.Issuer
 	client    *dpop.Signer
 	srv       *httptest.Server
 }
@@ -111,12 +111,12 @@ func newWorld(t testing.TB, guardOpts ...middleware.Option) *world {
 	t.Helper()
 	w := &world{sdk: newSDK(t)}
 	var err error
-	for _, p := range []**jwkstest.Issuer{&w.iss, &w.down} {
-		*p, err = jwkstest.NewIssuer()
+	for _, p := range []**oauthtest.Issuer{&w.iss, &w.down} {
+		*p, err = oauthtest.NewIssuer()
 		require.NoError(t, err)
 		t.Cleanup((*p).Close)
 	}
-	w.down.SetFault(jwkstest.Fault{Down: true})
+	w.down.SetFault(oauthtest.Fault{Down: true})
 	keys, err := jwks.New(context.Background(),
 		jwks.WithIssuerJWKS(w.iss.Issuer(), w.iss.JWKSURL()), jwks.WithIssuerJWKS(w.down.Issuer(), w.down.JWKSURL()),
 		jwks.WithRefreshRateLimit(time.Millisecond), jwks.WithRateLimitWait(50*time.Millisecond))
@@ -134,7 +134,7 @@ func newWorld(t testing.TB, guardOpts ...middleware.Option) *world {
 	return w
 }
 
-func (w *world) mint(t testing.TB, iss *jwkstest.Issuer, tok jwkstest.Token) string {
+func (w *world) mint(t testing.TB, iss *oauthtest.Issuer, tok oauthtest.Token) string {
 	t.Helper()
 	tok.Subject = subject
 	s, err := iss.Mint(tok)
@@ -173,10 +173,10 @@ func (w *world) proof(t testing.TB, method, token string) string {
 // right attributes and status, and nowhere a token, a proof or the subject.
 func TestThroughARealGuard(t *testing.T) {
 	w := newWorld(t)
-	plain := w.mint(t, w.iss, jwkstest.Token{})
-	expired := w.mint(t, w.iss, jwkstest.Token{IssuedAt: time.Now().Add(-3 * time.Hour), ExpiresIn: time.Hour})
-	bound := w.mint(t, w.iss, jwkstest.Token{JKT: w.client.Thumbprint()})
-	unavailable := w.mint(t, w.down, jwkstest.Token{})
+	plain := w.mint(t, w.iss, oauthtest.Token{})
+	expired := w.mint(t, w.iss, oauthtest.Token{IssuedAt: time.Now().Add(-3 * time.Hour), ExpiresIn: time.Hour})
+	bound := w.mint(t, w.iss, oauthtest.Token{JKT: w.client.Thumbprint()})
+	unavailable := w.mint(t, w.down, oauthtest.Token{})
 	good := w.proof(t, "GET", bound)
 	wrongMethod := w.proof(t, "POST", bound)
 	secrets := []string{plain, expired, bound, unavailable, good, wrongMethod}
@@ -331,7 +331,7 @@ func TestNoncesAndReplayStoreErrors(t *testing.T) {
 	v, err := dpop.NewVerifier(dpop.WithNonces(nonces), dpop.WithReplayCache(downStore{}))
 	require.NoError(t, err)
 	w := newWorld(t, middleware.WithDPoP(v))
-	bound := w.mint(t, w.iss, jwkstest.Token{JKT: w.client.Thumbprint()})
+	bound := w.mint(t, w.iss, oauthtest.Token{JKT: w.client.Thumbprint()})
 
 	require.Equal(t, http.StatusUnauthorized, w.send(t, "GET", bound, w.proof(t, "GET", bound)))
 	nonce, err := v.Nonce()
@@ -399,7 +399,7 @@ func TestSpanIsAChildOfTheRequestSpan(t *testing.T) {
 	obs, err := otelobserve.New(otelobserve.WithTracerProvider(tp),
 		otelobserve.WithMeterProvider(sdkmetric.NewMeterProvider()))
 	require.NoError(t, err)
-	iss, err := jwkstest.NewIssuer()
+	iss, err := oauthtest.NewIssuer()
 	require.NoError(t, err)
 	t.Cleanup(iss.Close)
 	keys, err := jwks.New(context.Background(), jwks.WithIssuerJWKS(iss.Issuer(), iss.JWKSURL()))
@@ -422,9 +422,9 @@ func TestSpanIsAChildOfTheRequestSpan(t *testing.T) {
 	assert.Equal(t, parent.SpanContext().TraceID(), ended[0].SpanContext().TraceID())
 }
 
-func mustMint(t *testing.T, iss *jwkstest.Issuer) string {
+func mustMint(t *testing.T, iss *oauthtest.Issuer) string {
 	t.Helper()
-	tok, err := iss.Mint(jwkstest.Token{})
+	tok, err := iss.Mint(oauthtest.Token{})
 	require.NoError(t, err)
 	return tok
 }

@@ -14,32 +14,32 @@ import (
 
 	"github.com/senderbound/senderbound/bench/internal/benchkit"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
-func newIssuer(tb testing.TB, alg string) *jwkstest.Issuer {
+func newIssuer(tb testing.TB, alg string) *oauthtest.Issuer {
 	tb.Helper()
-	iss, err := jwkstest.NewIssuer(jwkstest.WithAlgorithm(alg))
+	iss, err := oauthtest.NewIssuer(oauthtest.WithAlgorithm(alg))
 	require.NoError(tb, err)
 	tb.Cleanup(iss.Close)
 	return iss
 }
 
 // ours returns senderbound's Guard for iss with the given token cache.
-func ours(tb testing.TB, iss *jwkstest.Issuer, cache middleware.Option) func(http.Handler) http.Handler {
+func ours(tb testing.TB, iss *oauthtest.Issuer, cache middleware.Option) func(http.Handler) http.Handler {
 	tb.Helper()
 	keys, err := jwks.New(context.Background(), jwks.WithIssuerJWKS(iss.Issuer(), iss.JWKSURL()))
 	require.NoError(tb, err)
 	tb.Cleanup(func() { _ = keys.Close() })
-	g, err := middleware.New(keys, middleware.WithAudience(jwkstest.DefaultAudience), cache)
+	g, err := middleware.New(keys, middleware.WithAudience(oauthtest.DefaultAudience), cache)
 	require.NoError(tb, err)
 	return g.Handler
 }
 
 // auth0 returns the peer's middleware for iss, set up as its README
 // advises: a caching JWKS provider and a validator for one algorithm.
-func auth0(tb testing.TB, iss *jwkstest.Issuer, alg string) func(http.Handler) http.Handler {
+func auth0(tb testing.TB, iss *oauthtest.Issuer, alg string) func(http.Handler) http.Handler {
 	tb.Helper()
 	issuerURL, err := url.Parse(iss.Issuer())
 	require.NoError(tb, err)
@@ -47,7 +47,7 @@ func auth0(tb testing.TB, iss *jwkstest.Issuer, alg string) func(http.Handler) h
 	require.NoError(tb, err)
 	provider := auth0jwks.NewCachingProvider(issuerURL, 5*time.Minute, auth0jwks.WithCustomJWKSURI(jwksURL))
 	v, err := validator.New(provider.KeyFunc, validator.SignatureAlgorithm(alg), iss.Issuer(),
-		[]string{jwkstest.DefaultAudience}, validator.WithAllowedClockSkew(30*time.Second))
+		[]string{oauthtest.DefaultAudience}, validator.WithAllowedClockSkew(30*time.Second))
 	require.NoError(tb, err)
 	return jwtmiddleware.New(v.ValidateToken).CheckJWT
 }
@@ -61,7 +61,7 @@ func auth0(tb testing.TB, iss *jwkstest.Issuer, alg string) func(http.Handler) h
 func BenchmarkPeer(b *testing.B) {
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
 		iss := newIssuer(b, alg)
-		tok, err := iss.Mint(jwkstest.Token{Scope: "read:messages", Permissions: []string{"read:messages"}})
+		tok, err := iss.Mint(oauthtest.Token{Scope: "read:messages", Permissions: []string{"read:messages"}})
 		require.NoError(b, err)
 		req := benchkit.Same(benchkit.BearerRequest(tok))
 		floor := benchkit.Repeat(benchkit.MustVerify(b, benchkit.FloorVerify(b, iss.PublicKey(iss.CurrentKeyID())), tok))
@@ -82,9 +82,9 @@ func BenchmarkPeer(b *testing.B) {
 func TestPeerAccepts(t *testing.T) {
 	iss := newIssuer(t, "RS256")
 	other := newIssuer(t, "RS256")
-	good, err := iss.Mint(jwkstest.Token{})
+	good, err := iss.Mint(oauthtest.Token{})
 	require.NoError(t, err)
-	forged, err := other.Mint(jwkstest.Token{Header: map[string]any{"kid": iss.CurrentKeyID()}})
+	forged, err := other.Mint(oauthtest.Token{Header: map[string]any{"kid": iss.CurrentKeyID()}})
 	require.NoError(t, err)
 	for name, wrap := range map[string]func(http.Handler) http.Handler{
 		"auth0":       auth0(t, iss, "RS256"),

@@ -17,7 +17,7 @@ import (
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/dpop/dpopredis"
 	"github.com/senderbound/senderbound/dpop/dpopredis/internal/testredis"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // clusterTimeout bounds each Redis call of the cluster fleets: long enough
@@ -31,7 +31,7 @@ const recovery = 60 * time.Second
 
 // newClusterFleet returns three API instances, each with its own
 // ClusterClient on c.
-func newClusterFleet(t *testing.T, iss *jwkstest.Issuer, c *testredis.Cluster, opts ...dpopredis.Option) *fleet {
+func newClusterFleet(t *testing.T, iss *oauthtest.Issuer, c *testredis.Cluster, opts ...dpopredis.Option) *fleet {
 	t.Helper()
 	f := &fleet{}
 	for range 3 {
@@ -78,7 +78,7 @@ func TestCluster(t *testing.T) {
 	c := testredis.StartCluster(t, 3, 0)
 	f := newClusterFleet(t, iss, c)
 	client := newSigner(t)
-	tok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
+	tok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
 	ctx := context.Background()
 
 	t.Run("one proof sent 100 times at once across three instances: exactly one 200", func(t *testing.T) {

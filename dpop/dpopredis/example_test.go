@@ -19,8 +19,8 @@ import (
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/dpop/dpopredis"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // Example shows the cache that every instance of a fleet builds against the
@@ -100,7 +100,7 @@ func newVerifier() *dpop.Verifier {
 // proof accepted by one is a replay at every other. Here two instances, each
 // built as the README shows, answer one client in turn.
 func Example_fleet() {
-	issuer, err := jwkstest.NewIssuer() // stands in for your Auth0 tenant
+	issuer, err := oauthtest.NewIssuer() // stands in for your Auth0 tenant
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func Example_fleet() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	token, err := issuer.Mint(jwkstest.Token{JKT: client.Thumbprint()})
+	token, err := issuer.Mint(oauthtest.Token{JKT: client.Thumbprint()})
 	if err != nil {
 		log.Fatal(err)
 	}

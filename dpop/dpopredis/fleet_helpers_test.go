@@ -13,8 +13,8 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // The fleet tests run API instances (middleware Guards) against the shared
@@ -28,16 +28,16 @@ const (
 var ok200 = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 
 // newIssuer starts a test issuer that is closed when the test ends.
-func newIssuer(t testing.TB, opts ...jwkstest.Option) *jwkstest.Issuer {
+func newIssuer(t testing.TB, opts ...oauthtest.Option) *oauthtest.Issuer {
 	t.Helper()
-	iss, err := jwkstest.NewIssuer(opts...)
+	iss, err := oauthtest.NewIssuer(opts...)
 	require.NoError(t, err)
 	t.Cleanup(iss.Close)
 	return iss
 }
 
 // newGuard returns a Guard trusting iss, for the test audience.
-func newGuard(t testing.TB, iss *jwkstest.Issuer, opts ...middleware.Option) *middleware.Guard {
+func newGuard(t testing.TB, iss *oauthtest.Issuer, opts ...middleware.Option) *middleware.Guard {
 	t.Helper()
 	keys, err := jwks.New(context.Background(), jwks.WithIssuerJWKS(iss.Issuer(), iss.JWKSURL()))
 	require.NoError(t, err)
@@ -47,7 +47,7 @@ func newGuard(t testing.TB, iss *jwkstest.Issuer, opts ...middleware.Option) *mi
 	return g
 }
 
-func mint(t testing.TB, iss *jwkstest.Issuer, tok jwkstest.Token) string {
+func mint(t testing.TB, iss *oauthtest.Issuer, tok oauthtest.Token) string {
 	t.Helper()
 	s, err := iss.Mint(tok)
 	require.NoError(t, err)

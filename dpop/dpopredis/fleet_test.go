@@ -18,8 +18,8 @@ import (
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/dpop/dpopredis"
 	"github.com/senderbound/senderbound/dpop/dpopredis/internal/testredis"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // fleet is three API instances behind one public URL, sharing a Redis
@@ -30,7 +30,7 @@ type fleet struct {
 	redis *testredis.Server
 }
 
-func newFleet(t *testing.T, iss *jwkstest.Issuer, withNonces bool) *fleet {
+func newFleet(t *testing.T, iss *oauthtest.Issuer, withNonces bool) *fleet {
 	t.Helper()
 	f := &fleet{redis: testredis.Start(t)}
 	secret := []byte(strings.Repeat("fleet-secret-", 3))
@@ -53,7 +53,7 @@ func newFleet(t *testing.T, iss *jwkstest.Issuer, withNonces bool) *fleet {
 // serveInstance starts one API instance: a Guard with its own keys and DPoP
 // verifier on the given replay store (and nonces, when not nil), serving
 // "ok" behind an httptest server. It returns the instance's URL.
-func serveInstance(t *testing.T, iss *jwkstest.Issuer, store dpop.ReplayCache, nonces dpop.NonceSource) string {
+func serveInstance(t *testing.T, iss *oauthtest.Issuer, store dpop.ReplayCache, nonces dpop.NonceSource) string {
 	t.Helper()
 	opts := []dpop.Option{dpop.WithReplayCache(store)}
 	if nonces != nil {
@@ -87,7 +87,7 @@ func TestFleetSharesReplayMemory(t *testing.T) {
 	iss := newIssuer(t)
 	f := newFleet(t, iss, false)
 	client := newSigner(t)
-	tok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
+	tok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
 
 	t.Run("accepted by one, refused by the other two", func(t *testing.T) {
 		p := proof(t, client, "GET", resource, tok, "")
@@ -143,7 +143,7 @@ func TestFleetNonces(t *testing.T) {
 	iss := newIssuer(t)
 	f := newFleet(t, iss, true)
 	client := newSigner(t)
-	tok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
+	tok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
 
 	resp := f.send(t, 0, tok, proof(t, client, "GET", resource, tok, ""))
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
@@ -161,9 +161,9 @@ func TestFleetNonces(t *testing.T) {
 // master that waits for its replica's acknowledgement (WithReplicaAck), and
 // with a three-master Redis Cluster.
 func BenchmarkDPoPReplayStore(b *testing.B) {
-	iss := newIssuer(b, jwkstest.WithAlgorithm("ES256"))
+	iss := newIssuer(b, oauthtest.WithAlgorithm("ES256"))
 	client := newSigner(b)
-	tok := mint(b, iss, jwkstest.Token{JKT: client.Thumbprint()})
+	tok := mint(b, iss, oauthtest.Token{JKT: client.Thumbprint()})
 	srv := testredis.Start(b)
 	rc := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	b.Cleanup(func() { _ = rc.Close() })

@@ -12,7 +12,7 @@ import (
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/dpop/dpopredis"
 	"github.com/senderbound/senderbound/dpop/dpopredis/internal/testredis"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // TestReplicaAck runs Record with and without WithReplicaAck on a real
@@ -83,7 +83,7 @@ func TestReplicaAck(t *testing.T) {
 		url := serveInstance(t, iss, cache(t, dpopredis.WithReplicaAck(1, 200*time.Millisecond)), nil)
 		f := &fleet{urls: []string{url}}
 		client := newSigner(t)
-		tok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
+		tok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
 
 		resp := f.send(t, 0, tok, proof(t, client, "GET", resource, tok, ""))
 		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
@@ -105,7 +105,7 @@ func TestClusterFailoverReplicaAck(t *testing.T) {
 	c := testredis.StartCluster(t, 3, 1)
 	f := newClusterFleet(t, iss, c, dpopredis.WithReplicaAck(1, 2*time.Second))
 	client := newSigner(t)
-	tok := mint(t, iss, jwkstest.Token{JKT: client.Thumbprint()})
+	tok := mint(t, iss, oauthtest.Token{JKT: client.Thumbprint()})
 
 	accepted := proof(t, client, "GET", resource, tok, "")
 	key := proofKey(t, client, accepted)

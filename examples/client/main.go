@@ -49,8 +49,8 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // callAPI calls the API as a client holding key, whose access token is bound
@@ -338,7 +338,7 @@ func describeBinding(token string) string {
 
 // run starts the embedded issuer and API, then calls the API.
 func run(ctx context.Context, out io.Writer) error {
-	iss, err := jwkstest.NewIssuer() // test-only stand-in for your authorization server
+	iss, err := oauthtest.NewIssuer() // test-only stand-in for your authorization server
 	if err != nil {
 		return err
 	}
@@ -366,7 +366,7 @@ func run(ctx context.Context, out io.Writer) error {
 	// An authorization server issues a token bound to the key when the
 	// token request carries a DPoP proof (dpop.ClientCredentials does that);
 	// here the test issuer mints it.
-	token, err := iss.Mint(jwkstest.Token{JKT: jkt, Scope: "read:messages"})
+	token, err := iss.Mint(oauthtest.Token{JKT: jkt, Scope: "read:messages"})
 	if err != nil {
 		return err
 	}

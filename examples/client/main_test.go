@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 func TestRun(t *testing.T) {
@@ -49,10 +49,10 @@ func TestInvalidFlags(t *testing.T) {
 }
 
 func TestFlagsAgainstTestIssuer(t *testing.T) {
-	iss, err := jwkstest.NewIssuer()
+	iss, err := oauthtest.NewIssuer()
 	require.NoError(t, err)
 	defer iss.Close()
-	require.NoError(t, iss.RegisterClient(jwkstest.Client{ID: "svc", Secret: "a:secret%"}))
+	require.NoError(t, iss.RegisterClient(oauthtest.Client{ID: "svc", Secret: "a:secret%"}))
 	keys, err := jwks.New(context.Background(), jwks.WithIssuer(iss.Issuer()))
 	require.NoError(t, err)
 	defer keys.Close()

@@ -25,8 +25,8 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 func main() {
@@ -43,7 +43,7 @@ func main() {
 const greet = "/greet.v1.GreetService/Greet"
 
 func run(ctx context.Context, out io.Writer) error {
-	iss, err := jwkstest.NewIssuer()
+	iss, err := oauthtest.NewIssuer()
 	if err != nil {
 		return err
 	}
@@ -80,11 +80,11 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	token, err := iss.Mint(jwkstest.Token{Subject: "alice", Scope: "greet", JKT: alice.Thumbprint()})
+	token, err := iss.Mint(oauthtest.Token{Subject: "alice", Scope: "greet", JKT: alice.Thumbprint()})
 	if err != nil {
 		return err
 	}
-	noScope, err := iss.Mint(jwkstest.Token{Subject: "alice", Scope: "profile", JKT: alice.Thumbprint()})
+	noScope, err := iss.Mint(oauthtest.Token{Subject: "alice", Scope: "profile", JKT: alice.Thumbprint()})
 	if err != nil {
 		return err
 	}

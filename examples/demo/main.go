@@ -31,9 +31,9 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 func main() {
@@ -49,7 +49,7 @@ func main() {
 // error when setup fails or when any step did not behave as expected.
 func run(ctx context.Context, out io.Writer) error {
 	// The embedded issuer: discovery, JWKS and token minting on loopback.
-	iss, err := jwkstest.NewIssuer()
+	iss, err := oauthtest.NewIssuer()
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 
 	// The tokens the issuer hands out.
-	mint := func(t jwkstest.Token) string {
+	mint := func(t oauthtest.Token) string {
 		if err == nil {
 			var tok string
 			tok, err = iss.Mint(t)
@@ -101,12 +101,12 @@ func run(ctx context.Context, out io.Writer) error {
 		}
 		return ""
 	}
-	bearerTok := mint(jwkstest.Token{Subject: "carol", Scope: "read:messages"})
-	dpopTok := mint(jwkstest.Token{Subject: "alice", Scope: "read:messages", JKT: alice.Thumbprint()})
-	certTok := mint(jwkstest.Token{Subject: "bob", Scope: "read:messages", X5TS256: mtls.Thumbprint(bobCert.Leaf)})
-	noScopeTok := mint(jwkstest.Token{Subject: "dave", Scope: "profile"})
-	passwordTok := mint(jwkstest.Token{Subject: "erin", Claims: map[string]any{"acr": "urn:example:password", "amr": []any{"pwd"}}})
-	transferTok := mint(jwkstest.Token{Subject: "frank", Claims: map[string]any{"authorization_details": []any{map[string]any{
+	bearerTok := mint(oauthtest.Token{Subject: "carol", Scope: "read:messages"})
+	dpopTok := mint(oauthtest.Token{Subject: "alice", Scope: "read:messages", JKT: alice.Thumbprint()})
+	certTok := mint(oauthtest.Token{Subject: "bob", Scope: "read:messages", X5TS256: mtls.Thumbprint(bobCert.Leaf)})
+	noScopeTok := mint(oauthtest.Token{Subject: "dave", Scope: "profile"})
+	passwordTok := mint(oauthtest.Token{Subject: "erin", Claims: map[string]any{"acr": "urn:example:password", "amr": []any{"pwd"}}})
+	transferTok := mint(oauthtest.Token{Subject: "frank", Claims: map[string]any{"authorization_details": []any{map[string]any{
 		"type":             "money_transfer",
 		"actions":          []any{"initiate"},
 		"instructedAmount": map[string]any{"currency": "EUR", "cents": 10000},
@@ -286,7 +286,7 @@ func startAPI(keys *jwks.Keys) (*httptest.Server, error) {
 		}
 	}()
 	guard, err := middleware.New(keys,
-		middleware.WithAudience(jwkstest.DefaultAudience),
+		middleware.WithAudience(oauthtest.DefaultAudience),
 		middleware.WithProofOfPossession(middleware.MechanismDPoP, false),
 		middleware.WithPublicURL(publicURL),
 		middleware.WithRealm("demo"))
@@ -307,7 +307,7 @@ func startAPI(keys *jwks.Keys) (*httptest.Server, error) {
 		return nil, err
 	}
 	strict, err := middleware.New(keys,
-		middleware.WithAudience(jwkstest.DefaultAudience),
+		middleware.WithAudience(oauthtest.DefaultAudience),
 		middleware.WithProofOfPossession(middleware.MechanismDPoP, true),
 		middleware.WithDPoP(verifier),
 		middleware.WithPublicURL(publicURL),

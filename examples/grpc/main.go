@@ -39,9 +39,9 @@ import (
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/grpcguard"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 func main() {
@@ -63,7 +63,7 @@ const (
 // run runs every step, writing the transcript to out. It returns an error
 // when setup fails or when any step did not behave as expected.
 func run(ctx context.Context, out io.Writer) error {
-	iss, err := jwkstest.NewIssuer()
+	iss, err := oauthtest.NewIssuer()
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 
 	// The tokens the issuer hands out.
-	mint := func(t jwkstest.Token) string {
+	mint := func(t oauthtest.Token) string {
 		if err == nil {
 			var tok string
 			tok, err = iss.Mint(t)
@@ -117,9 +117,9 @@ func run(ctx context.Context, out io.Writer) error {
 		}
 		return ""
 	}
-	dpopTok := mint(jwkstest.Token{Subject: "alice", Scope: "read:messages", JKT: alice.Thumbprint()})
-	certTok := mint(jwkstest.Token{Subject: "bob", Scope: "read:messages", X5TS256: mtls.Thumbprint(bobCert.Leaf)})
-	noScopeTok := mint(jwkstest.Token{Subject: "dave", Scope: "profile", JKT: alice.Thumbprint()})
+	dpopTok := mint(oauthtest.Token{Subject: "alice", Scope: "read:messages", JKT: alice.Thumbprint()})
+	certTok := mint(oauthtest.Token{Subject: "bob", Scope: "read:messages", X5TS256: mtls.Thumbprint(bobCert.Leaf)})
+	noScopeTok := mint(oauthtest.Token{Subject: "dave", Scope: "profile", JKT: alice.Thumbprint()})
 	if err != nil {
 		return err
 	}
@@ -322,7 +322,7 @@ func (s *server) record(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h
 // strict one requires DPoP with server nonces.
 func startServer(keys *jwks.Keys, cert tls.Certificate, w *wire, strict bool) (*server, error) {
 	opts := []middleware.Option{
-		middleware.WithAudience(jwkstest.DefaultAudience),
+		middleware.WithAudience(oauthtest.DefaultAudience),
 		middleware.WithProofOfPossession(middleware.MechanismDPoP, strict),
 		middleware.WithRealm("grpc example"),
 	}

@@ -19,8 +19,8 @@ import (
 	"strings"
 
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // newAPI builds the API: /healthz is public, GET /api/me needs any valid
@@ -72,7 +72,7 @@ func main() {
 
 // run serves the API against an embedded issuer and calls it.
 func run(ctx context.Context, out io.Writer) error {
-	iss, err := jwkstest.NewIssuer() // test-only: use your tenant's issuer URL
+	iss, err := oauthtest.NewIssuer() // test-only: use your tenant's issuer URL
 	if err != nil {
 		return err
 	}
@@ -89,11 +89,11 @@ func run(ctx context.Context, out io.Writer) error {
 	srv := httptest.NewServer(api)
 	defer srv.Close()
 
-	reader, err := iss.Mint(jwkstest.Token{Subject: "reader", Scope: "read:messages"})
+	reader, err := iss.Mint(oauthtest.Token{Subject: "reader", Scope: "read:messages"})
 	if err != nil {
 		return err
 	}
-	writer, err := iss.Mint(jwkstest.Token{Subject: "writer", Permissions: []string{"read:messages", "write:messages"}})
+	writer, err := iss.Mint(oauthtest.Token{Subject: "writer", Permissions: []string{"read:messages", "write:messages"}})
 	if err != nil {
 		return err
 	}

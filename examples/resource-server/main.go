@@ -53,9 +53,9 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/oauthtest"
 	"github.com/senderbound/senderbound/observe"
 )
 
@@ -94,7 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen `HOST:PORT`")
 	fs.StringVar(&o.issuer, "issuer", "", "the trusted issuer `URL` (exact iss); empty runs an embedded test issuer")
 	fs.StringVar(&o.jwksURL, "jwks-url", "", "JWKS `URL`, skipping discovery")
-	fs.StringVar(&o.audience, "audience", jwkstest.DefaultAudience, "required `audience`")
+	fs.StringVar(&o.audience, "audience", oauthtest.DefaultAudience, "required `audience`")
 	fs.StringVar(&o.mechanism, "mechanism", "none", "sender-constraining `method`: none, dpop or mtls")
 	fs.BoolVar(&o.required, "required", false, "sender constraining required (always, with mtls)")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM)")
@@ -207,7 +207,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		jwksOpt = jwks.WithIssuerJWKS(o.issuer, o.jwksURL)
 	}
 	if issuer == "" {
-		iss, err := jwkstest.NewIssuer(jwkstest.WithAudience(o.audience), jwkstest.WithMTLSTokenEndpoint())
+		iss, err := oauthtest.NewIssuer(oauthtest.WithAudience(o.audience), oauthtest.WithMTLSTokenEndpoint())
 		if err != nil {
 			return err
 		}
@@ -379,8 +379,8 @@ func private(w http.ResponseWriter, r *http.Request) {
 }
 
 // printToken tells how to call the API with the embedded issuer.
-func printToken(w io.Writer, iss *jwkstest.Issuer, base string) error {
-	tok, err := iss.Mint(jwkstest.Token{Scope: "read:messages"})
+func printToken(w io.Writer, iss *oauthtest.Issuer, base string) error {
+	tok, err := iss.Mint(oauthtest.Token{Scope: "read:messages"})
 	if err != nil {
 		return err
 	}

@@ -30,8 +30,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/senderbound/senderbound/dpop"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // binary is the resource server, built once by TestMain.
@@ -227,7 +227,7 @@ func getReadyz(t *testing.T, c *http.Client, base string) (int, map[string]any) 
 func TestReadiness(t *testing.T) {
 	t.Parallel()
 	iss := newIssuer(t)
-	iss.SetFault(jwkstest.Fault{Down: true})
+	iss.SetFault(oauthtest.Fault{Down: true})
 	s := start(t, "-issuer", iss.Issuer())
 	base := "http://" + s.addr
 	healthz(t, plainClient, base)
@@ -241,11 +241,11 @@ func TestReadiness(t *testing.T) {
 	assert.Equal(t, iss.Issuer(), first["issuer"])
 	assert.EqualValues(t, 0, first["keys"])
 	assert.Contains(t, first["last_error"], "discovery")
-	tok := mint(t, iss, jwkstest.Token{})
+	tok := mint(t, iss, oauthtest.Token{})
 	assert.Equal(t, http.StatusServiceUnavailable, do(t, plainClient, http.MethodGet, base+"/api/private", bearer(tok)).status)
 	s.stop(t, os.Interrupt)
 
-	iss.SetFault(jwkstest.Fault{})
+	iss.SetFault(oauthtest.Fault{})
 	s = start(t, "-issuer", iss.Issuer())
 	base = "http://" + s.addr
 	status, m = getReadyz(t, plainClient, base)
@@ -258,15 +258,15 @@ func TestReadiness(t *testing.T) {
 	s.stop(t, os.Interrupt)
 }
 
-func newIssuer(t *testing.T) *jwkstest.Issuer {
+func newIssuer(t *testing.T) *oauthtest.Issuer {
 	t.Helper()
-	iss, err := jwkstest.NewIssuer()
+	iss, err := oauthtest.NewIssuer()
 	require.NoError(t, err)
 	t.Cleanup(iss.Close)
 	return iss
 }
 
-func mint(t *testing.T, iss *jwkstest.Issuer, tok jwkstest.Token) string {
+func mint(t *testing.T, iss *oauthtest.Issuer, tok oauthtest.Token) string {
 	t.Helper()
 	s, err := iss.Mint(tok)
 	require.NoError(t, err)
@@ -324,27 +324,27 @@ func TestBearerWithIssuer(t *testing.T) {
 
 	// Any method on /api/private.
 	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
-		p := decodePrivate(t, do(t, plainClient, method, base+"/api/private", bearer(mint(t, iss, jwkstest.Token{Subject: "u1"}))))
+		p := decodePrivate(t, do(t, plainClient, method, base+"/api/private", bearer(mint(t, iss, oauthtest.Token{Subject: "u1"}))))
 		assert.Equal(t, "u1", p.Subject, method)
 	}
 	// /api/scoped: scope or permission read:messages, else 403.
-	r := do(t, plainClient, http.MethodGet, base+"/api/scoped", bearer(mint(t, iss, jwkstest.Token{Scope: "profile"})))
+	r := do(t, plainClient, http.MethodGet, base+"/api/scoped", bearer(mint(t, iss, oauthtest.Token{Scope: "profile"})))
 	assert.Equal(t, http.StatusForbidden, r.status)
 	assert.Contains(t, r.challenges(), `error="insufficient_scope"`)
 	assert.Contains(t, r.challenges(), `scope="read:messages"`)
-	decodePrivate(t, do(t, plainClient, http.MethodPut, base+"/api/scoped", bearer(mint(t, iss, jwkstest.Token{Scope: "read:messages"}))))
-	decodePrivate(t, do(t, plainClient, http.MethodGet, base+"/api/scoped", bearer(mint(t, iss, jwkstest.Token{Permissions: []string{"read:messages"}}))))
+	decodePrivate(t, do(t, plainClient, http.MethodPut, base+"/api/scoped", bearer(mint(t, iss, oauthtest.Token{Scope: "read:messages"}))))
+	decodePrivate(t, do(t, plainClient, http.MethodGet, base+"/api/scoped", bearer(mint(t, iss, oauthtest.Token{Permissions: []string{"read:messages"}}))))
 
 	// Wrong audience, expired.
-	r = do(t, plainClient, http.MethodGet, base+"/api/private", bearer(mint(t, iss, jwkstest.Token{Audience: []string{"https://other.example.com"}})))
+	r = do(t, plainClient, http.MethodGet, base+"/api/private", bearer(mint(t, iss, oauthtest.Token{Audience: []string{"https://other.example.com"}})))
 	assert.Equal(t, http.StatusUnauthorized, r.status)
 	assert.Contains(t, r.challenges(), `error="invalid_token"`)
-	r = do(t, plainClient, http.MethodGet, base+"/api/private", bearer(mint(t, iss, jwkstest.Token{ExpiresIn: -time.Hour})))
+	r = do(t, plainClient, http.MethodGet, base+"/api/private", bearer(mint(t, iss, oauthtest.Token{ExpiresIn: -time.Hour})))
 	assert.Equal(t, http.StatusUnauthorized, r.status)
 
 	// A DPoP-bound token is accepted with its proof, never as Bearer.
 	signer := newSigner(t)
-	tok := mint(t, iss, jwkstest.Token{JKT: signer.Thumbprint()})
+	tok := mint(t, iss, oauthtest.Token{JKT: signer.Thumbprint()})
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &dpop.Transport{Signer: signer, Source: dpop.StaticToken(tok)}}
 	p := decodePrivate(t, do(t, c, http.MethodGet, base+"/api/private", nil))
 	assert.Equal(t, "dpop", p.Binding)
@@ -364,8 +364,8 @@ func TestJWKSURLSkipsDiscovery(t *testing.T) {
 	iss := newIssuer(t)
 	s := start(t, "-issuer", iss.Issuer(), "-jwks-url", iss.JWKSURL(), "-audience", "https://api.test")
 	base := "http://" + s.addr
-	decodePrivate(t, do(t, plainClient, http.MethodGet, base+"/api/private", bearer(mint(t, iss, jwkstest.Token{Audience: []string{"https://api.test"}}))))
-	r := do(t, plainClient, http.MethodGet, base+"/api/private", bearer(mint(t, iss, jwkstest.Token{})))
+	decodePrivate(t, do(t, plainClient, http.MethodGet, base+"/api/private", bearer(mint(t, iss, oauthtest.Token{Audience: []string{"https://api.test"}}))))
+	r := do(t, plainClient, http.MethodGet, base+"/api/private", bearer(mint(t, iss, oauthtest.Token{})))
 	assert.Equal(t, http.StatusUnauthorized, r.status, "the default audience is no longer accepted")
 	assert.Zero(t, iss.DiscoveryFetches())
 	assert.Positive(t, iss.JWKSFetches())
@@ -382,14 +382,14 @@ func TestDPoPRequiredWithNoncesOverTLS(t *testing.T) {
 	healthz(t, tlsClient, base)
 
 	// An unbound token is refused; only the DPoP challenge is offered.
-	r := do(t, tlsClient, http.MethodGet, base+"/api/private", bearer(mint(t, iss, jwkstest.Token{})))
+	r := do(t, tlsClient, http.MethodGet, base+"/api/private", bearer(mint(t, iss, oauthtest.Token{})))
 	assert.Equal(t, http.StatusUnauthorized, r.status)
 	assert.NotContains(t, r.challenges(), "Bearer")
 	assert.Contains(t, r.challenges(), `DPoP `)
 
 	// The transport answers the nonce challenge and retries.
 	signer := newSigner(t)
-	tok := mint(t, iss, jwkstest.Token{JKT: signer.Thumbprint(), Scope: "read:messages"})
+	tok := mint(t, iss, oauthtest.Token{JKT: signer.Thumbprint(), Scope: "read:messages"})
 	counter := &counting{base: tlsClient.Transport}
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &dpop.Transport{Base: counter, Signer: signer, Source: dpop.StaticToken(tok)}}
 	p := decodePrivate(t, do(t, c, http.MethodPost, base+"/api/scoped", nil))
@@ -411,7 +411,7 @@ func TestDPoPPublicURL(t *testing.T) {
 	s := start(t, "-issuer", iss.Issuer(), "-mechanism", "dpop", "-public-url", public)
 	base := "http://" + s.addr
 	signer := newSigner(t)
-	tok := mint(t, iss, jwkstest.Token{JKT: signer.Thumbprint()})
+	tok := mint(t, iss, oauthtest.Token{JKT: signer.Thumbprint()})
 	send := func(htu string) reply {
 		proof, err := signer.Proof(http.MethodGet, htu, tok, "")
 		require.NoError(t, err)
@@ -439,7 +439,7 @@ func TestMTLS(t *testing.T) {
 	withMine, withOther, without := clientFor(roots, &mine), clientFor(roots, &other), clientFor(roots, nil)
 
 	healthz(t, without, base) // certificates are requested, not required
-	tok := mint(t, iss, jwkstest.Token{X5TS256: mtls.Thumbprint(mine.Leaf)})
+	tok := mint(t, iss, oauthtest.Token{X5TS256: mtls.Thumbprint(mine.Leaf)})
 	p := decodePrivate(t, do(t, withMine, http.MethodGet, base+"/api/private", bearer(tok)))
 	assert.Equal(t, "mtls", p.Binding)
 
@@ -448,7 +448,7 @@ func TestMTLS(t *testing.T) {
 		assert.Equal(t, http.StatusUnauthorized, r.status, name)
 		assert.Contains(t, r.challenges(), `error="invalid_token"`, name)
 	}
-	r := do(t, withMine, http.MethodGet, base+"/api/private", bearer(mint(t, iss, jwkstest.Token{})))
+	r := do(t, withMine, http.MethodGet, base+"/api/private", bearer(mint(t, iss, oauthtest.Token{})))
 	assert.Equal(t, http.StatusUnauthorized, r.status, "mtls is always required")
 
 	m := metadata(t, without, base)

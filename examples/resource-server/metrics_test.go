@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/senderbound/senderbound/jwks/jwkstest"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // TestMetricsFlag: with -metrics, GET /metrics serves senderbound's
@@ -22,10 +22,10 @@ func TestMetricsFlag(t *testing.T) {
 	iss := newIssuer(t)
 	s := start(t, "-issuer", iss.Issuer(), "-metrics")
 	base := "http://" + s.addr
-	tok := mint(t, iss, jwkstest.Token{Subject: "metrics-user"})
+	tok := mint(t, iss, oauthtest.Token{Subject: "metrics-user"})
 	decodePrivate(t, do(t, plainClient, http.MethodGet, base+"/api/private", bearer(tok)))
 	decodePrivate(t, do(t, plainClient, http.MethodGet, base+"/api/private", bearer(tok)))
-	expired := mint(t, iss, jwkstest.Token{ExpiresIn: -time.Hour})
+	expired := mint(t, iss, oauthtest.Token{ExpiresIn: -time.Hour})
 	assert.Equal(t, http.StatusUnauthorized, do(t, plainClient, http.MethodGet, base+"/api/private", bearer(expired)).status)
 
 	r := do(t, plainClient, http.MethodGet, base+"/metrics", nil)

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/senderbound/senderbound/dpop"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // TestRegulatedEndpoints drives /api/transfers (RFC 9396) and /api/mfa
@@ -23,8 +23,8 @@ func TestRegulatedEndpoints(t *testing.T) {
 	s := start(t, "-issuer", iss.Issuer())
 	base := "http://" + s.addr
 
-	transfer := func(currency, amount string) jwkstest.Token {
-		return jwkstest.Token{Subject: "payer", Claims: map[string]any{"authorization_details": []any{
+	transfer := func(currency, amount string) oauthtest.Token {
+		return oauthtest.Token{Subject: "payer", Claims: map[string]any{"authorization_details": []any{
 			map[string]any{"type": "payment_initiation", "instructedAmount": map[string]any{"currency": "EUR", "amount": "1000000.00"}},
 			map[string]any{"type": "money_transfer", "actions": []any{"initiate"},
 				"instructedAmount": map[string]any{"currency": currency, "amount": amount}},
@@ -41,7 +41,7 @@ func TestRegulatedEndpoints(t *testing.T) {
 		{"covered, fewer decimals", tok, "?amount=99.5", 200},
 		{"too much", tok, "?amount=250.01", 403},
 		{"another currency", tok, "?amount=1&currency=USD", 403},
-		{"no money_transfer detail", mint(t, iss, jwkstest.Token{Scope: "read:messages"}), "?amount=1", 403},
+		{"no money_transfer detail", mint(t, iss, oauthtest.Token{Scope: "read:messages"}), "?amount=1", 403},
 		{"USD detail for USD", mint(t, iss, transfer("USD", "5")), "?amount=5.00&currency=USD", 200},
 		{"no amount", tok, "", 400},
 		{"malformed amount", tok, "?amount=1e3", 400},
@@ -61,7 +61,7 @@ func TestRegulatedEndpoints(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, r.status, "the token is verified first")
 
 	now := time.Now()
-	login := func(acr string, at time.Time, jkt string) jwkstest.Token {
+	login := func(acr string, at time.Time, jkt string) oauthtest.Token {
 		c := map[string]any{"amr": []any{"pwd", "mfa"}}
 		if acr != "" {
 			c["acr"] = acr
@@ -69,11 +69,11 @@ func TestRegulatedEndpoints(t *testing.T) {
 		if !at.IsZero() {
 			c["auth_time"] = at.Unix()
 		}
-		return jwkstest.Token{Subject: "mfa-user", JKT: jkt, Claims: c}
+		return oauthtest.Token{Subject: "mfa-user", JKT: jkt, Claims: c}
 	}
 	for _, tc := range []struct {
 		name   string
-		tok    jwkstest.Token
+		tok    oauthtest.Token
 		status int
 	}{
 		{"MFA a minute ago", login(middleware.ACRAuth0MFA, now.Add(-time.Minute), ""), 200},

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/senderbound/senderbound/jwks/jwkstest"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // exampleClientID is the client registered at the embedded issuer's token
@@ -29,12 +29,12 @@ const exampleClientID = "example-client"
 // -tls-key); its files (a client certificate and key, and the CA
 // certificates that the client must trust) are written to a temporary
 // directory that cleanup removes.
-func printTokenCommands(w io.Writer, iss *jwkstest.Issuer, base string, o *options) (cleanup func(), err error) {
+func printTokenCommands(w io.Writer, iss *oauthtest.Issuer, base string, o *options) (cleanup func(), err error) {
 	secret := rand.Text()
-	if err := iss.RegisterClient(jwkstest.Client{
+	if err := iss.RegisterClient(oauthtest.Client{
 		ID:     exampleClientID,
 		Secret: secret,
-		Token:  jwkstest.Token{Scope: "read:messages"},
+		Token:  oauthtest.Token{Scope: "read:messages"},
 	}); err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ type clientFiles struct{ cert, key, ca string }
 // writeClientFiles writes a self-signed client certificate and its key, and
 // a CA file that trusts the issuer's mutual-TLS endpoint and this server
 // (its -tls-cert chain).
-func writeClientFiles(dir string, iss *jwkstest.Issuer, serverCertFile string) (clientFiles, error) {
+func writeClientFiles(dir string, iss *oauthtest.Issuer, serverCertFile string) (clientFiles, error) {
 	f := clientFiles{
 		cert: filepath.Join(dir, "client.pem"),
 		key:  filepath.Join(dir, "client-key.pem"),

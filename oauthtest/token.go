@@ -1,4 +1,4 @@
-package jwkstest
+package oauthtest
 
 import (
 	"crypto"
@@ -68,14 +68,14 @@ type Client struct {
 func (i *Issuer) RegisterClient(c Client) error {
 	var errs []error
 	if c.ID == "" {
-		errs = append(errs, errors.New("jwkstest: client without an ID"))
+		errs = append(errs, errors.New("oauthtest: client without an ID"))
 	}
 	if c.Secret == "" && c.PublicKey == nil {
-		errs = append(errs, errors.New("jwkstest: client without a secret or a public key"))
+		errs = append(errs, errors.New("oauthtest: client without a secret or a public key"))
 	}
 	if c.PublicKey != nil {
 		if _, ok := c.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok {
-			errs = append(errs, fmt.Errorf("jwkstest: unsupported public key type %T", c.PublicKey))
+			errs = append(errs, fmt.Errorf("oauthtest: unsupported public key type %T", c.PublicKey))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

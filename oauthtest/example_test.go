@@ -1,4 +1,4 @@
-package jwkstest_test
+package oauthtest_test
 
 import (
 	"encoding/json"
@@ -6,18 +6,18 @@ import (
 	"strings"
 
 	"github.com/senderbound/senderbound/internal/jose"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 func ExampleNewIssuer() {
-	iss, err := jwkstest.NewIssuer(jwkstest.WithAlgorithm("ES256"))
+	iss, err := oauthtest.NewIssuer(oauthtest.WithAlgorithm("ES256"))
 	if err != nil {
 		panic(err)
 	}
 	defer iss.Close()
 
-	tok, err := iss.Mint(jwkstest.Token{
-		Dialect: jwkstest.RFC9068,
+	tok, err := iss.Mint(oauthtest.Token{
+		Dialect: oauthtest.RFC9068,
 		Scope:   "read:messages",
 		JKT:     "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
 	})

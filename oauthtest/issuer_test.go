@@ -1,4 +1,4 @@
-package jwkstest_test
+package oauthtest_test
 
 import (
 	"context"
@@ -14,12 +14,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/senderbound/senderbound/internal/jose"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
-func newIssuer(t *testing.T, opts ...jwkstest.Option) *jwkstest.Issuer {
+func newIssuer(t *testing.T, opts ...oauthtest.Option) *oauthtest.Issuer {
 	t.Helper()
-	iss, err := jwkstest.NewIssuer(opts...)
+	iss, err := oauthtest.NewIssuer(opts...)
 	require.NoError(t, err)
 	t.Cleanup(iss.Close)
 	return iss
@@ -27,7 +27,7 @@ func newIssuer(t *testing.T, opts ...jwkstest.Option) *jwkstest.Issuer {
 
 // decode verifies tok with the issuer's published key (or secret) and
 // returns its header and claims.
-func decode(t *testing.T, iss *jwkstest.Issuer, tok string, secret []byte) (map[string]any, map[string]any) {
+func decode(t *testing.T, iss *oauthtest.Issuer, tok string, secret []byte) (map[string]any, map[string]any) {
 	t.Helper()
 	jws, err := jose.Split(tok)
 	require.NoError(t, err)
@@ -47,31 +47,31 @@ func decode(t *testing.T, iss *jwkstest.Issuer, tok string, secret []byte) (map[
 
 func TestMintClaims(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
-	iss := newIssuer(t, jwkstest.WithClock(func() time.Time { return now }))
+	iss := newIssuer(t, oauthtest.WithClock(func() time.Time { return now }))
 	userinfo := iss.Issuer() + "userinfo"
 	tests := []struct {
 		name       string
-		tok        jwkstest.Token
+		tok        oauthtest.Token
 		wantHeader map[string]any
 		want       map[string]any
 		absent     []string
 	}{
 		{
 			name:       "auth0 defaults",
-			tok:        jwkstest.Token{},
+			tok:        oauthtest.Token{},
 			wantHeader: map[string]any{"typ": "JWT", "alg": "RS256", "kid": iss.CurrentKeyID()},
 			want: map[string]any{
-				"iss": iss.Issuer(), "sub": "auth0|user-123", "aud": []any{jwkstest.DefaultAudience},
+				"iss": iss.Issuer(), "sub": "auth0|user-123", "aud": []any{oauthtest.DefaultAudience},
 				"azp": "client-1", "iat": float64(now.Unix()), "exp": float64(now.Add(time.Hour).Unix()),
 			},
 			absent: []string{"client_id", "scope", "permissions", "cnf", "nbf", "jti"},
 		},
 		{
 			name: "auth0 openid scope adds userinfo, permissions, cnf",
-			tok: jwkstest.Token{Scope: "openid read:x", Permissions: []string{"read:x"}, JKT: "thumb",
+			tok: oauthtest.Token{Scope: "openid read:x", Permissions: []string{"read:x"}, JKT: "thumb",
 				X5TS256: "certthumb", ExpiresIn: time.Minute, NotBefore: now.Add(-time.Second)},
 			want: map[string]any{
-				"aud":   []any{jwkstest.DefaultAudience, userinfo},
+				"aud":   []any{oauthtest.DefaultAudience, userinfo},
 				"scope": "openid read:x", "permissions": []any{"read:x"},
 				"cnf": map[string]any{"jkt": "thumb", "x5t#S256": "certthumb"},
 				"exp": float64(now.Add(time.Minute).Unix()), "nbf": float64(now.Unix() - 1),
@@ -79,21 +79,21 @@ func TestMintClaims(t *testing.T) {
 		},
 		{
 			name:       "rfc9068 profile",
-			tok:        jwkstest.Token{Dialect: jwkstest.RFC9068, Subject: "s", ClientID: "c", Scope: "openid a"},
+			tok:        oauthtest.Token{Dialect: oauthtest.RFC9068, Subject: "s", ClientID: "c", Scope: "openid a"},
 			wantHeader: map[string]any{"typ": "at+jwt"},
 			want: map[string]any{
-				"iss": iss.Issuer(), "sub": "s", "aud": jwkstest.DefaultAudience, "client_id": "c", "scope": "openid a",
+				"iss": iss.Issuer(), "sub": "s", "aud": oauthtest.DefaultAudience, "client_id": "c", "scope": "openid a",
 			},
 			absent: []string{"azp", "permissions"},
 		},
 		{
 			name: "rfc9068 several audiences",
-			tok:  jwkstest.Token{Dialect: jwkstest.RFC9068, Audience: []string{"a", "b"}, JKT: "j"},
+			tok:  oauthtest.Token{Dialect: oauthtest.RFC9068, Audience: []string{"a", "b"}, JKT: "j"},
 			want: map[string]any{"aud": []any{"a", "b"}, "cnf": map[string]any{"jkt": "j"}},
 		},
 		{
 			name: "overrides and deletions",
-			tok: jwkstest.Token{Claims: map[string]any{"sub": "other", "exp": nil, "extra": "x"},
+			tok: oauthtest.Token{Claims: map[string]any{"sub": "other", "exp": nil, "extra": "x"},
 				Header: map[string]any{"jku": "https://evil.example/jwks", "typ": nil}},
 			wantHeader: map[string]any{"jku": "https://evil.example/jwks"},
 			want:       map[string]any{"sub": "other", "extra": "x"},
@@ -120,9 +120,9 @@ func TestMintClaims(t *testing.T) {
 		})
 	}
 	t.Run("rfc9068 has a fresh jti", func(t *testing.T) {
-		a, err := iss.Mint(jwkstest.Token{Dialect: jwkstest.RFC9068})
+		a, err := iss.Mint(oauthtest.Token{Dialect: oauthtest.RFC9068})
 		require.NoError(t, err)
-		b, err := iss.Mint(jwkstest.Token{Dialect: jwkstest.RFC9068})
+		b, err := iss.Mint(oauthtest.Token{Dialect: oauthtest.RFC9068})
 		require.NoError(t, err)
 		_, ca := decode(t, iss, a, nil)
 		_, cb := decode(t, iss, b, nil)
@@ -134,14 +134,14 @@ func TestMintClaims(t *testing.T) {
 func TestMintAlgorithms(t *testing.T) {
 	for _, alg := range []string{"RS256", "PS256", "ES256", "ES384", "ES512", "EdDSA"} {
 		t.Run(alg, func(t *testing.T) {
-			iss := newIssuer(t, jwkstest.WithAlgorithm(alg))
-			tok, err := iss.Mint(jwkstest.Token{})
+			iss := newIssuer(t, oauthtest.WithAlgorithm(alg))
+			tok, err := iss.Mint(oauthtest.Token{})
 			require.NoError(t, err)
 			header, _ := decode(t, iss, tok, nil)
 			assert.Equal(t, alg, header["alg"])
 			// golang-jwt accepts it too.
 			_, err = jwt.Parse(tok, func(*jwt.Token) (any, error) { return iss.PublicKey(iss.CurrentKeyID()), nil },
-				jwt.WithValidMethods([]string{alg}), jwt.WithAudience(jwkstest.DefaultAudience), jwt.WithIssuer(iss.Issuer()))
+				jwt.WithValidMethods([]string{alg}), jwt.WithAudience(oauthtest.DefaultAudience), jwt.WithIssuer(iss.Issuer()))
 			require.NoError(t, err)
 		})
 	}
@@ -150,24 +150,24 @@ func TestMintAlgorithms(t *testing.T) {
 func TestMintHS256(t *testing.T) {
 	iss := newIssuer(t)
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	tok, err := iss.MintHS256(jwkstest.Token{}, secret)
+	tok, err := iss.MintHS256(oauthtest.Token{}, secret)
 	require.NoError(t, err)
 	header, claims := decode(t, iss, tok, secret)
 	assert.Equal(t, "HS256", header["alg"])
 	assert.NotContains(t, header, "kid")
 	assert.Equal(t, iss.Issuer(), claims["iss"])
-	_, err = iss.MintHS256(jwkstest.Token{}, nil)
+	_, err = iss.MintHS256(oauthtest.Token{}, nil)
 	require.Error(t, err)
 }
 
 func TestErrors(t *testing.T) {
-	_, err := jwkstest.NewIssuer(jwkstest.WithAlgorithm("HS256"))
-	require.ErrorIs(t, err, jwkstest.ErrAlgorithm)
+	_, err := oauthtest.NewIssuer(oauthtest.WithAlgorithm("HS256"))
+	require.ErrorIs(t, err, oauthtest.ErrAlgorithm)
 	iss := newIssuer(t)
-	_, err = iss.Mint(jwkstest.Token{KeyID: "nope"})
-	require.ErrorIs(t, err, jwkstest.ErrUnknownKey)
+	_, err = iss.Mint(oauthtest.Token{KeyID: "nope"})
+	require.ErrorIs(t, err, oauthtest.ErrUnknownKey)
 	_, err = iss.AddKey("none")
-	require.ErrorIs(t, err, jwkstest.ErrAlgorithm)
+	require.ErrorIs(t, err, oauthtest.ErrAlgorithm)
 	assert.Nil(t, iss.PublicKey("nope"))
 	assert.Nil(t, iss.PrivateKey("nope"))
 }
@@ -176,7 +176,7 @@ type jwksDoc struct {
 	Keys []map[string]any `json:"keys"`
 }
 
-func fetchJWKS(t *testing.T, iss *jwkstest.Issuer) (int, []byte) {
+func fetchJWKS(t *testing.T, iss *oauthtest.Issuer) (int, []byte) {
 	t.Helper()
 	resp, err := iss.Client().Get(iss.JWKSURL())
 	require.NoError(t, err)
@@ -186,7 +186,7 @@ func fetchJWKS(t *testing.T, iss *jwkstest.Issuer) (int, []byte) {
 	return resp.StatusCode, body
 }
 
-func publishedKIDs(t *testing.T, iss *jwkstest.Issuer) []string {
+func publishedKIDs(t *testing.T, iss *oauthtest.Issuer) []string {
 	t.Helper()
 	status, body := fetchJWKS(t, iss)
 	require.Equal(t, http.StatusOK, status)
@@ -225,7 +225,7 @@ func TestRotateAndRevoke(t *testing.T) {
 	assert.NotContains(t, iss.KeyIDs(), cur)
 	assert.NotContains(t, publishedKIDs(t, iss), cur)
 	// A revoked key can still sign, for revocation tests.
-	tok, err := iss.Mint(jwkstest.Token{KeyID: cur})
+	tok, err := iss.Mint(oauthtest.Token{KeyID: cur})
 	require.NoError(t, err)
 	header, _ := decode(t, iss, tok, nil)
 	assert.Equal(t, cur, header["kid"])
@@ -233,7 +233,7 @@ func TestRotateAndRevoke(t *testing.T) {
 	added, err := iss.AddKey("ES256")
 	require.NoError(t, err)
 	assert.Contains(t, iss.KeyIDs(), added)
-	tok, err = iss.Mint(jwkstest.Token{KeyID: added})
+	tok, err = iss.Mint(oauthtest.Token{KeyID: added})
 	require.NoError(t, err)
 	header, _ = decode(t, iss, tok, nil)
 	assert.Equal(t, "ES256", header["alg"])
@@ -243,7 +243,7 @@ func TestDiscovery(t *testing.T) {
 	iss := newIssuer(t)
 	require.True(t, strings.HasSuffix(iss.Issuer(), "/"))
 	require.True(t, strings.HasPrefix(iss.Issuer(), "http://127.0.0.1:"))
-	for _, path := range []string{jwkstest.OpenIDConfigurationPath, jwkstest.OAuthMetadataPath} {
+	for _, path := range []string{oauthtest.OpenIDConfigurationPath, oauthtest.OAuthMetadataPath} {
 		resp, err := iss.Client().Get(strings.TrimSuffix(iss.Issuer(), "/") + path)
 		require.NoError(t, err)
 		var m map[string]any
@@ -260,22 +260,22 @@ func TestFaults(t *testing.T) {
 	iss := newIssuer(t)
 	tests := []struct {
 		name       string
-		fault      jwkstest.Fault
+		fault      oauthtest.Fault
 		wantStatus int
 		check      func(t *testing.T, body []byte)
 	}{
-		{name: "down", fault: jwkstest.Fault{Down: true}, wantStatus: http.StatusServiceUnavailable},
-		{name: "status", fault: jwkstest.Fault{Status: http.StatusTeapot}, wantStatus: http.StatusTeapot},
-		{name: "garbage", fault: jwkstest.Fault{Garbage: true}, wantStatus: http.StatusOK,
+		{name: "down", fault: oauthtest.Fault{Down: true}, wantStatus: http.StatusServiceUnavailable},
+		{name: "status", fault: oauthtest.Fault{Status: http.StatusTeapot}, wantStatus: http.StatusTeapot},
+		{name: "garbage", fault: oauthtest.Fault{Garbage: true}, wantStatus: http.StatusOK,
 			check: func(t *testing.T, body []byte) { assert.False(t, json.Valid(body)) }},
-		{name: "oversized", fault: jwkstest.Fault{Oversized: 3 << 20}, wantStatus: http.StatusOK,
+		{name: "oversized", fault: oauthtest.Fault{Oversized: 3 << 20}, wantStatus: http.StatusOK,
 			check: func(t *testing.T, body []byte) {
 				assert.Len(t, body, 3<<20)
 				var doc jwksDoc
 				require.NoError(t, json.Unmarshal(body, &doc), "padded but valid")
 				assert.Len(t, doc.Keys, 2)
 			}},
-		{name: "none", fault: jwkstest.Fault{}, wantStatus: http.StatusOK,
+		{name: "none", fault: oauthtest.Fault{}, wantStatus: http.StatusOK,
 			check: func(t *testing.T, body []byte) { assert.True(t, json.Valid(body)) }},
 	}
 	for _, tt := range tests {
@@ -291,7 +291,7 @@ func TestFaults(t *testing.T) {
 		})
 	}
 	t.Run("delay", func(t *testing.T) {
-		iss.SetFault(jwkstest.Fault{Delay: time.Hour})
+		iss.SetFault(oauthtest.Fault{Delay: time.Hour})
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		defer cancel()
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, iss.JWKSURL(), nil)
@@ -300,8 +300,8 @@ func TestFaults(t *testing.T) {
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 	})
 	t.Run("discovery too", func(t *testing.T) {
-		iss.SetFault(jwkstest.Fault{Down: true})
-		resp, err := iss.Client().Get(strings.TrimSuffix(iss.Issuer(), "/") + jwkstest.OpenIDConfigurationPath)
+		iss.SetFault(oauthtest.Fault{Down: true})
+		resp, err := iss.Client().Get(strings.TrimSuffix(iss.Issuer(), "/") + oauthtest.OpenIDConfigurationPath)
 		require.NoError(t, err)
 		resp.Body.Close()
 		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
@@ -309,7 +309,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
-	iss := newIssuer(t, jwkstest.WithTLS())
+	iss := newIssuer(t, oauthtest.WithTLS())
 	require.True(t, strings.HasPrefix(iss.Issuer(), "https://"))
 	resp, err := iss.Client().Get(iss.JWKSURL())
 	require.NoError(t, err)

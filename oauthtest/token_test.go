@@ -1,4 +1,4 @@
-package jwkstest_test
+package oauthtest_test
 
 import (
 	"crypto/ecdsa"
@@ -21,8 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/senderbound/senderbound/dpop"
-	"github.com/senderbound/senderbound/jwks/jwkstest"
 	"github.com/senderbound/senderbound/mtls"
+	"github.com/senderbound/senderbound/oauthtest"
 )
 
 // answer is a token endpoint's answer.
@@ -59,10 +59,10 @@ func secretForm(extra ...string) url.Values {
 	return f
 }
 
-func tokenIssuer(t *testing.T, opts ...jwkstest.Option) *jwkstest.Issuer {
+func tokenIssuer(t *testing.T, opts ...oauthtest.Option) *oauthtest.Issuer {
 	t.Helper()
 	iss := newIssuer(t, opts...)
-	require.NoError(t, iss.RegisterClient(jwkstest.Client{ID: "svc", Secret: "secret", Token: jwkstest.Token{
+	require.NoError(t, iss.RegisterClient(oauthtest.Client{ID: "svc", Secret: "secret", Token: oauthtest.Token{
 		Scope: "read:messages write:messages",
 		Claims: map[string]any{
 			"acr":       "http://schemas.openid.net/pape/policies/2007/06/multi-factor",
@@ -190,7 +190,7 @@ func TestTokenEndpointRefusals(t *testing.T) {
 
 func TestTokenEndpointMTLS(t *testing.T) {
 	t.Parallel()
-	iss := tokenIssuer(t, jwkstest.WithMTLSTokenEndpoint())
+	iss := tokenIssuer(t, oauthtest.WithMTLSTokenEndpoint())
 	require.NotEmpty(t, iss.MTLSTokenURL())
 	cert := clientCertificate(t)
 
@@ -206,7 +206,7 @@ func TestTokenEndpointMTLS(t *testing.T) {
 	assert.Nil(t, claims["cnf"], "no certificate, no binding")
 
 	// RFC 8705 §5: the alias is advertised.
-	resp, err := iss.Client().Get(strings.TrimSuffix(iss.Issuer(), "/") + jwkstest.OAuthMetadataPath)
+	resp, err := iss.Client().Get(strings.TrimSuffix(iss.Issuer(), "/") + oauthtest.OAuthMetadataPath)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var m map[string]any
@@ -217,7 +217,7 @@ func TestTokenEndpointMTLS(t *testing.T) {
 
 func TestTokenEndpointOverTLS(t *testing.T) {
 	t.Parallel()
-	iss := tokenIssuer(t, jwkstest.WithTLS())
+	iss := tokenIssuer(t, oauthtest.WithTLS())
 	cert := clientCertificate(t)
 	a := postToken(t, iss.MTLSClient(&cert), iss.TokenURL(), secretForm(), nil)
 	require.Equal(t, http.StatusOK, a.status, "%v", a.body)
@@ -254,7 +254,7 @@ func TestTokenEndpointPrivateKeyJWT(t *testing.T) {
 	require.NoError(t, err)
 	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
-	require.NoError(t, iss.RegisterClient(jwkstest.Client{ID: "svc", PublicKey: key.Public()}))
+	require.NoError(t, iss.RegisterClient(oauthtest.Client{ID: "svc", PublicKey: key.Public()}))
 
 	valid := func() jwt.MapClaims {
 		return jwt.MapClaims{"iss": "svc", "sub": "svc", "aud": iss.TokenURL(), "jti": rand.Text(),
@@ -323,11 +323,11 @@ func TestTokenEndpointPrivateKeyJWT(t *testing.T) {
 func TestRegisterClient(t *testing.T) {
 	t.Parallel()
 	iss := newIssuer(t)
-	err := iss.RegisterClient(jwkstest.Client{PublicKey: "not a key"})
+	err := iss.RegisterClient(oauthtest.Client{PublicKey: "not a key"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "without an ID")
 	assert.Contains(t, err.Error(), "unsupported public key type")
-	err = iss.RegisterClient(jwkstest.Client{ID: "x"})
+	err = iss.RegisterClient(oauthtest.Client{ID: "x"})
 	assert.ErrorContains(t, err, "without a secret or a public key")
 	assert.Empty(t, iss.MTLSTokenURL())
 	assert.Nil(t, iss.ServerCertificate())

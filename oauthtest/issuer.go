@@ -1,4 +1,4 @@
-package jwkstest
+package oauthtest
 
 import (
 	"bytes"
@@ -31,10 +31,10 @@ import (
 var (
 	// ErrAlgorithm is returned for an algorithm the issuer cannot generate
 	// keys for or sign with.
-	ErrAlgorithm = errors.New("jwkstest: unsupported algorithm")
+	ErrAlgorithm = errors.New("oauthtest: unsupported algorithm")
 	// ErrUnknownKey is returned when a token names a key ID the issuer never
 	// generated.
-	ErrUnknownKey = errors.New("jwkstest: unknown key ID")
+	ErrUnknownKey = errors.New("oauthtest: unknown key ID")
 )
 
 // Paths served by an [Issuer], relative to its base URL.
@@ -149,10 +149,10 @@ func NewIssuer(opts ...Option) (*Issuer, error) {
 		errs = append(errs, fmt.Errorf("%w: %q", ErrAlgorithm, c.alg))
 	}
 	if c.aud == "" {
-		errs = append(errs, errors.New("jwkstest: empty audience"))
+		errs = append(errs, errors.New("oauthtest: empty audience"))
 	}
 	if c.now == nil {
-		errs = append(errs, errors.New("jwkstest: nil clock"))
+		errs = append(errs, errors.New("oauthtest: nil clock"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -343,7 +343,7 @@ func (i *Issuer) generate(alg string) (*signingKey, error) {
 		return nil, fmt.Errorf("%w: %q", ErrAlgorithm, alg)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("jwkstest: generating %s key: %w", alg, err)
+		return nil, fmt.Errorf("oauthtest: generating %s key: %w", alg, err)
 	}
 	k := &signingKey{kid: randomID(), alg: alg, priv: priv}
 	i.mu.Lock()
@@ -453,7 +453,7 @@ func (i *Issuer) jwksJSON() ([]byte, error) {
 			Metadata: jwkset.JWKMetadataOptions{ALG: jwkset.ALG(k.alg), KID: k.kid, USE: jwkset.UseSig},
 		})
 		if err != nil {
-			return nil, fmt.Errorf("jwkstest: marshalling key: %w", err)
+			return nil, fmt.Errorf("oauthtest: marshalling key: %w", err)
 		}
 		set.Keys = append(set.Keys, jwk.Marshal())
 	}
@@ -548,7 +548,7 @@ func (ed25519Method) Alg() string { return "Ed25519" }
 // uses a signing secret does. The header has no kid unless t.Header sets one.
 func (i *Issuer) MintHS256(t Token, secret []byte) (string, error) {
 	if len(secret) == 0 {
-		return "", errors.New("jwkstest: empty HS256 secret")
+		return "", errors.New("oauthtest: empty HS256 secret")
 	}
 	return i.sign(t, jwt.SigningMethodHS256, "", secret)
 }
@@ -570,7 +570,7 @@ func (i *Issuer) sign(t Token, method jwt.SigningMethod, kid string, key any) (s
 	}
 	s, err := tok.SignedString(key)
 	if err != nil {
-		return "", fmt.Errorf("jwkstest: signing: %w", err)
+		return "", fmt.Errorf("oauthtest: signing: %w", err)
 	}
 	return s, nil
 }

@@ -1,4 +1,4 @@
-package jwkstest
+package oauthtest
 
 import (
 	"crypto/rsa"

@@ -1,4 +1,4 @@
-// Package jwkstest is a fake OAuth 2.0 / OpenID Connect issuer for TESTS,
+// Package oauthtest is a fake OAuth 2.0 / OpenID Connect issuer for TESTS,
 // demos and examples only. Never use it in production: it generates keys in
 // memory, serves them over a local httptest server and mints any token it is
 // asked for.
@@ -24,4 +24,4 @@
 // 9396) is copied into its token.
 //
 // It does not need a testing.TB, so examples and demo programs can embed it.
-package jwkstest
+package oauthtest
