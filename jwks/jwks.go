@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/senderbound/senderbound/internal/jose"
+	"github.com/senderbound/senderbound/internal/loopback"
 	"github.com/senderbound/senderbound/observe"
 )
 
@@ -285,7 +285,7 @@ func checkURL(s string, plaintext bool) error {
 		return errors.New("scheme must be https (or http on loopback)")
 	case u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "":
 		return errors.New("must be an absolute URL with a host and no user, query or fragment")
-	case u.Scheme == "http" && !plaintext && !isLoopback(u.Hostname()):
+	case u.Scheme == "http" && !plaintext && !loopback.Host(u.Hostname()):
 		return fmt.Errorf("%w; use https, or WithInsecurePlaintextHTTP", ErrPlaintext)
 	}
 	return nil
@@ -304,7 +304,7 @@ func checkRedirect(next func(*http.Request, []*http.Request) error, plaintext bo
 		switch {
 		case u.Scheme != "https" && u.Scheme != "http":
 			return errors.New("jwks: redirect to a scheme other than https")
-		case u.Scheme == "http" && !plaintext && !isLoopback(u.Hostname()):
+		case u.Scheme == "http" && !plaintext && !loopback.Host(u.Hostname()):
 			return fmt.Errorf("%w (redirect); use https, or WithInsecurePlaintextHTTP", ErrPlaintext)
 		}
 		if next != nil {
@@ -318,18 +318,10 @@ func checkRedirect(next func(*http.Request, []*http.Request) error, plaintext bo
 // a host that is not loopback; other identifiers are not fetched and pass.
 func checkIssuerScheme(issuer string, plaintext bool) error {
 	u, err := url.Parse(issuer)
-	if err != nil || !strings.EqualFold(u.Scheme, "http") || plaintext || isLoopback(u.Hostname()) {
+	if err != nil || !strings.EqualFold(u.Scheme, "http") || plaintext || loopback.Host(u.Hostname()) {
 		return nil
 	}
 	return fmt.Errorf("%w; use https, or WithInsecurePlaintextHTTP", ErrPlaintext)
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func (k *Keys) newIssuerKeys(issuer, jwksURL string) *issuerKeys {
