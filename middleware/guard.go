@@ -34,13 +34,13 @@ type Guard struct {
 	// introspected validates introspection answers: as validator, but exp
 	// is optional (RFC 7662 §2.2).
 	introspected *jwt.Validator
-	dpop      *dpop.Verifier
-	certs     *mtls.Source
-	cache     *tokenCache
-	jwe       *jwe.Decrypter
-	challenge challenge
-	logger    *slog.Logger
-	hooks     hooks
+	dpop         *dpop.Verifier
+	certs        *mtls.Source
+	cache        *tokenCache
+	jwe          *jwe.Decrypter
+	challenge    challenge
+	logger       *slog.Logger
+	hooks        hooks
 }
 
 // New returns a Guard that takes signing keys from keys (usually a
