@@ -14,9 +14,8 @@ import (
 // call asks the endpoint about token once. The error matches ErrInactive,
 // or ErrUnavailable with the cause; status is the answer's HTTP status (0
 // when there was none).
-func (c *Client) call(token string) (*Result, int, error) {
-	ctx, cancel := context.WithTimeout(c.ctx, c.timeout)
-	defer cancel()
+// ctx is the call's own, bounded by the timeout and Close.
+func (c *Client) call(ctx context.Context, token string) (*Result, int, error) {
 	// RFC 7662 §2.1: token, and the hint that it is an access token.
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
 	h := http.Header{}
@@ -37,7 +36,7 @@ func (c *Client) call(token string) (*Result, int, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if c.ctx.Err() != nil {
-			err = ErrClosed
+			err = fmt.Errorf("%w: %w", ErrClosed, err)
 		}
 		// *url.Error names the endpoint and the cause, never the body
 		// (where the token travels).

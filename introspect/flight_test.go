@@ -81,28 +81,60 @@ func TestSingleFlight(t *testing.T) {
 	})
 }
 
-// TestWaiterGivesUp: a caller whose context ends stops waiting; the call
-// goes on for the others.
-func TestWaiterGivesUp(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		release := make(chan struct{})
-		var calls atomic.Int32
-		c := newBlockedClient(t, blockingEndpoint(release, &calls))
-		defer c.Close()
-		ctx, cancel := context.WithCancel(context.Background())
-		var impatient, patient error
-		var wg sync.WaitGroup
-		wg.Go(func() { _, impatient = c.Introspect(ctx, "ot_same") })
-		wg.Go(func() { _, patient = c.Introspect(context.Background(), "ot_same") })
-		synctest.Wait()
-		cancel()
-		synctest.Wait()
-		close(release)
-		wg.Wait()
-		require.ErrorIs(t, impatient, context.Canceled)
-		require.ErrorIs(t, impatient, introspect.ErrUnavailable)
-		require.NoError(t, patient)
-		assert.Equal(t, int32(1), calls.Load())
+// TestCallerGivesUp: a waiter whose context ends stops waiting while the
+// call goes on for the others; the caller making the call fails with its
+// context's error once the call ended; a caller alone abandons its call.
+func TestCallerGivesUp(t *testing.T) {
+	for _, impatientLeads := range []bool{true, false} {
+		t.Run(map[bool]string{true: "the maker of the call", false: "a waiter"}[impatientLeads], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				release := make(chan struct{})
+				var calls atomic.Int32
+				c := newBlockedClient(t, blockingEndpoint(release, &calls))
+				defer c.Close()
+				ctx, cancel := context.WithCancel(context.Background())
+				var impatient, patient error
+				var wg sync.WaitGroup
+				if impatientLeads {
+					wg.Go(func() { _, impatient = c.Introspect(ctx, "ot_same") })
+					synctest.Wait()
+					wg.Go(func() { _, patient = c.Introspect(context.Background(), "ot_same") })
+				} else {
+					wg.Go(func() { _, patient = c.Introspect(context.Background(), "ot_same") })
+					synctest.Wait()
+					wg.Go(func() { _, impatient = c.Introspect(ctx, "ot_same") })
+				}
+				synctest.Wait()
+				cancel()
+				synctest.Wait()
+				close(release)
+				wg.Wait()
+				require.ErrorIs(t, impatient, context.Canceled)
+				require.ErrorIs(t, impatient, introspect.ErrUnavailable)
+				require.NoError(t, patient)
+				assert.Equal(t, int32(1), calls.Load())
+			})
+		})
+	}
+	t.Run("alone", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			release := make(chan struct{})
+			var calls atomic.Int32
+			c := newBlockedClient(t, blockingEndpoint(release, &calls))
+			defer c.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			var err error
+			var wg sync.WaitGroup
+			wg.Go(func() { _, err = c.Introspect(ctx, "ot_x") })
+			synctest.Wait()
+			cancel() // the call is abandoned: the endpoint sees its context end
+			wg.Wait()
+			require.ErrorIs(t, err, context.Canceled)
+			close(release)
+			_, err = c.Introspect(context.Background(), "ot_x")
+			require.NoError(t, err, "a later caller makes a call of its own")
+			assert.Equal(t, int32(2), calls.Load())
+		})
 	})
 }
 

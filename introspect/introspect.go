@@ -321,6 +321,11 @@ type flight struct {
 	res    *Result
 	err    error
 	status int
+	cancel context.CancelFunc
+	// waiters (callers sharing the call) and leaderGone (its maker's ctx
+	// ended) are guarded by Client.mu.
+	waiters    int
+	leaderGone bool
 }
 
 // Result is an active answer: what the authorization server said about a
@@ -478,9 +483,15 @@ func (c *Client) Close() error {
 // Introspect returns what the authorization server says about token: a
 // Result when it is active, an error matching [ErrInactive] when it is
 // not, and one matching [ErrUnavailable] when that cannot be known (the
-// caller must then refuse the token without blaming it). ctx bounds only
-// this caller's wait: the call itself, which other callers may share, is
-// bounded by [WithTimeout] and [Client.Close].
+// caller must then refuse the token without blaming it).
+//
+// Concurrent callers for the same token share one call (single flight):
+// the first makes it (in its own goroutine: no hand-over), bounded by
+// [WithTimeout] and [Client.Close], and the others wait for it as long as
+// their ctx allows. When the first caller's ctx ends, the call is
+// abandoned if no other caller waits for it; otherwise it goes on for
+// them, and the first caller fails (with its ctx's error) only once the
+// call ended.
 func (c *Client) Introspect(ctx context.Context, token string) (*Result, error) {
 	start := time.Now()
 	sum := jose.SHA256(token)
@@ -498,26 +509,75 @@ func (c *Client) Introspect(ctx context.Context, token string) (*Result, error) 
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, ErrClosed)
 	}
 	f, shared := c.flights[sum]
-	if !shared {
-		if err := c.admit(); err != nil {
-			c.mu.Unlock()
-			c.report(ctx, start, observe.IntrospectionLimited, false, false, 0, err)
-			c.warnLimited()
-			return nil, err
-		}
-		f = &flight{done: make(chan struct{})}
-		c.flights[sum] = f
-		c.wg.Add(1)
-		go c.fly(sum, token, f)
+	if shared {
+		f.waiters++
+		c.mu.Unlock()
+		return c.wait(ctx, start, sum, f)
 	}
+	if err := c.admit(); err != nil {
+		c.mu.Unlock()
+		c.report(ctx, start, observe.IntrospectionLimited, false, false, 0, err)
+		c.warnLimited()
+		return nil, err
+	}
+	callCtx, cancel := context.WithTimeout(c.ctx, c.timeout)
+	defer cancel()
+	f = &flight{done: make(chan struct{}), cancel: cancel}
+	c.flights[sum] = f
+	c.wg.Add(1)
 	c.mu.Unlock()
+	// The call runs here rather than in a goroutine of its own: a hand-over
+	// to another goroutine costs more than the rest of our work on a busy
+	// machine. The caller's ctx still ends the call when no one else waits.
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		f.leaderGone = true
+		c.abandonIfAlone(sum, f)
+		c.mu.Unlock()
+	})
+	c.fly(callCtx, sum, token, f)
+	stop()
+	if ctx.Err() != nil {
+		// This caller gave up; the answer, if any, served the others.
+		err := fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+		c.report(ctx, start, observe.IntrospectionFailed, false, false, 0, err)
+		return nil, err
+	}
+	c.reportFlight(ctx, start, false, f)
+	return f.res, f.err
+}
+
+// wait waits for another caller's call f.
+func (c *Client) wait(ctx context.Context, start time.Time, sum [32]byte, f *flight) (*Result, error) {
 	select {
 	case <-f.done:
 	case <-ctx.Done():
+		c.mu.Lock()
+		f.waiters--
+		c.abandonIfAlone(sum, f)
+		c.mu.Unlock()
 		err := fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
-		c.report(ctx, start, observe.IntrospectionFailed, false, shared, 0, err)
+		c.report(ctx, start, observe.IntrospectionFailed, false, true, 0, err)
 		return nil, err
 	}
+	c.reportFlight(ctx, start, true, f)
+	return f.res, f.err
+}
+
+// abandonIfAlone cancels f's call once its maker and every waiter gave
+// up, and takes it out of the flights so that a later caller makes a call
+// of its own rather than share a cancelled one. c.mu is held.
+func (c *Client) abandonIfAlone(sum [32]byte, f *flight) {
+	if !f.leaderGone || f.waiters > 0 {
+		return
+	}
+	if c.flights[sum] == f {
+		delete(c.flights, sum)
+	}
+	f.cancel()
+}
+
+func (c *Client) reportFlight(ctx context.Context, start time.Time, shared bool, f *flight) {
 	switch {
 	case f.err == nil:
 		c.report(ctx, start, observe.IntrospectionActive, false, shared, f.status, nil)
@@ -526,7 +586,6 @@ func (c *Client) Introspect(ctx context.Context, token string) (*Result, error) 
 	default:
 		c.report(ctx, start, observe.IntrospectionFailed, false, shared, f.status, f.err)
 	}
-	return f.res, f.err
 }
 
 // admit takes a call slot and a per-second token, or fails with
@@ -545,9 +604,9 @@ func (c *Client) admit() error {
 }
 
 // fly makes the call of f, caches its answer, and lets its waiters go.
-func (c *Client) fly(sum [32]byte, token string, f *flight) {
+func (c *Client) fly(ctx context.Context, sum [32]byte, token string, f *flight) {
 	defer c.wg.Done()
-	res, status, err := c.call(token)
+	res, status, err := c.call(ctx, token)
 	now := c.now()
 	switch {
 	case err == nil:
@@ -559,13 +618,17 @@ func (c *Client) fly(sum [32]byte, token string, f *flight) {
 		if c.inactiveMaxAge > 0 {
 			c.cache.put(sum, entry{stored: now, until: now.Add(c.inactiveMaxAge)})
 		}
+	case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled) && c.ctx.Err() == nil:
+		// Closed, or abandoned by every caller: nothing to report.
 	default:
 		c.logger.Error("introspect: no usable answer from the introspection endpoint; requests with this token fail with 503",
 			"issuer", c.issuer, "endpoint", c.endpoint, "status", status, "err", err)
 	}
 	f.res, f.status, f.err = res, status, err
 	c.mu.Lock()
-	delete(c.flights, sum)
+	if c.flights[sum] == f {
+		delete(c.flights, sum)
+	}
 	c.mu.Unlock()
 	<-c.slots
 	close(f.done)
