@@ -409,11 +409,11 @@ func (i *Issuer) faultResponse(w http.ResponseWriter, r *http.Request, oversized
 
 func (i *Issuer) metadata() []byte {
 	m := map[string]any{
-		"issuer":                                           i.iss,
-		"jwks_uri":                                         i.JWKSURL(),
-		"authorization_endpoint":                           i.iss + "authorize",
-		"token_endpoint":                                   i.iss + "oauth/token",
-		"introspection_endpoint":                           i.IntrospectionURL(),
+		"issuer":                 i.iss,
+		"jwks_uri":               i.JWKSURL(),
+		"authorization_endpoint": i.iss + "authorize",
+		"token_endpoint":         i.iss + "oauth/token",
+		"introspection_endpoint": i.IntrospectionURL(),
 		"introspection_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 		"response_types_supported":                         []string{"code"},
 		"subject_types_supported":                          []string{"public"},
