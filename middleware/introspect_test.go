@@ -423,3 +423,37 @@ func TestRequireWorksOnIntrospectedTokens(t *testing.T) {
 	g.Handler(g.RequireScopes("write")(http.NotFoundHandler())).ServeHTTP(w, bearer(tok))
 	assert.Equal(t, 403, w.Code)
 }
+
+// TestIntrospectedCacheClockSteps: a clock that steps back does not
+// stretch the life of a cached introspection answer in the Guard's cache
+// (the revocation latency), and a step past exp ends it.
+func TestIntrospectedCacheClockSteps(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		step time.Duration
+	}{
+		{"back an hour", -time.Hour},
+		{"back a second", -time.Second},
+		{"forward past the token's exp", 2 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			now := time.Now()
+			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			iss, c := introspectingIssuer(t, introspect.WithCache(time.Hour), introspect.WithClock(clock))
+			g, err := middleware.New(nil, middleware.WithAudience(audience), middleware.WithIntrospection(c),
+				middleware.WithTokenCache(100, time.Hour), middleware.WithClock(clock))
+			require.NoError(t, err)
+			tok := mintOpaque(t, iss, oauthtest.Token{IssuedAt: now, ExpiresIn: 90 * time.Second})
+			assert.Equal(t, 200, serve(g, bearer(tok)).status)
+			assert.Equal(t, 200, serve(g, bearer(tok)).status)
+			assert.Equal(t, 1, iss.IntrospectionRequests(), "the second request came from a cache")
+			iss.RevokeToken(tok)
+			mu.Lock()
+			now = now.Add(tc.step)
+			mu.Unlock()
+			assert.Equal(t, 401, serve(g, bearer(tok)).status, "asked again, and the token is revoked")
+			assert.Equal(t, 2, iss.IntrospectionRequests())
+		})
+	}
+}
