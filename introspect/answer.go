@@ -2,7 +2,7 @@ package introspect
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -22,62 +22,67 @@ const maxNumericDate = 253402300799
 // answer is what the Client itself reads of an RFC 7662 §2.2 answer; the
 // other members are the caller's.
 type answer struct {
-	active    bool
-	tokenType string
-	exp       time.Time
+	active        bool
+	activeNotBool bool // active is present but not true or false
+	tokenType     string
+	exp           time.Time
 }
 
-// parseAnswer reads an RFC 7662 §2.2 answer with exact, case-sensitive
+// answerTable reads an RFC 7662 §2.2 answer with exact, case-sensitive
 // member names: active is required and must be a JSON boolean (the string
 // "true" or the number 1 are not); token_type, when present, a string; exp,
-// when present, a NumericDate. Each of them may appear once. The other
-// members are left for the caller, who reads them with the same rules.
+// when present, a NumericDate. Each may appear once. The other members are
+// left for the caller, who reads them with the same rules.
+var answerTable = jsonobj.NewTable(jsonobj.IgnoreUnknown,
+	jsonobj.Member[answer]{Name: "active", Required: true, Read: func(a *answer, v []byte) bool {
+		switch string(v) {
+		case "true":
+			a.active = true
+			return true
+		case "false":
+			return true
+		}
+		a.activeNotBool = true
+		return false
+	}},
+	jsonobj.Member[answer]{Name: "token_type", Read: func(a *answer, v []byte) (ok bool) {
+		a.tokenType, ok = jsonobj.String(v)
+		return
+	}},
+	jsonobj.Member[answer]{Name: "exp", Read: func(a *answer, v []byte) (ok bool) {
+		a.exp, ok = numericDate(v)
+		return
+	}},
+)
+
+// parseAnswer reads an answer with answerTable, after the depth limit.
 func parseAnswer(object []byte) (answer, error) {
 	var a answer
 	if !jose.DepthWithin(object, maxDepth) {
-		return a, fmt.Errorf("%w: nested too deeply", errAnswer)
+		return answer{}, fmt.Errorf("%w: nested too deeply", errAnswer)
 	}
-	var seen [3]bool
-	err := jsonobj.Members(object, func(name string, v []byte) error {
-		var i int
-		ok := true
-		switch name {
-		case "active":
-			i = 0
-			switch string(v) {
-			case "true":
-				a.active = true
-			case "false":
-			default:
-				ok = false
-			}
-		case "token_type":
-			i = 1
-			a.tokenType, ok = jsonobj.String(v)
-		case "exp":
-			i = 2
-			a.exp, ok = numericDate(v)
-		default:
-			return nil
+	if _, err := answerTable.Read(object, &a); err != nil {
+		if a.activeNotBool {
+			return answer{}, fmt.Errorf("%w: active is not a JSON boolean", errAnswer)
 		}
-		if !ok {
-			return fmt.Errorf("%w: %s has the wrong type", errAnswer, name)
-		}
-		if seen[i] {
-			return fmt.Errorf("%w: %s appears twice", errAnswer, name)
-		}
-		seen[i] = true
-		return nil
-	})
-	switch {
-	case err == jsonobj.ErrInvalid:
-		return answer{}, fmt.Errorf("%w: not a JSON object", errAnswer)
-	case err != nil:
-		return answer{}, err
-	case !seen[0]:
-		return answer{}, fmt.Errorf("%w: no active member", errAnswer)
+		return answer{}, tableError(err)
 	}
 	return a, nil
+}
+
+// tableError names a table's failure without naming a value.
+func tableError(err error) error {
+	switch {
+	case errors.Is(err, jsonobj.ErrInvalid):
+		return fmt.Errorf("%w: not a JSON object", errAnswer)
+	case errors.Is(err, jsonobj.ErrType):
+		return fmt.Errorf("%w: a member has the wrong type", errAnswer)
+	case errors.Is(err, jsonobj.ErrMissing):
+		return fmt.Errorf("%w: a required member (active) is missing", errAnswer)
+	case errors.Is(err, jsonobj.ErrDuplicate):
+		return fmt.Errorf("%w: a member appears twice", errAnswer)
+	}
+	return fmt.Errorf("%w: %w", errAnswer, err)
 }
 
 // numericDate reads an RFC 7519 NumericDate: a JSON number of seconds,
@@ -143,39 +148,20 @@ type header struct {
 	crit          bool
 }
 
-// parseHeader reads alg, kid, typ and crit with exact names, once each.
+// headerTable reads alg, kid, typ and crit with exact names, once each.
+var headerTable = jsonobj.NewTable(jsonobj.IgnoreUnknown,
+	jsonobj.Member[header]{Name: "alg", Read: func(h *header, v []byte) (ok bool) { h.alg, ok = jsonobj.String(v); return }},
+	jsonobj.Member[header]{Name: "kid", Read: func(h *header, v []byte) (ok bool) { h.kid, ok = jsonobj.String(v); return }},
+	jsonobj.Member[header]{Name: "typ", Read: func(h *header, v []byte) (ok bool) { h.typ, ok = jsonobj.String(v); return }},
+	jsonobj.Member[header]{Name: "crit", Read: func(h *header, _ []byte) bool { h.crit = true; return true }},
+)
+
 func parseHeader(data []byte) (header, error) {
 	var h header
-	var seen [4]bool
-	err := jsonobj.Members(data, func(name string, v []byte) error {
-		var i int
-		ok := true
-		switch name {
-		case "alg":
-			i = 0
-			h.alg, ok = jsonobj.String(v)
-		case "kid":
-			i = 1
-			h.kid, ok = jsonobj.String(v)
-		case "typ":
-			i = 2
-			h.typ, ok = jsonobj.String(v)
-		case "crit":
-			i = 3
-			h.crit = true
-		default:
-			return nil
-		}
-		if !ok || seen[i] {
-			return fmt.Errorf("%w: header member %s invalid", errAnswer, name)
-		}
-		seen[i] = true
-		return nil
-	})
-	if err == jsonobj.ErrInvalid {
-		return h, fmt.Errorf("%w: header is not a JSON object", errAnswer)
+	if _, err := headerTable.Read(data, &h); err != nil {
+		return h, fmt.Errorf("header: %w", tableError(err))
 	}
-	return h, err
+	return h, nil
 }
 
 // envelope is the payload of a signed answer (RFC 9701 §5).
@@ -185,41 +171,30 @@ type envelope struct {
 	object []byte
 }
 
+// envelopeTable reads iss, aud (a string or an array of strings), iat and
+// token_introspection (a JSON object, required).
+var envelopeTable = jsonobj.NewTable(jsonobj.IgnoreUnknown,
+	jsonobj.Member[envelope]{Name: "iss", Read: func(e *envelope, v []byte) (ok bool) { e.iss, ok = jsonobj.String(v); return }},
+	jsonobj.Member[envelope]{Name: "aud", Read: func(e *envelope, v []byte) bool {
+		if s, ok := jsonobj.String(v); ok {
+			e.aud = []string{s}
+			return true
+		}
+		var ok bool
+		e.aud, ok = jsonobj.Strings(v)
+		return ok
+	}},
+	jsonobj.Member[envelope]{Name: "iat", Read: func(_ *envelope, v []byte) bool { _, ok := numericDate(v); return ok }},
+	jsonobj.Member[envelope]{Name: "token_introspection", Required: true, Read: func(e *envelope, v []byte) bool {
+		e.object = v
+		return v[0] == '{'
+	}},
+)
+
 func parseEnvelope(data []byte) (envelope, error) {
 	var e envelope
-	var seen [4]bool
-	err := jsonobj.Members(data, func(name string, v []byte) error {
-		var i int
-		ok := true
-		switch name {
-		case "iss":
-			i = 0
-			e.iss, ok = jsonobj.String(v)
-		case "aud":
-			i = 1
-			if s, isString := jsonobj.String(v); isString {
-				e.aud = []string{s}
-			} else {
-				ok = v[0] == '[' && json.Unmarshal(v, &e.aud) == nil
-			}
-		case "iat":
-			i = 2
-			_, ok = numericDate(v)
-		case "token_introspection":
-			i = 3
-			ok = v[0] == '{'
-			e.object = v
-		default:
-			return nil
-		}
-		if !ok || seen[i] {
-			return fmt.Errorf("%w: claim %s invalid", errAnswer, name)
-		}
-		seen[i] = true
-		return nil
-	})
-	if err == jsonobj.ErrInvalid {
-		return e, fmt.Errorf("%w: payload is not a JSON object", errAnswer)
+	if _, err := envelopeTable.Read(data, &e); err != nil {
+		return e, fmt.Errorf("payload: %w", tableError(err))
 	}
-	return e, err
+	return e, nil
 }

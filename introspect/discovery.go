@@ -61,48 +61,46 @@ func fetchMetadata(ctx context.Context, client *http.Client, metadataURL, issuer
 	return parseMetadata(body, issuer, plaintext)
 }
 
-// parseMetadata reads issuer and introspection_endpoint with exact names.
-// The endpoint must be https when the issuer is, and pass the plaintext
-// rule.
+// metadata is what discovery reads of authorization server metadata.
+type metadata struct {
+	issuer, endpoint string
+}
+
+// metadataTable reads issuer (required) and introspection_endpoint with
+// exact names, strings, once each.
+var metadataTable = jsonobj.NewTable(jsonobj.IgnoreUnknown,
+	jsonobj.Member[metadata]{Name: "issuer", Required: true, Read: func(m *metadata, v []byte) (ok bool) {
+		m.issuer, ok = jsonobj.String(v)
+		return
+	}},
+	jsonobj.Member[metadata]{Name: "introspection_endpoint", Read: func(m *metadata, v []byte) (ok bool) {
+		m.endpoint, ok = jsonobj.String(v)
+		return
+	}},
+)
+
+// parseMetadata checks the metadata's issuer (RFC 8414 §3.3: equal to the
+// configured one) and returns its introspection_endpoint, which must be
+// https when the issuer is, and pass the plaintext rule.
 func parseMetadata(body []byte, issuer string, plaintext bool) (string, error) {
-	var iss, endpoint *string
-	err := jsonobj.Members(body, func(name string, v []byte) error {
-		var dst **string
-		switch name {
-		case "issuer":
-			dst = &iss
-		case "introspection_endpoint":
-			dst = &endpoint
-		default:
-			return nil
-		}
-		s, ok := jsonobj.String(v)
-		if !ok || *dst != nil {
-			return fmt.Errorf("metadata member %s invalid", name)
-		}
-		*dst = &s
-		return nil
-	})
+	var m metadata
+	if _, err := metadataTable.Read(body, &m); err != nil {
+		return "", fmt.Errorf("metadata: %w", err)
+	}
 	switch {
-	case err == jsonobj.ErrInvalid:
-		return "", errors.New("metadata is not a JSON object")
-	case err != nil:
-		return "", err
-	case iss == nil:
-		return "", errors.New("metadata has no issuer")
-	case *iss != issuer:
-		return "", fmt.Errorf("metadata issuer %q does not equal the configured issuer %q", clip(*iss), issuer)
-	case endpoint == nil || *endpoint == "":
+	case m.issuer != issuer:
+		return "", fmt.Errorf("metadata issuer %q does not equal the configured issuer %q", clip(m.issuer), issuer)
+	case m.endpoint == "":
 		return "", errors.New("metadata has no introspection_endpoint")
 	}
-	if err := checkEndpoint(*endpoint, plaintext); err != nil {
+	if err := checkEndpoint(m.endpoint, plaintext); err != nil {
 		return "", fmt.Errorf("introspection_endpoint: %w", err)
 	}
 	iu, _ := url.Parse(issuer) // New checked it
-	if eu, _ := url.Parse(*endpoint); iu.Scheme == "https" && eu.Scheme != "https" {
+	if eu, _ := url.Parse(m.endpoint); iu.Scheme == "https" && eu.Scheme != "https" {
 		return "", errors.New("introspection_endpoint is not https")
 	}
-	return *endpoint, nil
+	return m.endpoint, nil
 }
 
 // clip bounds a value the server chose before it goes into errors and logs.

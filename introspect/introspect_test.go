@@ -149,7 +149,7 @@ func TestFaultsFailClosed(t *testing.T) {
 		{"redirect", oauthtest.Fault{Status: 302}, nil, clientauth.Method{}, introspect.ErrResponse, "status 302"},
 		{"non-JSON", oauthtest.Fault{Garbage: true}, nil, clientauth.Method{}, introspect.ErrResponse, "not a JSON object"},
 		{"oversized", oauthtest.Fault{Oversized: 70 << 10}, nil, clientauth.Method{}, introspect.ErrResponse, "over 65536 bytes"},
-		{"active as a string", oauthtest.Fault{ActiveAsString: true}, nil, clientauth.Method{}, introspect.ErrResponse, "active has the wrong type"},
+		{"active as a string", oauthtest.Fault{ActiveAsString: true}, nil, clientauth.Method{}, introspect.ErrResponse, "active is not a JSON boolean"},
 		{"timeout", oauthtest.Fault{Delay: time.Minute}, []introspect.Option{introspect.WithTimeout(50 * time.Millisecond)}, clientauth.Method{}, context.DeadlineExceeded, "deadline exceeded"},
 		{"our client authentication refused", oauthtest.Fault{}, nil, clientauth.ClientSecretBasic(rsID, "wrong"), introspect.ErrClientAuth, "refused the client authentication"},
 	}
