@@ -21,6 +21,7 @@ import (
 	"github.com/senderbound/senderbound/clientauth"
 	"github.com/senderbound/senderbound/introspect"
 	"github.com/senderbound/senderbound/jwks"
+	"github.com/senderbound/senderbound/mtls"
 	"github.com/senderbound/senderbound/oauthtest"
 	"github.com/senderbound/senderbound/observe"
 )
@@ -395,6 +396,25 @@ func TestPrivateKeyJWTAtTheIssuer(t *testing.T) {
 	wrong, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	c = newClient(t, iss, introspect.WithClientAuth(clientauth.PrivateKeyJWT("jwt-rs", wrong)), introspect.WithLogger(discard()))
+	_, err = c.Introspect(context.Background(), tok)
+	require.ErrorIs(t, err, introspect.ErrClientAuth)
+}
+
+// TestTLSClientAuthAtTheIssuer: the resource server authenticates with its
+// TLS client certificate (RFC 8705 §2); the certificate lives in the HTTP
+// client, the request carries only client_id.
+func TestTLSClientAuthAtTheIssuer(t *testing.T) {
+	iss := newIssuer(t, oauthtest.WithTLS())
+	cert, pair := selfSignedClient(t)
+	_, otherPair := selfSignedClient(t)
+	require.NoError(t, iss.RegisterClient(oauthtest.Client{ID: "mtls-rs", CertificateThumbprint: mtls.Thumbprint(cert)}))
+	tok := opaque(t, iss, oauthtest.Token{})
+	c := newClient(t, iss, introspect.WithClientAuth(clientauth.TLSClientAuth("mtls-rs")), introspect.WithHTTPClient(iss.MTLSClient(&pair)))
+	_, err := c.Introspect(context.Background(), tok)
+	require.NoError(t, err)
+
+	c = newClient(t, iss, introspect.WithClientAuth(clientauth.TLSClientAuth("mtls-rs")), introspect.WithHTTPClient(iss.MTLSClient(&otherPair)),
+		introspect.WithLogger(discard()))
 	_, err = c.Introspect(context.Background(), tok)
 	require.ErrorIs(t, err, introspect.ErrClientAuth)
 }

@@ -61,6 +61,13 @@ type Client struct {
 	// bind tokens for this client does (RFC 9449 §5 lets a client detect
 	// it by token_type).
 	IgnoreDPoP bool
+	// CertificateThumbprint, when not empty, lets the client authenticate
+	// with its TLS client certificate (RFC 8705 §2, tls_client_auth, as
+	// self_signed_tls_client_auth matches it): a request that carries
+	// client_id and no other credentials, over a connection whose client
+	// certificate has this SHA-256 thumbprint (mtls.Thumbprint). It needs
+	// [WithTLS] (or [WithMTLSTokenEndpoint] for the token endpoint).
+	CertificateThumbprint string
 	// Opaque issues opaque (reference) tokens to the client instead of
 	// JWTs ([Issuer.MintOpaque]): only the introspection endpoint knows
 	// what they mean.
@@ -74,8 +81,8 @@ func (i *Issuer) RegisterClient(c Client) error {
 	if c.ID == "" {
 		errs = append(errs, errors.New("oauthtest: client without an ID"))
 	}
-	if c.Secret == "" && c.PublicKey == nil {
-		errs = append(errs, errors.New("oauthtest: client without a secret or a public key"))
+	if c.Secret == "" && c.PublicKey == nil && c.CertificateThumbprint == "" {
+		errs = append(errs, errors.New("oauthtest: client without a secret, a public key or a certificate"))
 	}
 	if c.PublicKey != nil {
 		if _, ok := c.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok {
@@ -358,14 +365,23 @@ func (i *Issuer) authenticate(r *http.Request, form url.Values) (Client, *oauthE
 			methods++
 		}
 	}
-	if methods != 1 {
-		return Client{}, &oauthError{http.StatusBadRequest, "invalid_request", "use exactly one client authentication method"}
-	}
 	lookup := func(id string) (Client, bool) {
 		i.tokens.mu.Lock()
 		defer i.tokens.mu.Unlock()
 		c, ok := i.tokens.clients[id]
 		return c, ok
+	}
+	if methods == 0 && form.Get("client_id") != "" && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		// RFC 8705 §2: the client certificate authenticates client_id.
+		c, ok := lookup(form.Get("client_id"))
+		if !ok || c.CertificateThumbprint == "" ||
+			!mtls.EqualThumbprints(mtls.Thumbprint(r.TLS.PeerCertificates[0]), c.CertificateThumbprint) {
+			return Client{}, invalid
+		}
+		return c, nil
+	}
+	if methods != 1 {
+		return Client{}, &oauthError{http.StatusBadRequest, "invalid_request", "use exactly one client authentication method"}
 	}
 	checkSecret := func(id, secret string) (Client, *oauthError) {
 		c, ok := lookup(id)
