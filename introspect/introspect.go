@@ -98,7 +98,6 @@ type config struct {
 	client         *http.Client
 	jwtKeys        KeySource
 	jwtAudience    string
-	jwtAlgs        []string
 	cacheMaxAge    time.Duration
 	inactiveMaxAge time.Duration
 	cacheEntries   int
