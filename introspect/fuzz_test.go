@@ -5,8 +5,10 @@ import (
 	"testing"
 )
 
-// FuzzParseAnswer: no input panics, and an answer is active only when its
-// active member is the JSON literal true.
+// FuzzParseAnswer: no input panics (in the answer's reader, nor in those
+// of a signed answer's header and payload and of discovery metadata), and
+// an answer is active only when its active member is the JSON literal
+// true.
 func FuzzParseAnswer(f *testing.F) {
 	for _, seed := range []string{
 		`{"active":true}`,
@@ -21,11 +23,18 @@ func FuzzParseAnswer(f *testing.F) {
 		`{"active":tru}`,
 		`[{"active":true}]`,
 		` {"active" : true } `,
+		`{"iss":"https://issuer.example/","aud":["rs"],"iat":1,"token_introspection":{"active":true}}`,
+		`{"alg":"RS256","kid":"k","typ":"token-introspection+jwt","crit":["x"]}`,
+		`{"issuer":"https://issuer.example/","introspection_endpoint":"https://issuer.example/i"}`,
 		`{"active":true,"x":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The other readers of untrusted JSON must not panic either.
+		_, _ = parseHeader(data)
+		_, _ = parseEnvelope(data)
+		_, _ = parseMetadata(data, "https://issuer.example/", false)
 		a, err := parseAnswer(data)
 		if err != nil {
 			if a.active {

@@ -315,7 +315,13 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 		}
 	}
 	if g.opaque(in.token) {
-		return g.introspectToken(ctx, in, sum)
+		claims, until, e := g.introspectToken(ctx, in)
+		// Kept no longer than the introspection client reuses the answer
+		// (its cache time, the revocation latency; zero: not cached).
+		if e == nil && g.cache != nil && !until.IsZero() {
+			g.cache.put(sum, &cacheEntry{claims: claims, issuer: in.issuer, introspected: true, until: until}, g.cfg.now())
+		}
+		return claims, e
 	}
 	compact := in.token
 	if jose.IsCompactJWE(compact) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/senderbound/senderbound/internal/jose"
 	"github.com/senderbound/senderbound/introspect"
@@ -77,26 +78,28 @@ func (g *Guard) opaque(token string) bool {
 }
 
 // introspectToken verifies an opaque token at the introspecting issuer and
-// applies the claim rules of a JWT to the answer (DESIGN.md, step 2).
-func (g *Guard) introspectToken(ctx context.Context, in *input, sum [32]byte) (*Claims, *Error) {
+// applies the claim rules of a JWT to the answer (DESIGN.md, step 2). It
+// returns until when the introspection client stops reusing the answer
+// (zero when it does not), which bounds the Guard's cache too.
+func (g *Guard) introspectToken(ctx context.Context, in *input) (*Claims, time.Time, *Error) {
 	c := g.cfg.introspection
 	res, err := c.Introspect(ctx, in.token)
 	in.issuer, in.knownIssuer = c.Issuer(), true
 	switch {
 	case err == nil:
 	case errors.Is(err, introspect.ErrInactive):
-		return nil, g.tokenError(in, "token not active", errors.Join(ErrInactive, err))
+		return nil, time.Time{}, g.tokenError(in, "token not active", errors.Join(ErrInactive, err))
 	default:
 		// A fault or the call limits: the token's state is unknown.
-		return nil, unavailable(errors.Join(ErrUnavailable, err))
+		return nil, time.Time{}, unavailable(errors.Join(ErrUnavailable, err))
 	}
 	raw := res.JSON()
 	if !jose.DepthWithin(raw, g.cfg.maxDepth) {
-		return nil, g.tokenError(in, "invalid token claims", ErrClaims)
+		return nil, time.Time{}, g.tokenError(in, "invalid token claims", ErrClaims)
 	}
 	p, err := parsePayload(raw)
 	if err != nil {
-		return nil, g.tokenError(in, "invalid token claims", err)
+		return nil, time.Time{}, g.tokenError(in, "invalid token claims", err)
 	}
 	// RFC 7662 §2.2: iss is optional; when present it must be the issuer
 	// the operator named for these tokens.
@@ -105,21 +108,21 @@ func (g *Guard) introspectToken(ctx context.Context, in *input, sum [32]byte) (*
 		p.Issuer = c.Issuer()
 	case c.Issuer():
 	default:
-		return nil, g.tokenError(in, "untrusted issuer", ErrIssuer)
+		return nil, time.Time{}, g.tokenError(in, "untrusted issuer", ErrIssuer)
 	}
 	in.clientID = p.ClientID
 	if in.clientID == "" {
 		in.clientID = p.AZP
 	}
 	if err := g.introspected.Validate(&p); err != nil {
-		return nil, g.tokenError(in, "invalid token claims", mapJWTError(err))
+		return nil, time.Time{}, g.tokenError(in, "invalid token claims", mapJWTError(err))
 	}
 	if !unambiguousNames(raw) {
-		return nil, g.tokenError(in, "invalid token claims", ErrClaims)
+		return nil, time.Time{}, g.tokenError(in, "invalid token claims", ErrClaims)
 	}
 	claims, err := p.claims(raw)
 	if err != nil {
-		return nil, g.tokenError(in, "invalid token claims", err)
+		return nil, time.Time{}, g.tokenError(in, "invalid token claims", err)
 	}
 	// RFC 9449 §6.2: a DPoP-bound token's token_type is DPoP. A DPoP
 	// token_type without cnf.jkt cannot be proven, and must not pass as a
@@ -127,10 +130,7 @@ func (g *Guard) introspectToken(ctx context.Context, in *input, sum [32]byte) (*
 	// inconsistent.
 	dpopType := strings.EqualFold(res.TokenType, "DPoP")
 	if (dpopType && claims.cnf.JKT == "") || (res.TokenType != "" && !dpopType && claims.cnf.JKT != "") {
-		return nil, g.tokenError(in, "invalid token type", ErrTokenType)
+		return nil, time.Time{}, g.tokenError(in, "invalid token type", ErrTokenType)
 	}
-	if g.cache != nil && !res.ReuseUntil.IsZero() {
-		g.cache.put(sum, &cacheEntry{claims: claims, issuer: c.Issuer(), introspected: true, until: res.ReuseUntil}, g.cfg.now())
-	}
-	return claims, nil
+	return claims, res.ReuseUntil, nil
 }
