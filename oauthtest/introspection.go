@@ -47,8 +47,13 @@ func (i *Issuer) MintOpaque(t Token) (string, error) {
 	if t.JKT != "" {
 		rec.tokenType = "DPoP"
 	}
-	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
-		rec.expires = exp.Time
+	switch exp := claims["exp"].(type) { // as claims wrote it, or as t.Claims set it
+	case int64:
+		rec.expires = time.Unix(exp, 0)
+	case int:
+		rec.expires = time.Unix(int64(exp), 0)
+	case float64:
+		rec.expires = time.Unix(int64(exp), 0)
 	}
 	i.tokens.mu.Lock()
 	i.tokens.opaque[token] = rec
