@@ -457,3 +457,20 @@ func TestIntrospectedCacheClockSteps(t *testing.T) {
 		})
 	}
 }
+
+// TestFAPI2WithOpaqueTokens: under WithFAPI2 an opaque token must be
+// sender-constrained like a JWT: a DPoP-bound one with its proof passes,
+// an unbound one is refused.
+func TestFAPI2WithOpaqueTokens(t *testing.T) {
+	iss, c := introspectingIssuer(t)
+	g, err := middleware.New(nil, middleware.WithAudience(audience), middleware.WithIntrospection(c),
+		middleware.WithFAPI2(middleware.MechanismDPoP), middleware.WithPublicURL(audience))
+	require.NoError(t, err)
+	client := newSigner(t)
+	bound := mintOpaque(t, iss, oauthtest.Token{JKT: client.Thumbprint(), Subject: "alice"})
+	unbound := mintOpaque(t, iss, oauthtest.Token{Subject: "bob"})
+	a := serve(g, dpopRequest(t, bound, proof(t, client, http.MethodGet, resource, bound, "")))
+	assert.Equal(t, 200, a.status)
+	_, err = g.Verify(context.Background(), middleware.Request{Scheme: "Bearer", Token: unbound})
+	require.ErrorIs(t, err, middleware.ErrBindingRequired)
+}
