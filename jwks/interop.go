@@ -61,8 +61,13 @@ func (k *Keys) Keyfunc(ctx context.Context, issuer string) jwt.Keyfunc {
 //     a minute for the limiter (set Override.RateLimitWaitMax), and
 //     concurrent waiters that are cancelled can leave it in debt.
 //
-// The key must still fit alg, and the JWK's "alg" and "use" are checked, as
-// in [Keys.Key].
+// The key must still fit alg, and the JWK's "alg", "use" and "key_ops" are
+// checked, as in [Keys.Key]. A JWK that publishes private members, or whose
+// "use" and "key_ops" contradict each other, is refused with
+// [ErrKeyNotFound]. But jwkset, decoding the set, drops an RSA "d" or CRT
+// value published without all the others and keeps the public half, so
+// KeyfuncSource cannot see that such a key leaked; [Keys] reads the set
+// before jwkset does and skips it.
 type KeyfuncSource struct {
 	byIssuer map[string]keyfunc.Keyfunc
 }
@@ -244,12 +249,12 @@ func (s *KeyfuncSource) Key(ctx context.Context, issuer, kid, alg string) (crypt
 		}
 		return nil, fmt.Errorf("%w: %w", ErrKeyNotFound, err)
 	}
+	if why := neverUsed(j); why != nil {
+		return nil, fmt.Errorf("%w: JWK %s", ErrKeyNotFound, skipEntry(kid, why))
+	}
 	m := j.Marshal()
 	pub := j.Key()
-	if p, ok := pub.(publicKeyer); ok {
-		pub = p.Public()
-	}
-	e := entry{pub: pub, alg: string(m.ALG), sig: m.USE == "" || m.USE == jwkset.UseSig}
+	e := entry{pub: pub, alg: string(m.ALG), refusal: verifyRefusal(m)}
 	if keyFits(alg, pub) == nil {
 		e.fits = 1 << bit
 	}

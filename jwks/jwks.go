@@ -31,8 +31,8 @@ var (
 	// refreshes are rate limited), has no key with the token's kid.
 	ErrKeyNotFound = errors.New("jwks: no key with this key ID")
 	// ErrKeyMismatch: the key exists but does not fit the token's alg (wrong
-	// type or size, a different JWK "alg", a "use" other than "sig"), or alg
-	// is not an asymmetric algorithm.
+	// type or size, a different JWK "alg", a "use" other than "sig", a
+	// "key_ops" without "verify"), or alg is not an asymmetric algorithm.
 	ErrKeyMismatch = errors.New("jwks: key does not fit the algorithm")
 	// ErrUnavailable: no key set was ever loaded for this issuer (issuer down,
 	// slow or answering garbage since start); fail closed.
@@ -102,6 +102,7 @@ type issuerKeys struct {
 	issuer   string
 	resolved string // for resolved issuers: what the resolver answered
 	store    *indexStore
+	client   *http.Client // Keys.client, dropping published private keys (privateKeyFilter)
 	// limiter is keyfunc's RefreshUnknownKID for this issuer; its one token
 	// per window also paces the retries of a failed load.
 	limiter *rate.Limiter
@@ -325,9 +326,13 @@ func checkIssuerScheme(issuer string, plaintext bool) error {
 }
 
 func (k *Keys) newIssuerKeys(issuer, jwksURL string) *issuerKeys {
+	store := newIndexStore(k.maxKeys)
+	client := *k.client
+	client.Transport = privateKeyFilter{base: k.client.Transport, store: store}
 	return &issuerKeys{
 		issuer:  issuer,
-		store:   newIndexStore(k.maxKeys),
+		store:   store,
+		client:  &client,
 		limiter: rate.NewLimiter(rate.Every(k.rateEvery), 1),
 		sem:     make(chan struct{}, 1),
 		jwksURL: jwksURL,
@@ -368,8 +373,12 @@ func (k *Keys) Close() error {
 // ends: the refresh itself goes on). An issuer whose keys failed to load
 // answers [ErrUnavailable] at once until its next permitted
 // retry. The key must fit alg ([jose.KeyFits]; "Ed25519" as "EdDSA") and
-// the JWK's "alg" when it has one; a JWK whose "use" is not "sig" is never
-// used; of several keys sharing the kid, the one that fits is used. Nothing
+// the JWK's "alg" when it has one; a JWK whose "use" is not "sig", or
+// whose "key_ops" does not hold "verify", never verifies; of several keys
+// sharing the kid, the one that fits is used. A JWK that publishes private
+// members ("d", the RSA CRT values, "oth", "k"), or whose "use" and
+// "key_ops" contradict each other, is skipped when its set loads: it is
+// not held, is logged, and is listed in [IssuerStatus.Skipped]. Nothing
 // named by the token itself (jku, x5u) is fetched. An empty kid matches only
 // a JWK without "kid".
 //
@@ -721,7 +730,7 @@ func (k *Keys) fetch(ctx context.Context, ik *issuerKeys) error {
 	// no goroutine (whose end could not be waited for); it returns an error
 	// (and leaves the store alone) when the fetch or any JWK fails.
 	s, err := jwkset.NewStorageFromHTTP(ik.jwksURL, jwkset.HTTPClientStorageOptions{
-		Client:              k.client,
+		Client:              ik.client,
 		Ctx:                 ctx,
 		HTTPTimeout:         k.timeout,
 		Storage:             ik.store,
@@ -767,6 +776,9 @@ func (k *Keys) record(ctx context.Context, ik *issuerKeys, reason string, start 
 	}
 	if err != nil {
 		k.logFailure(ctx, ik, reason, err, idx != nil)
+	} else if len(idx.skipped) > 0 {
+		k.log.LogAttrs(ctx, slog.LevelWarn, "jwks: key set has keys that are never used; fix the issuer's JWKS",
+			slog.String("issuer", ik.issuer), slog.String("reason", reason), slog.Any("skipped", idx.skipped))
 	}
 	if o := k.observer; o != nil && o.Refresh != nil {
 		o.Refresh(ctx, observe.Refresh{Issuer: ik.issuer, Start: now.Add(-d), Duration: d, Keys: keys, Err: err})
