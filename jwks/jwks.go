@@ -649,24 +649,30 @@ func (k *Keys) loop(ctx context.Context, ik *issuerKeys) {
 			return
 		case <-t.C:
 		}
-		reason := "periodic"
-		if ik.store.idx.Load() == nil {
-			reason = "retry"
-		}
 		select {
 		case ik.sem <- struct{}{}:
-			// Background loads of resolved issuers count against the
-			// global cap too: tenant churn must not turn into fetches.
-			if k.capAllows(ik) {
-				_ = k.load(ctx, ik, reason)
-			} else if ik.store.idx.Load() == nil {
-				ik.setErr(k.now(), errFetchCap)
-			}
+			k.backgroundLoad(ctx, ik)
 			<-ik.sem
 		case <-ctx.Done():
 			return
 		}
 		t.Reset(k.nextDelay(ik))
+	}
+}
+
+// backgroundLoad is one load of loop: a periodic refresh, or the retry of
+// an issuer without keys. Background loads of resolved issuers count
+// against the global cap too: tenant churn must not turn into fetches.
+// Callers hold ik.sem.
+func (k *Keys) backgroundLoad(ctx context.Context, ik *issuerKeys) {
+	reason := "periodic"
+	if ik.store.idx.Load() == nil {
+		reason = "retry"
+	}
+	if k.capAllows(ik) {
+		_ = k.load(ctx, ik, reason)
+	} else if ik.store.idx.Load() == nil {
+		ik.setErr(k.now(), errFetchCap)
 	}
 }
 
