@@ -347,7 +347,8 @@ func (k *Keys) Issuers() []string {
 // Close stops all background refreshes and the loads that requests
 // started, and waits for them to end: once it returns, nothing is fetched,
 // logged or reported to the observer. Key keeps answering from the keys
-// already loaded, but never loads again. Close also closes the idle
+// of the issuers configured or held, but never loads again, and calls no
+// resolver: an issuer not held (an evicted one included) is unavailable. Close also closes the idle
 // connections of the HTTP client. Close is idempotent and always returns
 // nil.
 func (k *Keys) Close() error {
@@ -575,7 +576,11 @@ func (k *Keys) issuerKeys(ctx context.Context, issuer string) (*issuerKeys, cont
 		k.mu.Unlock()
 		return ik, runCtx, nil
 	}
+	closed := k.closed
 	k.mu.Unlock()
+	if closed { // nothing new is resolved or held after Close
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, errClosed)
+	}
 
 	jwksURL, err := k.resolve(ctx, issuer)
 	if err != nil {
