@@ -2,6 +2,9 @@ package jwks_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"testing"
 
 	"github.com/MicahParks/jwkset"
@@ -73,4 +76,24 @@ func TestKeyfuncSourceRefusesSharedKeySets(t *testing.T) {
 		_, err = s.Key(t.Context(), a.Issuer(), b.CurrentKeyID(), "ES256")
 		require.ErrorIs(t, err, jwks.ErrKeyNotFound, "B's key never verifies A's tokens")
 	})
+}
+
+// TestKeyfuncSourceRefusesAKeyOfTheWrongType: KeyfuncSource checks that
+// the key fits the token's alg even when the JWK names no "alg" (so the
+// JWK's alg cannot refuse it): an EC key for RS256, an RSA key for ES256.
+func TestKeyfuncSourceRefusesAKeyOfTheWrongType(t *testing.T) {
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	kf, err := keyfunc.NewJWKSetJSON(jwksJSON(t, jwkSpec{kid: "ec", pub: &ec.PublicKey}, jwkSpec{kid: "rsa", pub: testRSA(t)}))
+	require.NoError(t, err)
+	const issuer = "https://issuer.example/"
+	s, err := jwks.NewKeyfuncSource(map[string]keyfunc.Keyfunc{issuer: kf})
+	require.NoError(t, err)
+	for kid, alg := range map[string]string{"ec": "RS256", "rsa": "ES256"} {
+		key, err := s.Key(t.Context(), issuer, kid, alg)
+		require.ErrorIs(t, err, jwks.ErrKeyMismatch, kid)
+		assert.Nil(t, key, kid)
+	}
+	_, err = s.Key(t.Context(), issuer, "ec", "ES256")
+	require.NoError(t, err)
 }
