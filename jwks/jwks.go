@@ -348,9 +348,9 @@ func (k *Keys) Issuers() []string {
 // started, and waits for them to end: once it returns, nothing is fetched,
 // logged or reported to the observer. Key keeps answering from the keys
 // of the issuers configured or held, but never loads again, and calls no
-// resolver: an issuer not held (an evicted one included) is unavailable. Close also closes the idle
-// connections of the HTTP client. Close is idempotent and always returns
-// nil.
+// resolver: an issuer not held (an evicted one included) is unavailable.
+// Close also closes the idle connections of the HTTP client. Close is
+// idempotent and always returns nil.
 func (k *Keys) Close() error {
 	k.closeOnce.Do(func() {
 		k.mu.Lock()
