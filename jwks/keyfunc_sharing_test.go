@@ -45,6 +45,12 @@ func TestKeyfuncSourceRefusesSharedKeySets(t *testing.T) {
 		require.NoError(t, err)
 		return kf
 	}
+	overrides := func(u string, o keyfunc.Override) keyfunc.Keyfunc {
+		t.Helper()
+		kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{u}, o)
+		require.NoError(t, err)
+		return kf
+	}
 	both := newDefault(a.JWKSURL(), b.JWKSURL())
 	client, err := jwkset.NewDefaultHTTPClientCtx(ctx, []string{a.JWKSURL()})
 	require.NoError(t, err)
@@ -58,6 +64,7 @@ func TestKeyfuncSourceRefusesSharedKeySets(t *testing.T) {
 		{"a multi-URL keyfunc for one issuer", map[string]keyfunc.Keyfunc{a.Issuer(): both, b.Issuer(): newDefault(b.JWKSURL())}},
 		{"two keyfuncs over one HTTP client storage", map[string]keyfunc.Keyfunc{a.Issuer(): overStorage(client), b.Issuer(): overStorage(client)}},
 		{"an HTTP client storage and its wrapper", map[string]keyfunc.Keyfunc{a.Issuer(): overStorage(client), b.Issuer(): overStorage(wrappedStorage{client})}},
+		{"two keyfuncs with one given storage", map[string]keyfunc.Keyfunc{a.Issuer(): overrides(a.JWKSURL(), keyfunc.Override{Given: mem}), b.Issuer(): overrides(b.JWKSURL(), keyfunc.Override{Given: mem})}},
 		{"two wrappers of one memory storage", map[string]keyfunc.Keyfunc{a.Issuer(): overStorage(wrappedStorage{mem}), b.Issuer(): overStorage(&wrappedStorage{mem})}},
 	}
 	for _, tt := range tests {
@@ -70,6 +77,12 @@ func TestKeyfuncSourceRefusesSharedKeySets(t *testing.T) {
 
 	t.Run("one single-URL keyfunc per issuer is accepted", func(t *testing.T) {
 		s, err := jwks.NewKeyfuncSource(map[string]keyfunc.Keyfunc{a.Issuer(): newDefault(a.JWKSURL()), b.Issuer(): newDefault(b.JWKSURL())})
+		require.NoError(t, err)
+		// Sharing an HTTP client is not sharing a key set.
+		_, err = jwks.NewKeyfuncSource(map[string]keyfunc.Keyfunc{
+			a.Issuer(): overrides(a.JWKSURL(), keyfunc.Override{Client: a.Client()}),
+			b.Issuer(): overrides(b.JWKSURL(), keyfunc.Override{Client: a.Client()}),
+		})
 		require.NoError(t, err)
 		_, err = s.Key(t.Context(), a.Issuer(), a.CurrentKeyID(), "RS256")
 		require.NoError(t, err)
