@@ -254,7 +254,8 @@ func (s *KeyfuncSource) Key(ctx context.Context, issuer, kid, alg string) (crypt
 	}
 	m := j.Marshal()
 	pub := j.Key()
-	e := entry{pub: pub, alg: string(m.ALG), refusal: verifyRefusal(m)}
+	refusal := verifyRefusal(m)
+	e := entry{pub: pub, alg: string(m.ALG), sig: refusal == nil, refusal: refusal}
 	if keyFits(alg, pub) == nil {
 		e.fits = 1 << bit
 	}

@@ -71,6 +71,7 @@ func sameAlg(jwkAlg, alg string) bool {
 type entry struct {
 	pub crypto.PublicKey
 	alg string // the JWK's "alg", may be empty
+	sig bool   // it may verify: refusal is nil
 	// refusal is why the key may not verify ("use" not "sig", key_ops
 	// without "verify"), nil if it may.
 	refusal error
@@ -80,7 +81,7 @@ type entry struct {
 
 // check applies the rules of Key to e and a token's alg.
 func (e *entry) check(alg string, bit int) (crypto.PublicKey, error) {
-	if e.refusal != nil {
+	if !e.sig {
 		return nil, e.refusal
 	}
 	if e.alg != "" && !sameAlg(e.alg, alg) {
@@ -109,7 +110,7 @@ func (es entries) pick(alg string, bit int) (crypto.PublicKey, error) {
 
 // fitsAlg is check without building an error.
 func (e *entry) fitsAlg(alg string, bit int) bool {
-	return e.refusal == nil && (e.alg == "" || sameAlg(e.alg, alg)) && e.fits&(1<<bit) != 0
+	return e.sig && (e.alg == "" || sameAlg(e.alg, alg)) && e.fits&(1<<bit) != 0
 }
 
 // index is an immutable view of one key set, by kid.
@@ -233,13 +234,14 @@ func buildIndex(keys []jwkset.JWK, maxKeys int, skipped []string) (*index, []jwk
 		}
 		kept = append(kept, j)
 		pub := j.Key()
-		e := &entry{pub: pub, alg: string(m.ALG), refusal: verifyRefusal(m), jwk: j}
+		refusal := verifyRefusal(m)
+		e := &entry{pub: pub, alg: string(m.ALG), sig: refusal == nil, refusal: refusal, jwk: j}
 		for i, a := range algs {
 			if keyFits(a, pub) == nil {
 				e.fits |= 1 << i
 			}
 		}
-		if e.refusal == nil && e.fits != 0 {
+		if e.sig && e.fits != 0 {
 			idx.usable++
 		}
 		idx.keys[m.KID] = append(idx.keys[m.KID], e)
