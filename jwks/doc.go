@@ -36,8 +36,13 @@
 // answered from an immutable per-issuer index, swapped atomically after each
 // successful load, without locks, scans or allocation (a keyfunc call costs
 // a JWK copy and several allocations); the key must fit the token's alg;
-// a set that is empty, too large or has no usable signing key is refused
-// and the last good keys kept; fetches have a timeout and a body size
+// a JWK whose "key_ops" lacks "verify" never verifies; a JWK that
+// publishes private members, or whose "use" and "key_ops" contradict each
+// other, is skipped with a warning and a status entry (a published
+// private key must stop verifying at once, which refusing its whole set
+// and keeping the last good keys would not do); a set that is empty, too
+// large or has no usable signing key is refused and the last good keys
+// kept; fetches have a timeout and a body size
 // limit; and the periodic refresh is a goroutine of this package, stopped
 // and waited for by Close (jwkset's own refresh goroutine cannot be waited
 // for, so it is not started).

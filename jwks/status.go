@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -22,11 +23,18 @@ type IssuerStatus struct {
 	LastAttempt time.Time
 	// LastError is the error of the last attempt; nil if it succeeded.
 	LastError error
+	// Skipped lists the keys of the held set that are never used, each
+	// with its kid and why: it publishes private key members, or its "use"
+	// and "key_ops" contradict each other (a set left with no usable key
+	// is refused, and LastError names them). Any entry is the issuer's
+	// misconfiguration, worth an alert: a published private key lets
+	// anyone who reads the JWKS sign tokens.
+	Skipped []string
 }
 
 // MarshalJSON writes the status as an object with the members issuer, keys,
 // last_refresh and last_attempt (RFC 3339, omitted when zero) and
-// last_error (omitted when nil).
+// last_error (omitted when nil), and skipped (omitted when empty).
 func (s IssuerStatus) MarshalJSON() ([]byte, error) {
 	type out struct {
 		Issuer      string     `json:"issuer"`
@@ -34,8 +42,9 @@ func (s IssuerStatus) MarshalJSON() ([]byte, error) {
 		LastRefresh *time.Time `json:"last_refresh,omitempty"`
 		LastAttempt *time.Time `json:"last_attempt,omitempty"`
 		LastError   string     `json:"last_error,omitempty"`
+		Skipped     []string   `json:"skipped,omitempty"`
 	}
-	o := out{Issuer: s.Issuer, Keys: s.Keys}
+	o := out{Issuer: s.Issuer, Keys: s.Keys, Skipped: s.Skipped}
 	if !s.LastRefresh.IsZero() {
 		o.LastRefresh = &s.LastRefresh
 	}
@@ -51,7 +60,7 @@ func (s IssuerStatus) MarshalJSON() ([]byte, error) {
 func (ik *issuerKeys) status() IssuerStatus {
 	s := IssuerStatus{Issuer: ik.issuer}
 	if idx := ik.store.idx.Load(); idx != nil {
-		s.Keys = idx.usable
+		s.Keys, s.Skipped = idx.usable, slices.Clone(idx.skipped)
 	}
 	ik.mu.Lock()
 	s.LastRefresh, s.LastAttempt, s.LastError = ik.lastSuccess, ik.lastAttempt, ik.lastErr

@@ -43,3 +43,30 @@ func (t limitTransport) CloseIdleConnections() {
 		c.CloseIdleConnections()
 	}
 }
+
+// privateKeyFilter is the transport of one issuer's JWKS fetches (jwkset's
+// HTTP client; discovery does not go through it). It drops the keys that
+// publish private members from every JWK Set before jwkset decodes it, and
+// leaves their status lines for the store's next replacement: the fetch
+// and the replacement run under the issuer's sem, one at a time.
+type privateKeyFilter struct {
+	base  http.RoundTripper
+	store *indexStore
+}
+
+func (t privateKeyFilter) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body) // in memory already: limitTransport read it
+	if err != nil {
+		return nil, fmt.Errorf("jwks: reading response body: %w", err)
+	}
+	b, skipped := dropPrivateKeys(b)
+	t.store.fetchSkipped.Store(&skipped)
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	return resp, nil
+}
