@@ -471,6 +471,8 @@ func TestInvalidFlags(t *testing.T) {
 		{"jwks url without issuer", []string{"-jwks-url", "https://keys.example.com/jwks.json"}, "-jwks-url needs -issuer"},
 		{"cert without key", []string{"-tls-cert", "cert.pem"}, "-tls-cert and -tls-key go together"},
 		{"mtls without tls", []string{"-mechanism", "mtls"}, "needs -tls-cert"},
+		{"self-signed and a certificate", []string{"-tls-self-signed", "-tls-cert", "c.pem", "-tls-key", "k.pem"}, "-tls-self-signed replaces -tls-cert"},
+		{"tls dir without self-signed", []string{"-tls-dir", "tls"}, "-tls-dir needs -tls-self-signed"},
 		{"relative public url", []string{"-public-url", "/api"}, "-public-url"},
 		{"unknown flag", []string{"-verbose"}, "flag provided but not defined"},
 		{"extra argument", []string{"serve"}, "unexpected arguments"},
