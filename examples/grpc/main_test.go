@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 // accepted, a nonce round trip that does not complete, a missing scope that
 // is not refused.
 func TestExample(t *testing.T) {
+	logs := quietDefaultLogger(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var out strings.Builder
@@ -28,6 +31,7 @@ func TestExample(t *testing.T) {
 		assert.Contains(t, transcript, s)
 	}
 	assert.Equal(t, 4, strings.Count(transcript, "-> OK"), "only steps 1, 5, 6 and 9 succeed")
+	assert.Empty(t, logs.String(), "no warning on the normal path")
 }
 
 // TestWantCheck makes sure the example's own verdicts cannot pass vacuously.
@@ -54,4 +58,16 @@ func TestWantCheck(t *testing.T) {
 			assert.Equal(t, tt.ok, tt.want.check(tt.code, tt.as) == "")
 		})
 	}
+}
+
+// quietDefaultLogger sends slog.Default (where the middleware's warning
+// about a missing public URL and the key set's warnings go) to a buffer
+// for the test, and restores it after.
+func quietDefaultLogger(t *testing.T) *bytes.Buffer {
+	t.Helper()
+	var logs bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	return &logs
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -10,8 +12,22 @@ import (
 )
 
 func TestRun(t *testing.T) {
+	logs := quietDefaultLogger(t)
 	var out strings.Builder
 	require.NoError(t, run(context.Background(), &out), out.String())
 	assert.NotContains(t, out.String(), "UNEXPECTED")
 	assert.Contains(t, out.String(), `error="insufficient_scope"`)
+	assert.Empty(t, logs.String(), "no warning on the normal path")
+}
+
+// quietDefaultLogger sends slog.Default (where the middleware's warning
+// about a missing public URL and the key set's warnings go) to a buffer
+// for the test, and restores it after.
+func quietDefaultLogger(t *testing.T) *bytes.Buffer {
+	t.Helper()
+	var logs bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	return &logs
 }
