@@ -1,15 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/senderbound/senderbound/examples/internal/exampletest"
 	"google.golang.org/grpc/codes"
 )
 
@@ -18,7 +18,7 @@ import (
 // accepted, a nonce round trip that does not complete, a missing scope that
 // is not refused.
 func TestExample(t *testing.T) {
-	logs := quietDefaultLogger(t)
+	logs := exampletest.DefaultLogs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var out strings.Builder
@@ -58,16 +58,4 @@ func TestWantCheck(t *testing.T) {
 			assert.Equal(t, tt.ok, tt.want.check(tt.code, tt.as) == "")
 		})
 	}
-}
-
-// quietDefaultLogger sends slog.Default (where the middleware's warning
-// about a missing public URL and the key set's warnings go) to a buffer
-// for the test, and restores it after.
-func quietDefaultLogger(t *testing.T) *bytes.Buffer {
-	t.Helper()
-	var logs bytes.Buffer
-	prev := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
-	t.Cleanup(func() { slog.SetDefault(prev) })
-	return &logs
 }
