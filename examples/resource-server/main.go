@@ -26,9 +26,9 @@
 //	                        temporary directory removed when the server stops
 //	-dpop-nonce             require server-issued DPoP nonces
 //	-public-url URL         external base URL, for htu matching behind a proxy (default:
-//	                        the listening address when -addr names a host, as the printed
-//	                        commands call it; with an -addr of all interfaces, htu is
-//	                        checked against the request's Host and the middleware warns)
+//	                        the listening address when -addr is an IP address, as the
+//	                        printed commands call it; otherwise htu is checked against the
+//	                        request's Host, and the middleware warns about it)
 //	-metrics                serve senderbound's OpenTelemetry metrics on GET /metrics
 //	                        (Prometheus text format); off by default
 //
@@ -336,20 +336,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// listeningURL is the API's URL as clients reach it by the host that -addr
-// names (and the port it listens on), for checking DPoP proofs' htu; empty
-// when -addr names no host or all interfaces, since clients may then call
-// the API by any name.
+// listeningURL is the API's URL as the printed commands call it (the
+// address it listens on), for checking DPoP proofs' htu, when -addr names
+// one IP address; empty when it names a host name (clients may call the
+// API by that name or by its address) or all interfaces: htu is then
+// checked against the request's Host, and the middleware warns.
 func listeningURL(addr, scheme string, listening net.Addr) string {
 	host, _, err := net.SplitHostPort(addr)
-	if ip := net.ParseIP(host); err != nil || host == "" || (ip != nil && ip.IsUnspecified()) {
+	if ip := net.ParseIP(host); err != nil || ip == nil || ip.IsUnspecified() {
 		return ""
 	}
-	_, port, err := net.SplitHostPort(listening.String())
-	if err != nil {
-		return ""
-	}
-	return scheme + "://" + net.JoinHostPort(host, port)
+	return scheme + "://" + listening.String()
 }
 
 // readyz answers 200 when every issuer has keys and 503 until then, with

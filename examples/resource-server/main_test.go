@@ -562,3 +562,21 @@ func selfSigned(t *testing.T, server bool) tls.Certificate {
 	require.NoError(t, err)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
 }
+
+// TestListeningURL: the default public URL is the address the printed
+// commands call, only when -addr pins one IP address.
+func TestListeningURL(t *testing.T) {
+	t.Parallel()
+	listening := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8443}
+	for addr, want := range map[string]string{
+		"127.0.0.1:0":    "https://127.0.0.1:8443",
+		"127.0.0.1:8443": "https://127.0.0.1:8443",
+		"localhost:8443": "",
+		":8443":          "",
+		"0.0.0.0:8443":   "",
+		"[::]:8443":      "",
+		"nonsense":       "",
+	} {
+		assert.Equal(t, want, listeningURL(addr, "https", listening), addr)
+	}
+}
