@@ -56,7 +56,7 @@ var (
 	// retried in the background at the usual pace (once per rate-limit
 	// window without keys), so it recovers on its own once the issuer or
 	// the network is fixed. Transient faults (connection refused, timeouts,
-	// 5xx, 429) are not permanent.
+	// TLS handshake failures, 5xx, 429) are not permanent.
 	ErrPermanent = errors.New("jwks: permanent failure")
 	// ErrIssuerMismatch: the discovered metadata names another issuer than
 	// the configured one (RFC 8414 §3.3), typically the same one with a

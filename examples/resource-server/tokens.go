@@ -185,7 +185,7 @@ func printToken(w io.Writer, iss *oauthtest.Issuer, base string, o *options) err
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "a bearer token with an MFA login just now, for /api/mfa (for %v):\n", mfaMaxAge)
+		fmt.Fprintf(w, "a bearer token with an MFA login just now, for /api/mfa (for the next %d minutes):\n", int(mfaMaxAge.Minutes()))
 		fmt.Fprintf(w, "MFA_TOKEN=%s\n", mfaTok)
 		fmt.Fprintf(w, "try: curl %s-H \"Authorization: Bearer $MFA_TOKEN\" %s/api/mfa\n", insecure, base)
 		fmt.Fprintf(w, "a bearer token with a money_transfer authorization detail of %s EUR, for /api/transfers:\n", transferAmount)
