@@ -18,6 +18,17 @@
 // says which have none and why; [Keys.Status] is a snapshot per issuer for
 // health endpoints.
 //
+// A failure that retrying will not fix ([ErrPermanent]: the discovered
+// metadata names another issuer, such as the configured issuer without its
+// trailing slash; a 404 or other client error from a discovery or JWKS
+// URL; a plaintext URL refused; a body that is not a JWK Set) ends
+// Ready's wait at once, with the reason and the fix; connection errors,
+// timeouts, 5xx and 429 keep it waiting. Either way the issuer is retried
+// in the background once per rate-limit window and recovers on the first
+// load that succeeds, so an operator can fix the issuer without a restart.
+// Until then its tokens are refused with [ErrUnavailable] (503, never 401),
+// and so are tokens naming the issuer its metadata named instead.
+//
 // # keyfunc and jwkset
 //
 // Each issuer has its own [github.com/MicahParks/keyfunc/v3] Keyfunc, never

@@ -46,6 +46,30 @@ var (
 	// ErrPlaintext: an http URL on a host that is not loopback, without
 	// [WithInsecurePlaintextHTTP].
 	ErrPlaintext = errors.New("jwks: plaintext http refused (not a loopback host)")
+	// ErrPermanent marks a failed load that retrying will not fix: the
+	// discovered metadata names another issuer ([ErrIssuerMismatch]) or is
+	// unusable, a discovery or JWKS URL answers a client error
+	// ([ErrHTTPStatus]: 4xx other than 408, 425 and 429), a plaintext URL
+	// was refused ([ErrPlaintext]), or the body is not a usable JWK Set
+	// ([ErrKeySet]). Its text says what to fix. [Keys.Ready] returns at
+	// once on it instead of waiting for its deadline; the issuer is still
+	// retried in the background at the usual pace (once per rate-limit
+	// window without keys), so it recovers on its own once the issuer or
+	// the network is fixed. Transient faults (connection refused, timeouts,
+	// TLS handshake failures, 5xx, 429) are not permanent.
+	ErrPermanent = errors.New("jwks: permanent failure")
+	// ErrIssuerMismatch: the discovered metadata names another issuer than
+	// the configured one (RFC 8414 §3.3), typically the same one with a
+	// trailing slash. Wrapped in [ErrDiscovery]. Tokens naming the issuer
+	// that the metadata names are refused with [ErrUnavailable] while it
+	// lasts, not [ErrUnknownIssuer]: the configuration is at fault, not the
+	// token.
+	ErrIssuerMismatch = errors.New("jwks: metadata names another issuer")
+	// ErrHTTPStatus: a discovery or JWKS URL answered an error status.
+	ErrHTTPStatus = errors.New("jwks: HTTP error status")
+	// ErrKeySet: the JWKS URL's body is not a usable JWK Set (not JSON, a
+	// JWK that does not decode, too many keys, or no usable signing key).
+	ErrKeySet = errors.New("jwks: not a usable JWK Set")
 )
 
 var (
@@ -393,6 +417,9 @@ func (k *Keys) Key(ctx context.Context, issuer, kid, alg string) (crypto.PublicK
 	}
 	ik, runCtx, err := k.issuerKeys(ctx, issuer)
 	if err != nil {
+		if cause := k.misnamed(issuer); cause != nil && errors.Is(err, ErrUnknownIssuer) {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, cause)
+		}
 		return nil, err
 	}
 	if idx := ik.store.idx.Load(); idx != nil {
@@ -411,6 +438,29 @@ func (k *Keys) Key(ctx context.Context, issuer, kid, alg string) (crypto.PublicK
 		return es.pick(alg, bit)
 	}
 	return nil, ErrKeyNotFound
+}
+
+// misnamed returns the last load error of a static issuer whose discovery
+// answered metadata naming issuer instead (the configured issuer lacks the
+// trailing slash, say), or nil. A token naming that issuer comes from the
+// configured authorization server, which this configuration cannot verify:
+// the server is at fault, not the token. Static issuers are few; the scan
+// happens only for issuers that are otherwise unknown.
+func (k *Keys) misnamed(issuer string) error {
+	if issuer == "" {
+		return nil
+	}
+	for _, iss := range k.order {
+		ik := k.static[iss]
+		ik.mu.Lock()
+		err := ik.lastErr
+		ik.mu.Unlock()
+		var mm *mismatchError
+		if errors.As(err, &mm) && mm.metadata == issuer {
+			return err
+		}
+	}
+	return nil
 }
 
 // unavailable is ErrUnavailable with the reason of the last failed load.
@@ -745,10 +795,10 @@ func (k *Keys) fetch(ctx context.Context, ik *issuerKeys) error {
 		Ctx:                 ctx,
 		HTTPTimeout:         k.timeout,
 		Storage:             ik.store,
-		RefreshErrorHandler: func(_ context.Context, err error) { ik.kfErr = err }, // under ik.sem
+		RefreshErrorHandler: func(_ context.Context, err error) { ik.kfErr = jwksError(err) }, // under ik.sem
 	})
 	if err != nil {
-		return err
+		return jwksError(err)
 	}
 	if ik.kf != nil {
 		return nil
@@ -811,10 +861,19 @@ func (k *Keys) logFailure(ctx context.Context, ik *issuerKeys, reason string, er
 	if haveKeys {
 		msg = "jwks: refreshing key set failed; keeping the last good keys"
 	}
-	attrs := []slog.Attr{slog.String("issuer", ik.issuer), slog.String("reason", reason), slog.Any("error", err)}
+	attrs := []slog.Attr{slog.String("issuer", ik.issuer), slog.String("reason", reason)}
+	var pe *permanentError
+	if errors.As(err, &pe) {
+		attrs = append(attrs, slog.Any("error", pe.err), slog.Bool("permanent", true), slog.String("fix", pe.fix))
+	} else {
+		attrs = append(attrs, slog.Any("error", err))
+	}
 	var mm *mismatchError
 	if errors.As(err, &mm) {
-		attrs = append(attrs, slog.String("metadata_issuer", mm.metadata), slog.String("fix", mm.fix()))
+		attrs = append(attrs, slog.String("metadata_issuer", mm.metadata))
+		if pe == nil {
+			attrs = append(attrs, slog.String("fix", mm.fix()))
+		}
 	}
 	k.log.LogAttrs(ctx, slog.LevelWarn, msg, attrs...)
 }

@@ -92,19 +92,28 @@ func (k *Keys) Status() []IssuerStatus {
 }
 
 // Ready waits until every statically configured issuer has keys, or ctx
-// ends. It returns nil when all have keys; otherwise ctx's error joined
-// with one error per issuer without keys, wrapping [ErrNotReady] and the
-// reason of its last failed load. Issuers found through [WithResolver] are
-// loaded on first use and never make Keys unready. Ready itself fetches
-// nothing: failed issuers are retried once per rate-limit window.
+// ends, or an issuer without keys failed for a reason that retrying will
+// not fix ([ErrPermanent]: the metadata names another issuer, a 404, a
+// refused plaintext URL, a body that is not a JWK Set). It returns nil when
+// all have keys; otherwise one error per issuer without keys, wrapping
+// [ErrNotReady] and the reason of its last failed load (with the fix, when
+// permanent), joined with ctx's error if ctx ended. Transient faults
+// (connection refused, timeouts, 5xx) keep it waiting. Issuers found
+// through [WithResolver] are loaded on first use and never make Keys
+// unready. Ready itself fetches nothing: issuers without keys are retried
+// once per rate-limit window, permanent failures included, so a later
+// Ready succeeds once the issuer is fixed.
 func (k *Keys) Ready(ctx context.Context) error {
 	for {
 		k.mu.Lock()
 		changed := k.changed
 		k.mu.Unlock()
-		missing := k.notReady()
+		missing, permanent := k.notReady()
 		if missing == nil {
 			return nil
+		}
+		if permanent {
+			return missing
 		}
 		select {
 		case <-ctx.Done():
@@ -114,8 +123,9 @@ func (k *Keys) Ready(ctx context.Context) error {
 	}
 }
 
-// notReady reports the static issuers without keys, or nil.
-func (k *Keys) notReady() error {
+// notReady reports the static issuers without keys, or nil, and whether
+// one of them failed permanently.
+func (k *Keys) notReady() (missing error, permanent bool) {
 	var errs []error
 	for _, iss := range k.order {
 		s := k.static[iss].status()
@@ -123,9 +133,10 @@ func (k *Keys) notReady() error {
 		case s.Keys > 0:
 		case s.LastError != nil:
 			errs = append(errs, fmt.Errorf("%w: %s: %w", ErrNotReady, iss, s.LastError))
+			permanent = permanent || errors.Is(s.LastError, ErrPermanent)
 		default:
 			errs = append(errs, fmt.Errorf("%w: %s: not loaded yet", ErrNotReady, iss))
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(errs...), permanent
 }

@@ -9,7 +9,10 @@ import (
 
 // limitTransport reads every response body whole, up to max bytes, before
 // handing it on: a larger body is an error, so that no parser ever sees a
-// truncated document. Discovery and JWKS bodies are small.
+// truncated document. Discovery and JWKS bodies are small. An error status
+// (400 and above) is an error too, a statusError that keeps the code (jwkset
+// reports it only as text), so that a permanent one can be told from a
+// transient one.
 type limitTransport struct {
 	base http.RoundTripper
 	max  int64
@@ -21,6 +24,9 @@ func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		return nil, &statusError{code: resp.StatusCode}
+	}
 	if resp.ContentLength > t.max {
 		return nil, fmt.Errorf("%w: Content-Length %d > %d", errTooLarge, resp.ContentLength, t.max)
 	}
