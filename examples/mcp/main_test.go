@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestExample runs the whole demo, so CI fails when any step misbehaves.
+func TestExample(t *testing.T) {
+	var out strings.Builder
+	err := run(context.Background(), nil, &out, io.Discard)
+	transcript := out.String()
+	require.NoError(t, err, "transcript:\n%s", transcript)
+	assert.Contains(t, transcript, "all 9 steps behaved as expected")
+	assert.NotContains(t, transcript, "UNEXPECTED")
+}
+
+// TestServe builds the command and runs it with -serve as a process: it
+// prints "listening on <addr>", answers /healthz without a token, serves
+// the protected resource metadata at both well-known paths, refuses /mcp
+// without a token with a challenge that points to the metadata, and stops
+// on SIGTERM.
+func TestServe(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "mcp")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	require.NoError(t, build.Run())
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-serve", "-addr", "127.0.0.1:0", "-mechanism", "dpop", "-dpop-nonce")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = io.Discard
+	require.NoError(t, cmd.Start())
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+
+	listening := regexp.MustCompile(`^listening on (127\.0\.0\.1:\d+) `)
+	var addr string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+			addr = m[1]
+			break
+		}
+	}
+	require.NotEmpty(t, addr, "no listening line")
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	base := "http://" + addr
+
+	get := func(path string) (*http.Response, string) {
+		resp, err := http.Get(base + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	resp, body := get("/healthz")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "ok\n", body)
+	for _, p := range []string{"/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"} {
+		resp, body = get(p)
+		require.Equal(t, http.StatusOK, resp.StatusCode, p)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(body), &m))
+		assert.Equal(t, base+"/mcp", m["resource"])
+		assert.Len(t, m["authorization_servers"], 1)
+		assert.Equal(t, []any{"read:messages"}, m["scopes_supported"])
+		assert.Equal(t, []any{"header"}, m["bearer_methods_supported"])
+		assert.NotEmpty(t, m["dpop_signing_alg_values_supported"])
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/mcp", strings.NewReader(`{}`))
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Contains(t, strings.Join(resp.Header.Values("WWW-Authenticate"), ", "),
+		`resource_metadata="`+base+`/.well-known/oauth-protected-resource/mcp"`)
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait())
+}
+
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-mechanism", "magic"},
+		{"-mechanism", "mtls"},
+		{"-jwks-url", "https://x/jwks"},
+		{"-issuer", "http://example.com/"},
+		{"-public-url", "nope"},
+		{"extra"},
+	} {
+		_, err := parseFlags(args, io.Discard)
+		assert.ErrorIs(t, err, errUsage, args)
+	}
+	o, err := parseFlags([]string{"-serve"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, options{serve: true, addr: "127.0.0.1:8080", audience: "https://api.example.com", mechanism: "none"}, *o)
+}
