@@ -178,11 +178,16 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 		// Require writes the refusal (logged, through the Guard's error
 		// handler) as over plain HTTP; a single call's answer carries a
 		// JSON-RPC error for its id, which go-sdk clients return from the
-		// call while the session goes on.
+		// call while the session goes on. (Should Require decide otherwise,
+		// as a step-up's max_age may with a clock that stepped back, the
+		// request goes on with the real writer.)
+		var ew http.ResponseWriter = w
 		if len(calls) == 1 {
-			w = &rpcErrorWriter{ResponseWriter: w, id: calls[0].id}
+			ew = &rpcErrorWriter{ResponseWriter: w, id: calls[0].id}
 		}
-		g.guard.Require(reqs...)(handOver).ServeHTTP(w, r)
+		g.guard.Require(reqs...)(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			handOver(w, r)
+		})).ServeHTTP(ew, r)
 	}))
 }
 

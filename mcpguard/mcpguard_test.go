@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -168,6 +169,11 @@ func TestSessionBoundToSubject(t *testing.T) {
 	resp, body := e.rawCall(t, hc, whoamiCall, hdr(alice))
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, body, "auth0|alice")
+	// A renewed token of the same subject continues the session.
+	renewed := e.mint(t, oauthtest.Token{Subject: "auth0|alice", Scope: "other"})
+	resp, body = e.rawCall(t, hc, whoamiCall, hdr(renewed))
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, body, "auth0|alice")
 }
 
 // A token without sub would open a session bound to nobody; it is refused.
@@ -233,6 +239,12 @@ func TestToolRequiresScope(t *testing.T) {
 		`Bearer resource_metadata="` + e.metaURL + `", error="insufficient_scope", error_description="insufficient scope", scope="read:messages"`,
 		`DPoP algs="ES256 ES384 PS256 RS256 EdDSA Ed25519", resource_metadata="` + e.metaURL + `"`,
 	}, resp.Header.Values("WWW-Authenticate"))
+	// What the go-sdk's own client reads from it for step-up authorization.
+	challenges, err := oauthex.ParseWWWAuthenticate(resp.Header.Values("WWW-Authenticate"))
+	require.NoError(t, err)
+	require.Equal(t, "bearer", challenges[0].Scheme)
+	assert.Equal(t, map[string]string{"resource_metadata": e.metaURL, "error": "insufficient_scope",
+		"error_description": "insufficient scope", "scope": "read:messages"}, challenges[0].Params)
 	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 	assert.JSONEq(t, `{"jsonrpc":"2.0","id":"c-1","error":{"code":-32003,"message":"insufficient_scope (scope: read:messages)"}}`, body)
 }
@@ -295,8 +307,20 @@ func TestMetadataAndChallenge(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusNoContent, resp.StatusCode)
 
+	// The go-sdk client's own discovery accepts it: https, the resource it
+	// connects to, safe authorization server URLs.
+	prm, err := oauthex.GetProtectedResourceMetadata(context.Background(), e.metaURL, e.resource, hc)
+	require.NoError(t, err)
+	assert.Equal(t, []string{e.iss.Issuer()}, prm.AuthorizationServers)
+	assert.True(t, prm.DPOPBoundAccessTokensRequired)
+
 	resp, _ = e.rawCall(t, hc, whoamiCall, nil)
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	challenges, err := oauthex.ParseWWWAuthenticate(resp.Header.Values("WWW-Authenticate"))
+	require.NoError(t, err)
+	require.Len(t, challenges, 1)
+	assert.Equal(t, map[string]string{"algs": "ES256 ES384 PS256 RS256 EdDSA Ed25519", "resource_metadata": e.metaURL},
+		challenges[0].Params)
 	assert.Equal(t, []string{
 		`DPoP algs="ES256 ES384 PS256 RS256 EdDSA Ed25519", resource_metadata="` + e.metaURL + `"`,
 	}, resp.Header.Values("WWW-Authenticate"))
