@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
@@ -80,9 +82,13 @@ func TestTokenKinds(t *testing.T) {
 
 // A session opened with the 2025-11-25 protocol keeps a standalone SSE
 // stream (GET) open while its POSTs come and go; each request carries a
-// fresh proof, and the server's nonces rotate under it.
+// fresh proof, and when the server's nonce goes stale mid-session (its
+// clock steps forward an hour), the client's transport answers the
+// use_dpop_nonce demand and the session goes on.
 func TestLongLivedDPoPSession(t *testing.T) {
-	nonces, err := dpop.NewHMACNonces([][]byte{[]byte("0123456789abcdef0123456789abcdef")})
+	var skew atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	nonces, err := dpop.NewHMACNonces([][]byte{[]byte("0123456789abcdef0123456789abcdef")}, dpop.WithNonceClock(clock))
 	require.NoError(t, err)
 	e := newEnv(t, envConfig{
 		guard: []middleware.Option{middleware.WithProofOfPossession(middleware.MechanismDPoP, true)},
@@ -91,12 +97,15 @@ func TestLongLivedDPoPSession(t *testing.T) {
 	hc, _ := e.dpopClient(t, "agent", "agent-secret")
 	cs := e.connect(t, hc, withSession)
 	require.NotEmpty(t, cs.ID())
-	for range 20 {
+	for i := range 20 {
+		if i == 10 {
+			skew.Store(int64(time.Hour))
+		}
 		assert.Equal(t, "agent@clients", callText(t, cs, "whoami"))
 	}
 	require.NoError(t, cs.Close())
 
-	jtis := map[string]bool{}
+	jtis, nonceSeen := map[string]bool{}, map[string]bool{}
 	var gets, posts int
 	for _, s := range e.seenRequests() {
 		require.True(t, strings.HasPrefix(s.authorization, "DPoP "), s.method)
@@ -104,7 +113,9 @@ func TestLongLivedDPoPSession(t *testing.T) {
 		jti := proofClaim(t, s.proof, "jti")
 		require.False(t, jtis[jti], "a proof was accepted twice")
 		jtis[jti] = true
-		assert.NotEmpty(t, proofClaim(t, s.proof, "nonce"))
+		nonce := proofClaim(t, s.proof, "nonce")
+		require.NotEmpty(t, nonce)
+		nonceSeen[nonce] = true
 		switch s.method {
 		case http.MethodGet:
 			gets++
@@ -115,6 +126,7 @@ func TestLongLivedDPoPSession(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, posts, 21)
 	assert.GreaterOrEqual(t, gets, 1, "the standalone SSE stream")
+	assert.GreaterOrEqual(t, len(nonceSeen), 2, "the nonce never changed")
 }
 
 func proofClaim(t testing.TB, proof, name string) string {
