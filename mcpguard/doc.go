@@ -45,7 +45,7 @@
 // with one subject's token cannot be continued with another's, and a
 // session lives on while its client presents fresh proofs and renewed
 // tokens for the same subject. When the Guard trusts several issuers whose
-// subjects could collide, give each its own audience or Guard.
+// subjects could collide, [WithUserID] puts the issuer into the UserID.
 //
 // # Tools that need more
 //

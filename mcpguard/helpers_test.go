@@ -68,6 +68,7 @@ type seenRequest struct {
 type envConfig struct {
 	guard []middleware.Option
 	dpop  []dpop.Option
+	mcp   []mcpguard.Option
 }
 
 func newEnv(t testing.TB, cfg envConfig) *env {
@@ -99,7 +100,8 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 		middleware.WithDPoP(verifier),
 	}, cfg.guard...)...)
 	require.NoError(t, err)
-	mg, err := mcpguard.New(e.guard, mcpguard.WithTool("read_messages", middleware.Scopes{"read:messages"}))
+	mg, err := mcpguard.New(e.guard, append([]mcpguard.Option{
+		mcpguard.WithTool("read_messages", middleware.Scopes{"read:messages"})}, cfg.mcp...)...)
 	require.NoError(t, err)
 
 	server := newServer()

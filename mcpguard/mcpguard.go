@@ -25,8 +25,9 @@ import (
 // Reasons for a refusal by this package, for [errors.Is]. Every other
 // refusal is the [middleware.Guard]'s own *[middleware.Error].
 var (
-	// ErrNoSubject: the token has no sub, so the SDK could not bind a
-	// session to its user; it is refused as invalid_token.
+	// ErrNoSubject: the token has no sub (or [WithUserID] made no user ID
+	// of it), so the SDK could not bind a session to its user; it is
+	// refused as invalid_token.
 	ErrNoSubject = errors.New("mcpguard: token has no subject")
 	// ErrMalformedMessage: the body of a POST is not JSON-RPC that this
 	// package can read unambiguously (several "method", "params" or "name"
@@ -53,6 +54,7 @@ type Guard struct {
 	guard   *middleware.Guard
 	tools   map[string][]middleware.Requirement
 	maxBody int64
+	userID  func(*middleware.Claims) string
 	// infos holds the TokenInfo made from each live *middleware.Claims, so
 	// that a token the Guard's cache returns again costs no decoding; an
 	// entry goes when its Claims is collected.
@@ -65,6 +67,7 @@ type Option func(*config)
 type config struct {
 	tools   map[string][]middleware.Requirement
 	maxBody int64
+	userID  func(*middleware.Claims) string
 	errs    []error
 }
 
@@ -102,13 +105,33 @@ func WithMaxBodySize(n int64) Option {
 	}
 }
 
+// WithUserID sets how the TokenInfo's UserID, to which the go-sdk binds a
+// session, is made from the verified claims; the default is sub. A Guard
+// that trusts several issuers whose subjects could collide should include
+// the issuer, so that a session opened by one issuer's user cannot be
+// continued with another issuer's token for the same sub:
+//
+//	mcpguard.WithUserID(func(c *middleware.Claims) string { return c.Issuer() + " " + c.Subject() })
+//
+// A token for which it returns "" is refused (401 invalid_token).
+func WithUserID(f func(*middleware.Claims) string) Option {
+	return func(c *config) {
+		if f == nil {
+			c.errs = append(c.errs, errors.New("mcpguard: nil WithUserID function"))
+			return
+		}
+		c.userID = f
+	}
+}
+
 // New returns a Guard that verifies requests with g. Configure g as for any
 // API: its audience is the MCP server's canonical URI (RFC 8707, as MCP
 // clients ask for tokens), [middleware.WithResourceMetadata] points to the
 // protected resource metadata (see [MetadataURL]), and
 // [middleware.WithPublicURL] gives the external URL for DPoP proofs.
 func New(g *middleware.Guard, opts ...Option) (*Guard, error) {
-	c := config{tools: map[string][]middleware.Requirement{}, maxBody: DefaultMaxBodySize}
+	c := config{tools: map[string][]middleware.Requirement{}, maxBody: DefaultMaxBodySize,
+		userID: (*middleware.Claims).Subject}
 	if g == nil {
 		c.errs = append(c.errs, errors.New("mcpguard: nil middleware.Guard"))
 	}
@@ -118,7 +141,7 @@ func New(g *middleware.Guard, opts ...Option) (*Guard, error) {
 	if err := errors.Join(c.errs...); err != nil {
 		return nil, err
 	}
-	return &Guard{guard: g, tools: c.tools, maxBody: c.maxBody}, nil
+	return &Guard{guard: g, tools: c.tools, maxBody: c.maxBody, userID: c.userID}, nil
 }
 
 // Handler returns a handler that passes a request to next, the MCP server's
@@ -131,8 +154,9 @@ func New(g *middleware.Guard, opts ...Option) (*Guard, error) {
 //
 // The verified token reaches the MCP server as the go-sdk's
 // [auth.TokenInfo], where [auth.TokenInfoFromContext] and the tools'
-// [mcp.RequestExtra] find it: UserID is sub, Scopes the scope claim
-// followed by Auth0's permissions, Expiration exp, Extra every claim. The
+// [mcp.RequestExtra] find it: UserID is sub (see [WithUserID]), Scopes the
+// scope claim followed by Auth0's permissions, Expiration exp, Extra every
+// claim. The
 // SDK binds a session to the UserID of the request that opened it and
 // refuses to continue it with another's token (403). The TokenInfo of one
 // token is shared between its requests: read it, never modify it. next
@@ -215,14 +239,14 @@ func (g *Guard) handOver(w http.ResponseWriter, r *http.Request, sdk http.Handle
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return
 	}
-	if tok.Claims.Subject() == "" {
+	info, err := g.tokenInfo(tok.Claims)
+	if errors.Is(err, ErrNoSubject) {
 		// Without a UserID the go-sdk binds a session to nobody, and any
 		// valid token could continue it.
 		g.guard.WriteError(w, &middleware.Error{Status: http.StatusUnauthorized,
-			Code: middleware.CodeInvalidToken, Description: "token has no subject", Err: ErrNoSubject})
+			Code: middleware.CodeInvalidToken, Description: "token has no subject", Err: err})
 		return
 	}
-	info, err := g.tokenInfo(tok.Claims)
 	if err != nil {
 		g.guard.WriteError(w, &middleware.Error{Status: http.StatusUnauthorized,
 			Code: middleware.CodeInvalidToken, Description: "invalid token", Err: err})
@@ -268,6 +292,9 @@ func (g *Guard) tokenInfo(c *middleware.Claims) (*auth.TokenInfo, error) {
 	info, err := TokenInfo(c)
 	if err != nil {
 		return nil, err
+	}
+	if info.UserID = g.userID(c); info.UserID == "" {
+		return nil, ErrNoSubject
 	}
 	if v, loaded := g.infos.LoadOrStore(k, info); loaded {
 		return v.(*auth.TokenInfo), nil

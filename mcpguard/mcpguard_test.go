@@ -188,6 +188,24 @@ func TestSessionBoundToSubject(t *testing.T) {
 	assert.Contains(t, body, "auth0|alice")
 }
 
+// WithUserID binds sessions to what it makes of the claims: here the
+// issuer and the subject, and a token it makes nothing of is refused.
+func TestWithUserID(t *testing.T) {
+	e := newEnv(t, envConfig{mcp: []mcpguard.Option{mcpguard.WithUserID(func(c *middleware.Claims) string {
+		if c.Subject() == "auth0|nobody" {
+			return ""
+		}
+		return c.Issuer() + " " + c.Subject()
+	})}})
+	cs := e.connect(t, e.bearerClient(nil, e.mint(t, oauthtest.Token{Subject: "auth0|alice"})), withSession)
+	assert.Equal(t, e.iss.Issuer()+" auth0|alice", callText(t, cs, "whoami"))
+	tok := e.mint(t, oauthtest.Token{Subject: "auth0|nobody"})
+	resp, _ := e.rawCall(t, e.httpClient(nil, nil), whoamiCall, http.Header{"Authorization": {"Bearer " + tok}})
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	_, err := mcpguard.New(e.guard, mcpguard.WithUserID(nil))
+	assert.ErrorContains(t, err, "nil WithUserID")
+}
+
 // A token without sub would open a session bound to nobody; it is refused.
 func TestNoSubjectRefused(t *testing.T) {
 	e := newEnv(t, envConfig{})
