@@ -55,7 +55,7 @@ func demo(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer keys.Close()
-	o := &options{audience: resource, mechanism: "dpop", required: true, dpopNonce: true}
+	o := &options{audience: resource, mechanism: "dpop", required: true, dpopNonce: true, publicURL: base}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := newSite(keys, o, base, iss.Issuer(), quiet)
 	if err != nil {

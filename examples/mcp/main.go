@@ -94,6 +94,25 @@ type options struct {
 	tlsCert, tlsKey, publicURL                 string
 }
 
+// newFlagSet defines the flags into o: -serve, and those of
+// examples/resource-server with the same names, defaults and usage texts
+// (TestFlagsMatchResourceServer compares them), except -metrics.
+func newFlagSet(o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet("mcp", flag.ContinueOnError)
+	fs.BoolVar(&o.serve, "serve", false, "serve until SIGINT or SIGTERM instead of running the demo")
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen `HOST:PORT`")
+	fs.StringVar(&o.issuer, "issuer", "", "the trusted issuer `URL` (exact iss); empty runs an embedded test issuer")
+	fs.StringVar(&o.jwksURL, "jwks-url", "", "JWKS `URL`, skipping discovery")
+	fs.StringVar(&o.audience, "audience", oauthtest.DefaultAudience, "required `audience`")
+	fs.StringVar(&o.mechanism, "mechanism", "none", "sender-constraining `method`: none, dpop or mtls")
+	fs.BoolVar(&o.required, "required", false, "sender constraining required (always, with mtls)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "private key `file` (PEM) for -tls-cert")
+	fs.BoolVar(&o.dpopNonce, "dpop-nonce", false, "require server-issued DPoP nonces")
+	fs.StringVar(&o.publicURL, "public-url", "", "external base `URL` for htu matching (default: from the request)")
+	return fs
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
@@ -107,19 +126,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	var o options
-	fs := flag.NewFlagSet("mcp", flag.ContinueOnError)
+	fs := newFlagSet(&o)
 	fs.SetOutput(stderr)
-	fs.BoolVar(&o.serve, "serve", false, "serve until SIGINT or SIGTERM instead of running the demo")
-	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen `HOST:PORT` (with -serve)")
-	fs.StringVar(&o.issuer, "issuer", "", "the trusted issuer `URL` (exact iss); empty runs an embedded test issuer")
-	fs.StringVar(&o.jwksURL, "jwks-url", "", "JWKS `URL`, skipping discovery")
-	fs.StringVar(&o.audience, "audience", oauthtest.DefaultAudience, "required `audience`")
-	fs.StringVar(&o.mechanism, "mechanism", "none", "sender-constraining `method`: none, dpop or mtls")
-	fs.BoolVar(&o.required, "required", false, "sender constraining required (always, with mtls)")
-	fs.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM)")
-	fs.StringVar(&o.tlsKey, "tls-key", "", "private key `file` (PEM) for -tls-cert")
-	fs.BoolVar(&o.dpopNonce, "dpop-nonce", false, "require server-issued DPoP nonces")
-	fs.StringVar(&o.publicURL, "public-url", "", "external base `URL` for htu matching (default: from the listener)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -219,7 +227,9 @@ type site struct {
 }
 
 // newSite wires the MCP server behind mcpguard: /mcp, the metadata at both
-// well-known paths, and /healthz.
+// well-known paths, and /healthz. base is the external base URL (-public-url,
+// else the listener's); DPoP proofs' htu is checked against -public-url when
+// set, else against the request, as in examples/resource-server.
 func newSite(keys middleware.KeySource, o *options, base, issuer string, logger *slog.Logger) (*site, error) {
 	resource := base + "/mcp"
 	metaURL, err := mcpguard.MetadataURL(resource)
@@ -235,8 +245,10 @@ func newSite(keys middleware.KeySource, o *options, base, issuer string, logger 
 		middleware.WithAudience(o.audience),
 		middleware.WithProofOfPossession(mechanism, o.required),
 		middleware.WithResourceMetadata(metaURL),
-		middleware.WithPublicURL(base),
 		middleware.WithLogger(logger),
+	}
+	if o.publicURL != "" {
+		opts = append(opts, middleware.WithPublicURL(o.publicURL))
 	}
 	if o.dpopNonce {
 		// One instance: a random secret. A fleet shares its secrets, so

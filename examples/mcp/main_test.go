@@ -111,3 +111,22 @@ func TestFlags(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, options{serve: true, addr: "127.0.0.1:8080", audience: "https://api.example.com", mechanism: "none"}, *o)
 }
+
+// TestFlagsMatchResourceServer keeps the flags of -serve those of
+// examples/resource-server: every flag definition there (but -metrics) is
+// here, character for character (names, defaults, usage texts).
+func TestFlagsMatchResourceServer(t *testing.T) {
+	theirs, err := os.ReadFile("../resource-server/main.go")
+	require.NoError(t, err)
+	ours, err := os.ReadFile("main.go")
+	require.NoError(t, err)
+	def := regexp.MustCompile(`(?m)^\tfs\.\w+Var\(&o\.\w+, "([\w-]+)", .*$`)
+	defs := def.FindAllStringSubmatch(string(theirs), -1)
+	require.GreaterOrEqual(t, len(defs), 10)
+	for _, d := range defs {
+		if d[1] == "metrics" {
+			continue
+		}
+		assert.Contains(t, string(ours), d[0]+"\n", "flag -%s differs from examples/resource-server", d[1])
+	}
+}
