@@ -12,7 +12,7 @@
 // # Server
 //
 // A [Guard] wraps a [middleware.Guard]; [Guard.Handler] goes in front of
-// the SDK's streamable HTTP handler (see [Example]):
+// the SDK's streamable HTTP handler (the package Example shows it whole):
 //
 //	mux.Handle("/mcp", mg.Handler(mcp.NewStreamableHTTPHandler(getServer, nil)))
 //
