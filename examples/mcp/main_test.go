@@ -3,6 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,6 +20,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/senderbound/senderbound/dpop"
 )
 
 // TestExample runs the whole demo, so CI fails when any step misbehaves.
@@ -32,8 +37,9 @@ func TestExample(t *testing.T) {
 // TestServe builds the command and runs it with -serve as a process: it
 // prints "listening on <addr>", answers /healthz without a token, serves
 // the protected resource metadata at both well-known paths, refuses /mcp
-// without a token with a challenge that points to the metadata, and stops
-// on SIGTERM.
+// without a token with a challenge that points to the metadata, serves
+// go-sdk clients with the bearer token and the client credentials it
+// printed, and stops on SIGTERM.
 func TestServe(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "mcp")
 	build := exec.Command("go", "build", "-o", bin, ".")
@@ -50,15 +56,26 @@ func TestServe(t *testing.T) {
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 
 	listening := regexp.MustCompile(`^listening on (127\.0\.0\.1:\d+) `)
-	var addr string
+	tokenLine := regexp.MustCompile(`^TOKEN=(\S+)$`)
+	clientLine := regexp.MustCompile(`token endpoint (\S+), client (\S+), secret (\S+)$`)
+	var addr, token string
+	var creds []string
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
+		if m := tokenLine.FindStringSubmatch(sc.Text()); m != nil {
+			token = m[1]
+		}
+		if m := clientLine.FindStringSubmatch(sc.Text()); m != nil {
+			creds = m[1:]
+		}
 		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 			addr = m[1]
 			break
 		}
 	}
 	require.NotEmpty(t, addr, "no listening line")
+	require.NotEmpty(t, token, "no TOKEN line")
+	require.Len(t, creds, 3, "no client credentials line")
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 	base := "http://" + addr
 
@@ -90,6 +107,33 @@ func TestServe(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	assert.Contains(t, strings.Join(resp.Header.Values("WWW-Authenticate"), ", "),
 		`resource_metadata="`+base+`/.well-known/oauth-protected-resource/mcp"`)
+
+	// MCP clients: the printed bearer token, and an agent with DPoP-bound
+	// tokens from the printed client credentials (nonces demanded).
+	bearerClient := &http.Client{Transport: bearerTransport(token)}
+	cs, err := connect(ctx, bearerClient, base+"/mcp")
+	require.NoError(t, err)
+	got, err := callText(ctx, cs, "whoami")
+	require.NoError(t, err)
+	assert.Equal(t, "auth0|user-123", got)
+	got, err = callText(ctx, cs, "read_messages")
+	require.NoError(t, err)
+	assert.Equal(t, messages, got)
+	require.NoError(t, cs.Close())
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	signer, err := dpop.NewSigner(key)
+	require.NoError(t, err)
+	source, err := dpop.NewClientCredentials(creds[0], signer, dpop.ClientSecretBasic(creds[1], creds[2]),
+		dpop.WithTokenAudience("https://api.example.com"))
+	require.NoError(t, err)
+	cs, err = connect(ctx, &http.Client{Transport: &dpop.Transport{Signer: signer, Source: source}}, base+"/mcp")
+	require.NoError(t, err)
+	got, err = callText(ctx, cs, "whoami")
+	require.NoError(t, err)
+	assert.Equal(t, creds[1]+"@clients", got)
+	require.NoError(t, cs.Close())
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, cmd.Wait())
@@ -129,4 +173,13 @@ func TestFlagsMatchResourceServer(t *testing.T) {
 		}
 		assert.Contains(t, string(ours), d[0]+"\n", "flag -%s differs from examples/resource-server", d[1])
 	}
+}
+
+// bearerTransport sends every request with "Authorization: Bearer <token>".
+type bearerTransport string
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+string(b))
+	return http.DefaultTransport.RoundTrip(r)
 }
