@@ -126,7 +126,8 @@ func TestCalledTools(t *testing.T) {
 		assert.Equal(t, want, mcpguard.CallNames(calls), body)
 	}
 	for _, body := range []string{
-		``, `[`, `{"method":1}`, `{"method":"tools/call","params":{"name":2}}`,
+		`{"method":"tools\/call","params":{"name":"a","name":"b"}}`, `[{"method":"tools/call"`,
+		`{"method":1,"x":"\\"}`, `{"method":"tools/call","params":{"name":2}}`,
 		`{"method":"tools/call","params":[]}`, `{"METHOD":"tools/call"}`,
 		`{"method":"tools/call","params":{"name":"a"},"ID":1,"id":2}`,
 	} {
@@ -163,4 +164,17 @@ func FuzzCalledTools(f *testing.F) {
 			t.Fatalf("read %q, encoding/json reads %q", names[0], msg.Params.Name)
 		}
 	})
+}
+
+// BenchmarkCalledTools is the cost WithTool adds to a POST of a tools/call:
+// reading the JSON-RPC message for the tool it calls. Other messages (no
+// "tools/call" in them, no escapes) are not read.
+func BenchmarkCalledTools(b *testing.B) {
+	body := []byte(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"read_messages","arguments":{"folder":"inbox","limit":20}},"_meta":{"progressToken":"p-1"}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := mcpguard.CalledTools(body); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -346,6 +346,12 @@ type call struct {
 // calledTools returns the tools/call requests in body, a JSON-RPC message
 // or a batch (array) of them.
 func calledTools(body []byte) ([]call, error) {
+	// A message can only call a tool if "tools/call" stands in it as
+	// written, or escaped (with a backslash): otherwise there is nothing to
+	// find, and no need to read it.
+	if !bytes.Contains(body, []byte("tools/call")) && bytes.IndexByte(body, '\\') < 0 {
+		return nil, nil
+	}
 	var calls []call
 	add := func(msg []byte) error {
 		c, err := calledTool(msg)
@@ -372,46 +378,42 @@ func calledTools(body []byte) ([]call, error) {
 // "name" or "id" only in case.
 func calledTool(msg []byte) (call, error) {
 	var c call
-	method, err := member(msg, "method")
-	if err != nil || method == nil {
+	m, err := members(msg, "method", "params", "id")
+	if err != nil || m[0] == nil {
 		return c, err
 	}
-	m, ok := jsonobj.String(method)
+	method, ok := jsonobj.String(m[0])
 	if !ok {
 		return c, errors.New("method is not a string")
 	}
-	if m != "tools/call" {
-		return c, nil
+	if method != "tools/call" || m[1] == nil || string(m[1]) == "null" {
+		return c, nil // the SDK refuses a tools/call without params
 	}
-	params, err := member(msg, "params")
-	if err != nil || params == nil || string(params) == "null" {
-		return c, err // the SDK refuses a tools/call without params
-	}
-	name, err := member(params, "name")
-	if err != nil || name == nil {
+	p, err := members(m[1], "name")
+	if err != nil || p[0] == nil {
 		return c, err // the SDK refuses a tools/call without a name
 	}
-	if c.name, ok = jsonobj.String(name); !ok {
+	if c.name, ok = jsonobj.String(p[0]); !ok {
 		return c, errors.New("tool name is not a string")
 	}
-	if c.id, err = member(msg, "id"); err != nil {
-		return call{}, err
-	}
+	c.id = m[2]
 	return c, nil
 }
 
-// member returns the raw value of the member want of the JSON object obj,
-// or nil when there is none.
-func member(obj []byte, want string) ([]byte, error) {
-	var v []byte
+// members returns the raw values of the members of the JSON object obj
+// named want (at most three), nil where there is none, in one pass.
+func members(obj []byte, want ...string) ([3][]byte, error) {
+	var v [3][]byte
 	err := jsonobj.Members(obj, func(name string, value []byte) error {
-		if !strings.EqualFold(name, want) {
-			return nil
+		for i, w := range want {
+			if !strings.EqualFold(name, w) {
+				continue
+			}
+			if name != w || v[i] != nil {
+				return fmt.Errorf("ambiguous member %q", w)
+			}
+			v[i] = value
 		}
-		if name != want || v != nil {
-			return fmt.Errorf("ambiguous member %q", want)
-		}
-		v = value
 		return nil
 	})
 	return v, err

@@ -296,7 +296,7 @@ func TestToolCallParsing(t *testing.T) {
 		"escaped name":   {`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"n\u0061me":"read_\u006dessages"}}`, 403},
 		"trailing data":  {`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}} {"x":1}`, 400},
 		"batch":          {`[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"read_messages"}}]`, 403},
-		"not an object":  {`42`, 400},
+		"not an object":  {`42, "tools/call"`, 400},
 	} {
 		t.Run(name, func(t *testing.T) {
 			before := e.arrivals.Load()
