@@ -29,10 +29,11 @@ var (
 	// of it), so the SDK could not bind a session to its user; it is
 	// refused as invalid_token.
 	ErrNoSubject = errors.New("mcpguard: token has no subject")
-	// ErrMalformedMessage: the body of a POST is not JSON-RPC that this
-	// package can read unambiguously (several "method", "params" or "name"
-	// members, or members that differ from those only in case), so the tool
-	// it calls, and what that tool requires, cannot be known.
+	// ErrMalformedMessage: the body of a POST may call a tool but is not
+	// JSON-RPC that this package can read unambiguously (not one JSON value,
+	// several "method", "params", "name" or "id" members, or members whose
+	// names differ from those only in case), so the tool it calls, and what
+	// that tool requires, cannot be known. It is answered 400.
 	ErrMalformedMessage = errors.New("mcpguard: malformed JSON-RPC message")
 )
 
