@@ -178,3 +178,28 @@ func BenchmarkCalledTools(b *testing.B) {
 		}
 	}
 }
+
+// A tool can require any middleware.Requirement: one that needs an MFA
+// login is answered as Require answers over plain HTTP (401
+// insufficient_user_authentication with acr_values), with a JSON-RPC error
+// for the call, and never runs.
+func TestToolRequiresStepUp(t *testing.T) {
+	e := newEnv(t, envConfig{mcp: []mcpguard.Option{
+		mcpguard.WithTool("whoami", middleware.StepUp{ACRValues: []string{middleware.ACRAuth0MFA}}),
+	}})
+	hc := e.httpClient(nil, nil)
+	weak := e.mint(t, oauthtest.Token{Subject: "auth0|u"})
+	before := e.arrivals.Load()
+	resp, body := e.rawCall(t, hc, whoamiCall, http.Header{"Authorization": {"Bearer " + weak}})
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Contains(t, resp.Header.Get("WWW-Authenticate"),
+		`error="insufficient_user_authentication", error_description=`)
+	assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `acr_values="`+middleware.ACRAuth0MFA+`"`)
+	assert.JSONEq(t, `{"jsonrpc":"2.0","id":7,"error":{"code":-32003,"message":"insufficient_user_authentication"}}`, body)
+	assert.Equal(t, before, e.arrivals.Load())
+
+	strong := e.mint(t, oauthtest.Token{Subject: "auth0|u", Claims: map[string]any{"acr": middleware.ACRAuth0MFA}})
+	resp, _ = e.rawCall(t, hc, whoamiCall, http.Header{"Authorization": {"Bearer " + strong}})
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, before+1, e.arrivals.Load())
+}
