@@ -5,9 +5,9 @@ go 1.26.0
 require (
 	connectrpc.com/connect v1.21.1
 	github.com/prometheus/client_golang v1.25.0
-	github.com/senderbound/senderbound v0.0.0-00010101000000-000000000000
-	github.com/senderbound/senderbound/grpcguard v0.0.0-00010101000000-000000000000
-	github.com/senderbound/senderbound/otelobserve v0.0.0-00010101000000-000000000000
+	github.com/senderbound/senderbound v0.1.0
+	github.com/senderbound/senderbound/grpcguard v0.1.0
+	github.com/senderbound/senderbound/otelobserve v0.1.0
 	github.com/stretchr/testify v1.12.1
 	go.opentelemetry.io/otel/exporters/prometheus v0.69.0
 	go.opentelemetry.io/otel/sdk/metric v1.47.0

@@ -17,7 +17,7 @@ require (
 )
 
 require (
-	github.com/senderbound/senderbound v0.0.0-00010101000000-000000000000
+	github.com/senderbound/senderbound v0.1.0
 	github.com/stretchr/testify v1.12.1
 )
 
