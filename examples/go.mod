@@ -1,3 +1,7 @@
+// release: unpublished (runnable examples, package main only: no API to
+// version, and their replace directives make "go run ...@version" refuse
+// them anyway; run them from a clone, see RELEASING.md)
+
 module github.com/senderbound/senderbound/examples
 
 go 1.26.0

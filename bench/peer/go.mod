@@ -1,3 +1,6 @@
+// release: unpublished (the comparison benchmark against
+// auth0/go-jwt-middleware; see BENCHMARKS.md)
+
 module github.com/senderbound/senderbound/bench/peer
 
 go 1.26.0
