@@ -67,6 +67,7 @@ func TestQuickstart(t *testing.T) {
 		require.Eventually(t, func() bool { return strings.Contains(log.String(), "code=invalid_dpop_proof") },
 			10*time.Second, 10*time.Millisecond, "the rejection is logged:\n%s", log.String())
 		line := lineWith(log.String(), "code=invalid_dpop_proof")
+		t.Logf("the log line: %s", line)
 		assert.Contains(t, line, `level=INFO msg="request rejected" status=401`)
 		assert.Contains(t, line, "computed_htu=https://api.example.com/api/me")
 		assert.NotContains(t, line, bound, "never the token")
@@ -175,4 +176,3 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
-
