@@ -1,3 +1,7 @@
+// release: unpublished (runnable examples, package main only: no API to
+// version, and their replace directives make "go run ...@version" refuse
+// them anyway; run them from a clone, see RELEASING.md)
+
 module github.com/senderbound/senderbound/examples
 
 go 1.26.0
@@ -7,9 +11,9 @@ require (
 	github.com/modelcontextprotocol/go-sdk v1.8.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/senderbound/senderbound v0.1.0
-	github.com/senderbound/senderbound/grpcguard v0.0.0-00010101000000-000000000000
+	github.com/senderbound/senderbound/grpcguard v0.1.0
 	github.com/senderbound/senderbound/mcpguard v0.1.0
-	github.com/senderbound/senderbound/otelobserve v0.0.0-00010101000000-000000000000
+	github.com/senderbound/senderbound/otelobserve v0.1.0
 	github.com/stretchr/testify v1.12.1
 	go.opentelemetry.io/otel/exporters/prometheus v0.69.0
 	go.opentelemetry.io/otel/sdk/metric v1.47.0
