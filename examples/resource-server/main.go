@@ -392,7 +392,7 @@ func newGuard(keys *jwks.Keys, o *options, base string, logger *slog.Logger) (*m
 	}
 	if o.dpopNonce {
 		// One instance: a random secret. A fleet shares its secrets (see
-		// the README), so that any instance accepts another's nonces.
+		// docs/fleet.md), so that any instance accepts another's nonces.
 		secret := make([]byte, 32)
 		if _, err := rand.Read(secret); err != nil {
 			return nil, err
