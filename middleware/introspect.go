@@ -15,6 +15,10 @@ import (
 // [introspect.ErrInactive].
 var ErrInactive = errors.New("middleware: token is not active")
 
+// errTokenTypeBinding says, beside ErrTokenType, what was wrong with an
+// introspected token's type.
+var errTokenTypeBinding = errors.New("middleware: the introspection answer's token_type does not fit its cnf (RFC 9449 §6.2)")
+
 // WithIntrospection accepts opaque access tokens, verified by asking c's
 // issuer (RFC 7662 introspection); JWTs are still verified locally with
 // the key source. A token that has the shape of a compact JWS or JWE goes
@@ -130,7 +134,7 @@ func (g *Guard) introspectToken(ctx context.Context, in *input) (*Claims, time.T
 	// inconsistent.
 	dpopType := strings.EqualFold(res.TokenType, "DPoP")
 	if (dpopType && claims.cnf.JKT == "") || (res.TokenType != "" && !dpopType && claims.cnf.JKT != "") {
-		return nil, time.Time{}, g.tokenError(in, "invalid token type", ErrTokenType)
+		return nil, time.Time{}, g.tokenError(in, "invalid token type", errors.Join(ErrTokenType, errTokenTypeBinding))
 	}
 	return claims, res.ReuseUntil, nil
 }
