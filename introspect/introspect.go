@@ -239,8 +239,8 @@ func WithMaxResponseSize(n int64) Option {
 }
 
 // WithTimeout bounds one call to the authorization server (default
-// [DefaultTimeout]). The call does not end when the request that started
-// it gives up: other requests may be waiting for the same token.
+// [DefaultTimeout]), whatever the callers' contexts say: a call ends early
+// only when every caller waiting for it gave up (see [Client.Introspect]).
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) {
 		if d <= 0 {
