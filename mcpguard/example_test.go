@@ -11,6 +11,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/senderbound/senderbound/clientauth"
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks"
 	"github.com/senderbound/senderbound/mcpguard"
@@ -52,7 +53,7 @@ func protect(server *mcp.Server, keys middleware.KeySource, base, resource, issu
 // docs/mcp.md shows this body.
 func connectAgent(ctx context.Context, resource, tokenURL, clientID, clientSecret string, signer *dpop.Signer) (*mcp.ClientSession, error) {
 	source, err := dpop.NewClientCredentials(tokenURL, signer,
-		dpop.ClientSecretBasic(clientID, clientSecret), dpop.WithTokenAudience(resource))
+		clientauth.ClientSecretBasic(clientID, clientSecret), dpop.WithTokenAudience(resource))
 	if err != nil {
 		return nil, err
 	}

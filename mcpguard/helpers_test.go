@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/senderbound/senderbound/clientauth"
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks"
 	"github.com/senderbound/senderbound/mcpguard"
@@ -181,7 +182,7 @@ func (e *env) dpopClient(t testing.TB, clientID, secret string) (*http.Client, *
 	t.Helper()
 	signer := newSigner(t)
 	source, err := dpop.NewClientCredentials(e.iss.TokenURL(), signer,
-		dpop.ClientSecretBasic(clientID, secret), dpop.WithTokenAudience(e.resource))
+		clientauth.ClientSecretBasic(clientID, secret), dpop.WithTokenAudience(e.resource))
 	require.NoError(t, err)
 	return e.httpClient(nil, func(base http.RoundTripper) http.RoundTripper {
 		return &dpop.Transport{Base: base, Signer: signer, Source: source}

@@ -49,7 +49,11 @@
 //     allowed asymmetric algorithms (HS256 only for an issuer configured
 //     with [WithHMACSecret]); the key type must fit alg; exp (required), nbf,
 //     iat with leeway; aud must contain a configured audience; crit is
-//     refused; typ at+jwt with [WithRFC9068].
+//     refused; typ at+jwt with [WithRFC9068]. An opaque token (one that
+//     is not a compact JWS or JWE, or any token when the Guard has no key
+//     source) goes to the one introspecting issuer of [WithIntrospection]
+//     instead (RFC 7662, cached, fail-closed), and its answer gets the same
+//     claim rules.
 //  3. Read the binding from cnf and apply the policy below; a DPoP proof is
 //     verified with the dpop package, a certificate with the mtls package,
 //     and thumbprints are compared in constant time.
@@ -83,6 +87,8 @@
 //	authorization detail missing ([Details])  403 insufficient_scope
 //	authentication too weak or old ([StepUp]) 401 insufficient_user_authentication
 //	keys, replay store or nonces unavailable  503 + Retry-After (fail closed)
+//	introspection fault or call limit reached 503 + Retry-After (fail closed)
+//	introspection says active: false          401 invalid_token
 //
 // Every rejection is an [*Error] whose cause wraps a sentinel (ErrExpired,
 // dpop.ErrReplayed, mtls.ErrNoCertificate, …) for errors.Is.

@@ -31,13 +31,16 @@ type Guard struct {
 	keys      KeySource
 	cfg       config
 	validator *jwt.Validator
-	dpop      *dpop.Verifier
-	certs     *mtls.Source
-	cache     *tokenCache
-	jwe       *jwe.Decrypter
-	challenge challenge
-	logger    *slog.Logger
-	hooks     hooks
+	// introspected validates introspection answers: as validator, but exp
+	// is optional (RFC 7662 §2.2).
+	introspected *jwt.Validator
+	dpop         *dpop.Verifier
+	certs        *mtls.Source
+	cache        *tokenCache
+	jwe          *jwe.Decrypter
+	challenge    challenge
+	logger       *slog.Logger
+	hooks        hooks
 }
 
 // New returns a Guard that takes signing keys from keys (usually a
@@ -56,8 +59,8 @@ func New(keys KeySource, opts ...Option) (*Guard, error) {
 		o(&c)
 	}
 	c.applyFAPI2()
-	if keys == nil && len(c.hmac) == 0 {
-		c.fail("nil key source")
+	if keys == nil && len(c.hmac) == 0 && c.introspection == nil {
+		c.fail("nil key source (and no WithHMACSecret or WithIntrospection)")
 	}
 	g := &Guard{keys: keys, cfg: c, logger: c.logger, hooks: newHooks(c.observer)}
 	if g.logger == nil {
@@ -96,6 +99,12 @@ func New(keys KeySource, opts ...Option) (*Guard, error) {
 		jwt.WithLeeway(c.leeway),
 		jwt.WithAudience(c.audiences...),
 		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(c.now),
+	)
+	g.introspected = jwt.NewValidator(
+		jwt.WithLeeway(c.leeway),
+		jwt.WithAudience(c.audiences...),
 		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(c.now),
 	)
@@ -273,37 +282,23 @@ type header struct {
 	Crit bool
 }
 
-// parseHeader reads alg, kid, typ and crit with exact names; each may
+// headerTable reads alg, kid, typ and crit with exact names; each may
 // appear once and must be a string (crit: any value marks it present).
+var headerTable = jsonobj.NewTable(jsonobj.IgnoreUnknown,
+	jsonobj.Member[header]{Name: "alg", Read: func(h *header, v []byte) (ok bool) { h.Alg, ok = jsonobj.StringView(v); return }},
+	jsonobj.Member[header]{Name: "kid", Read: func(h *header, v []byte) (ok bool) { h.Kid, ok = jsonobj.StringView(v); return }},
+	jsonobj.Member[header]{Name: "typ", Read: func(h *header, v []byte) (ok bool) { h.Typ, ok = jsonobj.StringView(v); return }},
+	jsonobj.Member[header]{Name: "crit", Read: func(h *header, _ []byte) bool { h.Crit = true; return true }},
+)
+
+// parseHeader reads a token's JOSE header. Its strings share data's memory:
+// data is a decoded token, never modified.
 func parseHeader(data []byte) (header, error) {
 	var h header
-	var seen uint8
-	err := jsonobj.Members(data, func(name string, v []byte) error {
-		var bit uint8
-		ok := true
-		switch name {
-		case "alg":
-			bit = 1
-			h.Alg, ok = jsonobj.String(v)
-		case "kid":
-			bit = 2
-			h.Kid, ok = jsonobj.String(v)
-		case "typ":
-			bit = 4
-			h.Typ, ok = jsonobj.String(v)
-		case "crit":
-			bit = 8
-			h.Crit = true
-		default:
-			return nil
-		}
-		if !ok || seen&bit != 0 {
-			return ErrMalformedToken
-		}
-		seen |= bit
-		return nil
-	})
-	return h, err
+	if _, err := headerTable.Read(data, &h); err != nil {
+		return header{}, ErrMalformedToken
+	}
+	return h, nil
 }
 
 // verifyToken returns the verified claims of in.token, from the cache when
@@ -320,6 +315,15 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 			}
 			g.cache.remove(sum)
 		}
+	}
+	if g.opaque(in.token) {
+		claims, until, e := g.introspectToken(ctx, in)
+		// Kept no longer than the introspection client reuses the answer
+		// (its cache time, the revocation latency; zero: not cached).
+		if e == nil && g.cache != nil && !until.IsZero() {
+			g.cache.put(sum, &cacheEntry{claims: claims, issuer: in.issuer, introspected: true, until: until}, g.cfg.now())
+		}
+		return claims, e
 	}
 	compact := in.token
 	if jose.IsCompactJWE(compact) {
@@ -390,7 +394,7 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 		return nil, g.tokenError(in, "invalid token claims", mapJWTError(err))
 	}
 	// RFC 9068 §2.2: the profile's required claims.
-	if g.cfg.requireATJWT && (p.Subject == "" || p.ClientID == "" || p.ID == "" || p.IssuedAt == nil) {
+	if g.cfg.requireATJWT && (p.Subject == "" || p.ClientID == "" || p.ID == "" || !p.IssuedAt.set) {
 		return nil, g.tokenError(in, "invalid token claims", ErrClaims)
 	}
 	// Claims.Decode must read what was verified (see unambiguousNames).
@@ -434,7 +438,7 @@ func (g *Guard) keyError(in *input, err error) *Error {
 // still the one its issuer publishes, so that revocation takes effect at the
 // next JWKS refresh even for cached tokens.
 func (g *Guard) stillPublished(ctx context.Context, ent *cacheEntry) bool {
-	if ent.hmac {
+	if ent.hmac || ent.introspected {
 		return true
 	}
 	key, err := g.keys.Key(ctx, ent.issuer, ent.kid, ent.alg)

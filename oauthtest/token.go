@@ -61,6 +61,17 @@ type Client struct {
 	// bind tokens for this client does (RFC 9449 §5 lets a client detect
 	// it by token_type).
 	IgnoreDPoP bool
+	// CertificateThumbprint, when not empty, lets the client authenticate
+	// with its TLS client certificate (RFC 8705 §2, tls_client_auth, as
+	// self_signed_tls_client_auth matches it): a request that carries
+	// client_id and no other credentials, over a connection whose client
+	// certificate has this SHA-256 thumbprint (mtls.Thumbprint). It needs
+	// [WithTLS] (or [WithMTLSTokenEndpoint] for the token endpoint).
+	CertificateThumbprint string
+	// Opaque issues opaque (reference) tokens to the client instead of
+	// JWTs ([Issuer.MintOpaque]): only the introspection endpoint knows
+	// what they mean.
+	Opaque bool
 }
 
 // RegisterClient registers c at the token endpoint, replacing a client with
@@ -70,8 +81,8 @@ func (i *Issuer) RegisterClient(c Client) error {
 	if c.ID == "" {
 		errs = append(errs, errors.New("oauthtest: client without an ID"))
 	}
-	if c.Secret == "" && c.PublicKey == nil {
-		errs = append(errs, errors.New("oauthtest: client without a secret or a public key"))
+	if c.Secret == "" && c.PublicKey == nil && c.CertificateThumbprint == "" {
+		errs = append(errs, errors.New("oauthtest: client without a secret, a public key or a certificate"))
 	}
 	if c.PublicKey != nil {
 		if _, ok := c.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok {
@@ -145,6 +156,7 @@ type tokenEndpoint struct {
 	mu       sync.Mutex
 	clients  map[string]Client
 	jtis     map[string]time.Time // client assertion IDs → their exp
+	opaque   map[string]*opaqueToken
 	requests int
 	issued   int
 }
@@ -160,7 +172,7 @@ func newTokenEndpoint(now func() time.Time) (*tokenEndpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tokenEndpoint{dpop: v, clients: make(map[string]Client), jtis: make(map[string]time.Time)}, nil
+	return &tokenEndpoint{dpop: v, clients: make(map[string]Client), jtis: make(map[string]time.Time), opaque: make(map[string]*opaqueToken)}, nil
 }
 
 // oauthError is an RFC 6749 §5.2 error answer.
@@ -289,7 +301,11 @@ func (i *Issuer) issueToken(w http.ResponseWriter, r *http.Request) ([]byte, *oa
 		t.Claims = cloneClaims(t.Claims)
 		t.Claims["authorization_details"] = details
 	}
-	access, err := i.Mint(t)
+	mint := i.Mint
+	if client.Opaque {
+		mint = i.MintOpaque
+	}
+	access, err := mint(t)
 	if err != nil {
 		return nil, &oauthError{http.StatusInternalServerError, "server_error", "cannot mint"}
 	}
@@ -349,14 +365,23 @@ func (i *Issuer) authenticate(r *http.Request, form url.Values) (Client, *oauthE
 			methods++
 		}
 	}
-	if methods != 1 {
-		return Client{}, &oauthError{http.StatusBadRequest, "invalid_request", "use exactly one client authentication method"}
-	}
 	lookup := func(id string) (Client, bool) {
 		i.tokens.mu.Lock()
 		defer i.tokens.mu.Unlock()
 		c, ok := i.tokens.clients[id]
 		return c, ok
+	}
+	if methods == 0 && form.Get("client_id") != "" && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		// RFC 8705 §2: the client certificate authenticates client_id.
+		c, ok := lookup(form.Get("client_id"))
+		if !ok || c.CertificateThumbprint == "" ||
+			!mtls.EqualThumbprints(mtls.Thumbprint(r.TLS.PeerCertificates[0]), c.CertificateThumbprint) {
+			return Client{}, invalid
+		}
+		return c, nil
+	}
+	if methods != 1 {
+		return Client{}, &oauthError{http.StatusBadRequest, "invalid_request", "use exactly one client authentication method"}
 	}
 	checkSecret := func(id, secret string) (Client, *oauthError) {
 		c, ok := lookup(id)
@@ -419,7 +444,7 @@ func (i *Issuer) verifyAssertion(assertion, formID string, lookup func(string) (
 		return Client{}, invalid
 	}
 	aud, _ := claims.GetAudience()
-	if !slices.Contains(aud, i.TokenURL()) && !slices.Contains(aud, i.iss) &&
+	if !slices.Contains(aud, i.TokenURL()) && !slices.Contains(aud, i.iss) && !slices.Contains(aud, i.IntrospectionURL()) &&
 		(i.MTLSTokenURL() == "" || !slices.Contains(aud, i.MTLSTokenURL())) {
 		return Client{}, invalid
 	}

@@ -328,7 +328,7 @@ func TestRegisterClient(t *testing.T) {
 	assert.Contains(t, err.Error(), "without an ID")
 	assert.Contains(t, err.Error(), "unsupported public key type")
 	err = iss.RegisterClient(oauthtest.Client{ID: "x"})
-	assert.ErrorContains(t, err, "without a secret or a public key")
+	assert.ErrorContains(t, err, "without a secret, a public key or a certificate")
 	assert.Empty(t, iss.MTLSTokenURL())
 	assert.Nil(t, iss.ServerCertificate())
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/senderbound/senderbound/clientauth"
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks"
 	"github.com/senderbound/senderbound/oauthtest"
@@ -197,7 +198,7 @@ func newAgent(iss *oauthtest.Issuer, resource, id, secret string) (*http.Client,
 		return nil, nil, err
 	}
 	source, err := dpop.NewClientCredentials(iss.TokenURL(), signer,
-		dpop.ClientSecretBasic(id, secret), dpop.WithTokenAudience(resource))
+		clientauth.ClientSecretBasic(id, secret), dpop.WithTokenAudience(resource))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/senderbound/senderbound/clientauth"
 	"github.com/senderbound/senderbound/dpop"
 )
 
@@ -125,7 +126,7 @@ func TestServe(t *testing.T) {
 	require.NoError(t, err)
 	signer, err := dpop.NewSigner(key)
 	require.NoError(t, err)
-	source, err := dpop.NewClientCredentials(creds[0], signer, dpop.ClientSecretBasic(creds[1], creds[2]),
+	source, err := dpop.NewClientCredentials(creds[0], signer, clientauth.ClientSecretBasic(creds[1], creds[2]),
 		dpop.WithTokenAudience("https://api.example.com"))
 	require.NoError(t, err)
 	cs, err = connect(ctx, &http.Client{Transport: &dpop.Transport{Signer: signer, Source: source}}, base+"/mcp")
