@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -53,9 +54,13 @@ func (g *Guard) logRejection(r *http.Request, e *Error) {
 // maxLogValue bounds each logged value: several come from the client.
 const maxLogValue = 512
 
-// oneLine returns s fit for one log line: line breaks become "; ", other
-// control characters and invalid UTF-8 become "?", and at most maxLogValue
-// bytes are kept.
+// oneLine returns s fit for one log line: line breaks (LF, and the Unicode
+// line and paragraph separators U+2028 and U+2029) become "; "; other
+// control characters (C0, DEL, C1), the bidirectional controls that reorder
+// how a line is displayed (U+061C, U+200E–U+200F, U+202A–U+202E,
+// U+2066–U+2069) and invalid UTF-8 become "?"; and at most maxLogValue
+// bytes are kept. slog's own handlers escape some of these; the handler an
+// operator plugs in may not.
 func oneLine(s string) string {
 	clean := len(s) <= maxLogValue
 	for i := 0; clean && i < len(s); i++ {
@@ -71,11 +76,12 @@ func oneLine(s string) string {
 			break
 		}
 		switch {
-		case c == '\n':
-			if i+1 < len(s) {
+		case c == '\n', c == '\u2028', c == '\u2029':
+			if i+utf8.RuneLen(c) < len(s) {
 				b.WriteString("; ")
 			}
-		case c < 0x20, c == 0x7f, c >= 0x80 && c < 0xa0, c == utf8.RuneError:
+		case c < 0x20, c == 0x7f, c >= 0x80 && c < 0xa0, c == utf8.RuneError,
+			unicode.Is(unicode.Bidi_Control, c):
 			b.WriteByte('?')
 		default:
 			b.WriteRune(c)
