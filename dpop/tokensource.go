@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/senderbound/senderbound/internal/jsonobj"
+	"github.com/senderbound/senderbound/internal/loopback"
 )
 
 // Errors of a [ClientCredentials] token source. Test for them with
@@ -254,7 +255,8 @@ type tokenFlight struct {
 }
 
 // NewClientCredentials returns a token source for the token endpoint at
-// tokenURL (an absolute https URL; http only on loopback hosts, for tests),
+// tokenURL (an absolute https URL; http only on a loopback host, for tests:
+// an IP address in 127.0.0.0/8 or ::1, or the name localhost),
 // whose tokens are bound to signer's key, authenticating with auth.
 // Invalid arguments and options are all reported at once, each wrapping
 // [ErrConfig].
@@ -302,19 +304,15 @@ func NewClientCredentials(tokenURL string, signer *Signer, auth ClientAuth, opts
 	}, nil
 }
 
-// checkTokenURL accepts absolute https URLs, and http URLs on loopback hosts.
+// checkTokenURL accepts absolute https URLs, and http URLs on loopback
+// hosts by the module's one rule ([loopback.PlaintextAllowed]).
 func checkTokenURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
 		return fmt.Errorf("token URL %q: not an absolute URL without userinfo and fragment: %w", raw, ErrConfig)
 	}
-	switch u.Scheme {
-	case "https":
+	if u.Scheme == "https" || loopback.PlaintextAllowed(u) {
 		return nil
-	case "http":
-		if h := u.Hostname(); h == "localhost" || h == "::1" || strings.HasPrefix(h, "127.") {
-			return nil
-		}
 	}
 	return fmt.Errorf("token URL %q: want https (http only on loopback): %w", raw, ErrConfig)
 }
