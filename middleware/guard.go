@@ -37,6 +37,7 @@ type Guard struct {
 	jwe       *jwe.Decrypter
 	challenge challenge
 	logger    *slog.Logger
+	logLimit  *logLimiter
 	hooks     hooks
 }
 
@@ -50,6 +51,8 @@ func New(keys KeySource, opts ...Option) (*Guard, error) {
 		maxDepth:     16,
 		cacheSize:    defaultCacheSize,
 		cacheMaxAge:  defaultCacheMaxAge,
+		logLines:     defaultLogLines,
+		logPeriod:    defaultLogPeriod,
 		now:          time.Now,
 	}
 	for _, o := range opts {
@@ -59,7 +62,8 @@ func New(keys KeySource, opts ...Option) (*Guard, error) {
 	if keys == nil && len(c.hmac) == 0 {
 		c.fail("nil key source")
 	}
-	g := &Guard{keys: keys, cfg: c, logger: c.logger, hooks: newHooks(c.observer)}
+	g := &Guard{keys: keys, cfg: c, logger: c.logger, hooks: newHooks(c.observer),
+		logLimit: newLogLimiter(c.logLines, c.logPeriod)}
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
 	}

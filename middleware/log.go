@@ -28,6 +28,12 @@ func (g *Guard) logRejection(r *http.Request, e *Error) {
 	if !g.logger.Enabled(ctx, level) {
 		return
 	}
+	cause := reasonName(e.Err)
+	ok, suppressed := g.logLimit.admit(cause, g.cfg.now())
+	g.logSuppressed(ctx, suppressed)
+	if !ok {
+		return
+	}
 	issuer, kid, clientID := e.issuer, e.kid, e.clientID
 	if tok, ok := TokenFromContext(ctx); ok && issuer == "" {
 		// A RequireScopes rejection: the token verified earlier.
@@ -36,7 +42,7 @@ func (g *Guard) logRejection(r *http.Request, e *Error) {
 	attrs := []slog.Attr{
 		slog.Int("status", e.Status),
 		slog.String("code", string(e.Code)),
-		slog.String("cause", reasonName(e.Err)),
+		slog.String("cause", cause),
 		slog.String("reason", oneLine(e.Error())),
 		slog.String("issuer", oneLine(issuer)),
 		slog.String("kid", oneLine(kid)),
