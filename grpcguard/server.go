@@ -246,6 +246,7 @@ func (i *Interceptor) authenticate(ctx context.Context, method string, setHeader
 		}
 	}
 	if e != nil {
+		i.log(ctx, method, tok, e)
 		st, md := i.answer(e, only)
 		if len(md) > 0 {
 			// The status is the answer; metadata that cannot be sent (the
@@ -303,6 +304,21 @@ func (i *Interceptor) verify(ctx context.Context, method string) (*middleware.To
 		return nil, me
 	}
 	return tok, nil
+}
+
+// log writes the rejection e of a call of method to the Guard's logger, as
+// the Guard's HTTP handler logs its own: the call's method is POST, its
+// path the full method name, its remote address the peer's. tok, when the
+// call's token verified (a scope rejection), names its issuer and client.
+func (i *Interceptor) log(ctx context.Context, method string, tok *middleware.Token, e *middleware.Error) {
+	r := &http.Request{Method: http.MethodPost, URL: &url.URL{Path: method}}
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		r.RemoteAddr = p.Addr.String()
+	}
+	if tok != nil {
+		ctx = middleware.NewContext(ctx, tok)
+	}
+	i.guard.LogRejection(r.WithContext(ctx), e)
 }
 
 // url is the call's external URL, for the DPoP proof's htu: the public URL

@@ -10,6 +10,24 @@ import (
 	"unicode/utf8"
 )
 
+// LogRejection writes err to the logger of [WithLogger] as [Guard.Handler]
+// writes its own rejections (one line, limited under a flood by
+// [WithLogLimit]), for code that answers a rejection itself: a caller of
+// [Guard.Check] or [Guard.Verify], or another transport's adapter (the
+// gRPC interceptor of grpcguard uses it). From r only the context, Method,
+// URL.Path and RemoteAddr are read; when the rejection came after the token
+// verified (a missing scope), put the token in r's context with
+// [NewContext] so that the line names its issuer and client. An err that is
+// not an [*Error] is logged as an invalid_token rejection, as
+// [Guard.WriteError] answers it.
+func (g *Guard) LogRejection(r *http.Request, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = newError(CodeInvalidToken, "invalid token", err)
+	}
+	g.logRejection(r, e)
+}
+
 // logRejection writes one line per rejection: why, for which issuer, key
 // and client, on which request. Never the token, the proof or the query
 // (which may hold an access_token): the reason is built from sentinel
@@ -39,6 +57,10 @@ func (g *Guard) logRejection(r *http.Request, e *Error) {
 		// A RequireScopes rejection: the token verified earlier.
 		issuer, kid, clientID = tok.Claims.issuer, tok.kid, tok.Claims.clientID
 	}
+	var path string
+	if r.URL != nil {
+		path = r.URL.Path
+	}
 	attrs := []slog.Attr{
 		slog.Int("status", e.Status),
 		slog.String("code", string(e.Code)),
@@ -48,7 +70,7 @@ func (g *Guard) logRejection(r *http.Request, e *Error) {
 		slog.String("kid", oneLine(kid)),
 		slog.String("client_id", oneLine(clientID)),
 		slog.String("method", oneLine(r.Method)),
-		slog.String("path", oneLine(r.URL.Path)),
+		slog.String("path", oneLine(path)),
 		slog.String("remote_addr", oneLine(r.RemoteAddr)),
 	}
 	if e.htu != "" {

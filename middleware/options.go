@@ -216,8 +216,9 @@ func WithErrorHandler(h func(http.ResponseWriter, *http.Request, *Error)) Option
 	}
 }
 
-// WithLogger logs each rejection of [Guard.Handler] and of [Guard.Require]
-// / [Guard.RequireScopes] on one line: status, code, cause (a stable name),
+// WithLogger logs each rejection of [Guard.Handler], of [Guard.Require] /
+// [Guard.RequireScopes], and those given to [Guard.LogRejection] (the
+// grpcguard interceptor's) on one line: status, code, cause (a stable name),
 // reason, issuer, kid, client_id, method, path and remote address, and
 // computed_htu for an htu mismatch (never a token, a proof or the query).
 // A request without credentials and a use_dpop_nonce answer (a normal
