@@ -3,6 +3,7 @@ package dpop
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -346,6 +347,20 @@ func (c *ClientCredentials) Token(ctx context.Context) (string, error) {
 		c.flight = f
 		c.mu.Unlock()
 		return c.lead(ctx, f)
+	}
+}
+
+// Invalidate drops the cached token if it is token, so that the next call
+// of [ClientCredentials.Token] obtains a new one. Call it when the API
+// answers 401 with error="invalid_token" for token (it was revoked, or the
+// API's view of it changed before its expiry); [Transport] does. A token
+// other than the cached one (a concurrent caller has already replaced it)
+// leaves the cache as it is.
+func (c *ClientCredentials) Invalidate(token string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(c.token)) == 1 {
+		c.token, c.refreshAt = "", time.Time{}
 	}
 }
 
