@@ -74,6 +74,10 @@ const (
 	maxTokenResponse = 1 << 20
 	// defaultExpiryMargin is how long before its expiry a token is replaced.
 	defaultExpiryMargin = time.Minute
+	// defaultTokenLifetime is the lifetime assumed for a token whose answer
+	// has no expires_in (RFC 6749 §5.1 makes it optional): short, so that a
+	// token the server meant to live briefly is not used for long.
+	defaultTokenLifetime = 5 * time.Minute
 	// assertionLifetime is the exp of a client assertion after its iat:
 	// short, as RFC 7523 §3 and Auth0 (at most five minutes) ask.
 	assertionLifetime = time.Minute
@@ -220,9 +224,12 @@ func WithExpiryMargin(d time.Duration) ClientCredentialsOption {
 // steals it.
 //
 // A token is cached until shortly before it expires (expires_in, less the
-// margin of [WithExpiryMargin]); one without expires_in is not cached. When
-// the clock steps backwards past the time a token was obtained, it is
-// replaced.
+// margin of [WithExpiryMargin]). An answer without expires_in (RFC 6749
+// §5.1 makes it optional) is taken to live five minutes, so with the
+// default margin it is cached for four; one with expires_in 0 is not
+// cached. When the clock steps backwards past the time a token was
+// obtained, it is replaced. [ClientCredentials.Invalidate] drops a token
+// the API refused.
 //
 // A ClientCredentials is safe for concurrent use: while one token request
 // is under way, other callers wait for its result (each as long as its own
@@ -416,8 +423,11 @@ func (c *ClientCredentials) obtain(ctx context.Context) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.token, c.obtained, c.refreshAt = t.accessToken, sent, time.Time{}
-	if t.expiresIn > 0 {
-		life := time.Duration(t.expiresIn) * time.Second
+	if t.expiresIn != 0 {
+		life := defaultTokenLifetime
+		if t.expiresIn > 0 {
+			life = time.Duration(t.expiresIn) * time.Second
+		}
 		c.refreshAt = sent.Add(life - min(c.margin, life/2))
 	}
 	return t.accessToken, nil
@@ -536,15 +546,15 @@ func (c *ClientCredentials) assertion() (string, error) {
 type tokenResponse struct {
 	accessToken string
 	tokenType   string
-	expiresIn   int64 // seconds; 0 when absent
+	expiresIn   int64 // seconds; -1 when absent
 }
 
 // parseTokenResponse reads an RFC 6749 §5.1 answer with exact member
 // names: access_token and token_type strings are required, expires_in is a
-// number of seconds if present. Unknown members are ignored, duplicates of
+// number of seconds if present (-1 when absent). Unknown members are ignored, duplicates of
 // known ones refused.
 func parseTokenResponse(body []byte) (tokenResponse, error) {
-	var t tokenResponse
+	t := tokenResponse{expiresIn: -1}
 	var seen [3]bool
 	err := jsonobj.Members(body, func(name string, v []byte) error {
 		var ok bool
