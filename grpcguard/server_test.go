@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
@@ -396,8 +397,27 @@ func TestConcurrentReplay(t *testing.T) {
 	assert.Equal(t, map[codes.Code]int{codes.OK: 1, codes.Unauthenticated: 99}, counts)
 }
 
-// TestDerivedHTU: without TLS the derived base URL is http://, and a public
-// URL replaces the derived one.
+// TestDerivedHTU: without a public URL, a call over a plaintext connection
+// has the htu http://<authority><method>; a proof made for https:// (as if
+// the connection were TLS) is refused. TestPublicURL covers TLS with a
+// public URL, TestOutcomes TLS without one.
+func TestDerivedHTU(t *testing.T) {
+	e := newEnv(t, envConfig{plaintext: true})
+	alice := newSigner(t)
+	bound := e.mint(t, oauthtest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
+	cc, err := grpc.NewClient(e.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { cc.Close() })
+	conn := testpb.NewTestServiceClient(cc)
+	a := call(t, conn, false, "authorization", "DPoP "+bound, "dpop", proof(t, alice, "http://"+e.addr+unaryMethod, bound, ""))
+	require.Equal(t, codes.OK, a.code, a.msg)
+	assert.Equal(t, "alice", a.subject)
+	a = call(t, conn, false, "authorization", "DPoP "+bound, "dpop", proof(t, alice, e.htu(unaryMethod), bound, ""))
+	require.Equal(t, codes.Unauthenticated, a.code, a.msg)
+	assert.Equal(t, "invalid_dpop_proof", challenge(a.md, "DPoP", "error"))
+}
+
+// TestPublicURL: a public URL replaces the derived base URL.
 func TestPublicURL(t *testing.T) {
 	e := newEnv(t, envConfig{grpc: []grpcguard.Option{grpcguard.WithPublicURL("https://api.example.com")}})
 	alice := newSigner(t)
