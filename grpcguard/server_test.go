@@ -3,7 +3,9 @@ package grpcguard_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"sync"
@@ -363,6 +365,47 @@ func TestForwardedCertificate(t *testing.T) {
 			for _, stream := range []bool{false, true} {
 				a := call(t, e.dial(t, tt.conn), stream, append([]string{"authorization", "Bearer " + tok}, tt.md...)...)
 				require.Equal(t, tt.code, a.code, a.msg)
+			}
+		})
+	}
+}
+
+// TestForwardedCertificateHashOnly: an Envoy proxy forwards, by default,
+// only the certificate's Hash in x-forwarded-client-cert. The thumbprint
+// is all a certificate-bound token needs, so a call through a trusted
+// proxy is bound by it, as an HTTP request is; a Hash of another
+// certificate, or one from an untrusted peer, is not.
+func TestForwardedCertificateHashOnly(t *testing.T) {
+	bob, other := selfSigned(t, "bob", false), selfSigned(t, "other", false)
+	xfcc := func(c tls.Certificate) string {
+		sum := sha256.Sum256(c.Leaf.Raw)
+		return `By=spiffe://example.org/api;Hash=` + hex.EncodeToString(sum[:]) + `;Subject="CN=x"`
+	}
+	for _, tt := range []struct {
+		name    string
+		trusted string
+		md      []string
+		code    codes.Code
+	}{
+		{"trusted proxy forwards the right hash", "127.0.0.0/8", []string{"x-forwarded-client-cert", xfcc(bob)}, codes.OK},
+		{"trusted proxy forwards another hash", "127.0.0.0/8", []string{"x-forwarded-client-cert", xfcc(other)}, codes.Unauthenticated},
+		{"trusted proxy forwards a malformed hash", "127.0.0.0/8", []string{"x-forwarded-client-cert", "Hash=00ff"}, codes.Unauthenticated},
+		{"untrusted peer forwards the right hash", "10.0.0.0/8", []string{"x-forwarded-client-cert", xfcc(bob)}, codes.Unauthenticated},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src, err := mtls.NewSource(
+				mtls.WithForwardedHeader("X-Forwarded-Client-Cert", mtls.XFCC),
+				mtls.WithTrustedProxies(mustPrefix(t, tt.trusted)),
+			)
+			require.NoError(t, err)
+			e := newEnv(t, envConfig{grpc: []grpcguard.Option{grpcguard.WithCertificateSource(src)}})
+			tok := e.mint(t, oauthtest.Token{Subject: "bob", Scope: "read:things", X5TS256: mtls.Thumbprint(bob.Leaf)})
+			for _, stream := range []bool{false, true} {
+				a := call(t, e.dial(t, nil), stream, append([]string{"authorization", "Bearer " + tok}, tt.md...)...)
+				require.Equal(t, tt.code, a.code, a.msg)
+				if tt.code == codes.OK {
+					assert.Equal(t, "bob", a.subject)
+				}
 			}
 		})
 	}

@@ -151,6 +151,13 @@ type Request struct {
 	// Certificate is the client certificate of the connection (or the one
 	// a trusted proxy forwarded), if any.
 	Certificate *x509.Certificate
+	// CertificateThumbprint, used only when Certificate is nil, is the
+	// client certificate's RFC 8705 x5t#S256 thumbprint when only that is
+	// known: a trusted proxy forwarded just the certificate's hash (Envoy's
+	// XFCC Hash; [mtls.Source.Thumbprint] reads it). It is all a
+	// certificate-bound token is compared with. Set it only from what a
+	// trusted proxy asserts, never from anything the client sends.
+	CertificateThumbprint string
 }
 
 // Token is an access token verified for one request.
@@ -210,6 +217,9 @@ func (in *input) certThumbprint() (string, error) {
 		return in.certs.Thumbprint(in.r)
 	}
 	if in.req.Certificate == nil {
+		if in.req.CertificateThumbprint != "" {
+			return in.req.CertificateThumbprint, nil
+		}
 		return "", mtls.ErrNoCertificate
 	}
 	return mtls.Thumbprint(in.req.Certificate), nil
