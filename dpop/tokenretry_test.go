@@ -210,3 +210,30 @@ func TestTransportNoTokenRetry(t *testing.T) {
 	tokens, _ := a.sent()
 	assert.Equal(t, []string{"tok-1", "static"}, tokens)
 }
+
+// TestTransportConcurrentRefusalsRefreshOnce: many requests refused with
+// the same token drop it once and share one fresh token: a report about a
+// token already replaced leaves the new one in place.
+func TestTransportConcurrentRefusalsRefreshOnce(t *testing.T) {
+	t.Parallel()
+	ep := &tokenEndpoint{}
+	src := newTokenSource(t, ep)
+	_, err := src.Token(context.Background())
+	require.NoError(t, err)
+	a := &api{refused: map[string]bool{"tok-1": true}}
+	srv := httptest.NewServer(a)
+	t.Cleanup(srv.Close)
+	client := &http.Client{Transport: &dpop.Transport{Signer: newDPoPSigner(t), Source: src}}
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			resp, err := client.Get(srv.URL + "/r")
+			if assert.NoError(t, err) {
+				resp.Body.Close()
+				assert.Equal(t, http.StatusOK, resp.StatusCode)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int64(2), ep.issued.Load(), "one refresh for all")
+}
