@@ -80,7 +80,7 @@ func TestHMACNoncesRotation(t *testing.T) {
 }
 
 // TestHMACNoncesEmptySecretIsAbsent: a fleet fills a fixed list of secrets
-// from its configuration (README "Running a fleet"), and outside a rotation
+// from its configuration (docs/fleet.md), and outside a rotation
 // the second one is empty. That must mean "no second secret", not a
 // configuration error and never an empty HMAC key.
 func TestHMACNoncesEmptySecretIsAbsent(t *testing.T) {

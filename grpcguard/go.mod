@@ -3,7 +3,7 @@ module github.com/senderbound/senderbound/grpcguard
 go 1.26.0
 
 require (
-	github.com/senderbound/senderbound v0.0.0-00010101000000-000000000000
+	github.com/senderbound/senderbound v0.1.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
 	google.golang.org/grpc v1.85.0
@@ -11,6 +11,7 @@ require (
 
 require (
 	github.com/MicahParks/jwkset v0.11.4 // indirect
+	github.com/MicahParks/keyfunc/v3 v3.9.2 // indirect
 	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect

@@ -41,17 +41,24 @@ func (k *Keys) discover(ctx context.Context, issuer string) (string, error) {
 		return "", err
 	}
 	var errs []error
+	permanent := true // every URL answered for good
 	for _, u := range urls {
 		jwksURI, err := k.fetchMetadata(ctx, u, issuer)
 		if err == nil {
 			return jwksURI, nil
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", u, err))
+		permanent = permanent && permanentAnswer(err)
 		if ctx.Err() != nil {
+			permanent = false
 			break
 		}
 	}
-	return "", fmt.Errorf("%w: %w", ErrDiscovery, errors.Join(errs...))
+	err = fmt.Errorf("%w: %w", ErrDiscovery, errors.Join(errs...))
+	if permanent {
+		return "", &permanentError{err: err, fix: fixFor(err, true)}
+	}
+	return "", err
 }
 
 func (k *Keys) fetchMetadata(ctx context.Context, metadataURL, issuer string) (string, error) {
@@ -66,7 +73,7 @@ func (k *Keys) fetchMetadata(ctx context.Context, metadataURL, issuer string) (s
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("status %d", resp.StatusCode)
+		return "", &statusError{code: resp.StatusCode}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, k.maxBody+1)) // the transport enforces the cap too
 	if err != nil {
@@ -87,6 +94,8 @@ type mismatchError struct {
 func (e *mismatchError) Error() string {
 	return fmt.Sprintf("metadata issuer %q does not equal the configured issuer %q", e.metadata, e.configured)
 }
+
+func (e *mismatchError) Unwrap() error { return ErrIssuerMismatch }
 
 // clip bounds a value the issuer chose before it goes into errors and logs.
 func clip(s string) string {

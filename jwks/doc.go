@@ -18,6 +18,17 @@
 // says which have none and why; [Keys.Status] is a snapshot per issuer for
 // health endpoints.
 //
+// A failure that retrying will not fix ([ErrPermanent]: the discovered
+// metadata names another issuer, such as the configured issuer without its
+// trailing slash; a 404 or other client error from a discovery or JWKS
+// URL; a plaintext URL refused; a body that is not a JWK Set) ends
+// Ready's wait at once, with the reason and the fix; connection errors,
+// timeouts, 5xx and 429 keep it waiting. Either way the issuer is retried
+// in the background once per rate-limit window and recovers on the first
+// load that succeeds, so an operator can fix the issuer without a restart.
+// Until then its tokens are refused with [ErrUnavailable] (503, never 401),
+// and so are tokens naming the issuer its metadata named instead.
+//
 // # keyfunc and jwkset
 //
 // Each issuer has its own [github.com/MicahParks/keyfunc/v3] Keyfunc, never
@@ -36,8 +47,13 @@
 // answered from an immutable per-issuer index, swapped atomically after each
 // successful load, without locks, scans or allocation (a keyfunc call costs
 // a JWK copy and several allocations); the key must fit the token's alg;
-// a set that is empty, too large or has no usable signing key is refused
-// and the last good keys kept; fetches have a timeout and a body size
+// a JWK whose "key_ops" lacks "verify" never verifies; a JWK that
+// publishes private members, or whose "use" and "key_ops" contradict each
+// other, is skipped with a warning and a status entry (a published
+// private key must stop verifying at once, which refusing its whole set
+// and keeping the last good keys would not do); a set that is empty, too
+// large or has no usable signing key is refused and the last good keys
+// kept; fetches have a timeout and a body size
 // limit; and the periodic refresh is a goroutine of this package, stopped
 // and waited for by Close (jwkset's own refresh goroutine cannot be waited
 // for, so it is not started).

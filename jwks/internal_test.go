@@ -234,19 +234,25 @@ func FuzzParseMetadata(f *testing.F) {
 	})
 }
 
-// FuzzJWKS runs untrusted JWKS bodies through jwkset (as a refresh does) into
-// an index: every key the index hands out fits the algorithm asked for.
+// FuzzJWKS runs untrusted JWKS bodies through the private-key filter and
+// jwkset (as a refresh does) into an index: every key the index hands out
+// fits the algorithm asked for, no key held publishes private members or
+// contradicts its use, and the filtered body jwkset reads holds no private
+// member however its JSON is spelled.
 func FuzzJWKS(f *testing.F) {
 	f.Add(testJWKS(f))
 	f.Add([]byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"a"}]}`))
 	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","kid":"a","x":"AA","y":"AA"}]}`))
 	f.Add([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`))
 	f.Add([]byte(`{"keys":null}`))
+	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","kid":"a","x":"AA","y":"AA","D":"AA"}]}`))
+	f.Add([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"AA"}]} {"keys":[]}`))
+	f.Add([]byte(`{"keys":[{"kty":"RSA","kid":"a","n":"AQAB","e":"AQAB","use":"sig","key_ops":["encrypt"]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		client := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
-			return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(bytes.NewReader(body))}, nil
-		})}
 		store := newIndexStore(100)
+		client := &http.Client{Transport: privateKeyFilter{store: store, base: roundTripFunc(func(*http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(bytes.NewReader(body))}, nil
+		})}}
 		_, err := jwkset.NewStorageFromHTTP("https://issuer.example/jwks", jwkset.HTTPClientStorageOptions{
 			Client: client, Ctx: context.Background(), Storage: store})
 		idx := store.idx.Load()
@@ -255,7 +261,17 @@ func FuzzJWKS(f *testing.F) {
 			return
 		}
 		require.NotNil(t, idx)
+		kept, _ := dropPrivateKeys(body)
+		var set jwkset.JWKSMarshal
+		if json.NewDecoder(bytes.NewReader(kept)).Decode(&set) == nil {
+			for _, m := range set.Keys {
+				require.Empty(t, privateMembers(m))
+			}
+		}
 		for _, es := range idx.keys {
+			for _, e := range es {
+				require.NoError(t, neverUsed(e.jwk))
+			}
 			for i, alg := range algs {
 				key, err := es.pick(alg, i)
 				if err == nil {

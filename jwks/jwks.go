@@ -31,8 +31,8 @@ var (
 	// refreshes are rate limited), has no key with the token's kid.
 	ErrKeyNotFound = errors.New("jwks: no key with this key ID")
 	// ErrKeyMismatch: the key exists but does not fit the token's alg (wrong
-	// type or size, a different JWK "alg", a "use" other than "sig"), or alg
-	// is not an asymmetric algorithm.
+	// type or size, a different JWK "alg", a "use" other than "sig", a
+	// "key_ops" without "verify"), or alg is not an asymmetric algorithm.
 	ErrKeyMismatch = errors.New("jwks: key does not fit the algorithm")
 	// ErrUnavailable: no key set was ever loaded for this issuer (issuer down,
 	// slow or answering garbage since start); fail closed.
@@ -46,6 +46,30 @@ var (
 	// ErrPlaintext: an http URL on a host that is not loopback, without
 	// [WithInsecurePlaintextHTTP].
 	ErrPlaintext = errors.New("jwks: plaintext http refused (not a loopback host)")
+	// ErrPermanent marks a failed load that retrying will not fix: the
+	// discovered metadata names another issuer ([ErrIssuerMismatch]) or is
+	// unusable, a discovery or JWKS URL answers a client error
+	// ([ErrHTTPStatus]: 4xx other than 408, 425 and 429), a plaintext URL
+	// was refused ([ErrPlaintext]), or the body is not a usable JWK Set
+	// ([ErrKeySet]). Its text says what to fix. [Keys.Ready] returns at
+	// once on it instead of waiting for its deadline; the issuer is still
+	// retried in the background at the usual pace (once per rate-limit
+	// window without keys), so it recovers on its own once the issuer or
+	// the network is fixed. Transient faults (connection refused, timeouts,
+	// TLS handshake failures, 5xx, 429) are not permanent.
+	ErrPermanent = errors.New("jwks: permanent failure")
+	// ErrIssuerMismatch: the discovered metadata names another issuer than
+	// the configured one (RFC 8414 §3.3), typically the same one with a
+	// trailing slash. Wrapped in [ErrDiscovery]. Tokens naming the issuer
+	// that the metadata names are refused with [ErrUnavailable] while it
+	// lasts, not [ErrUnknownIssuer]: the configuration is at fault, not the
+	// token.
+	ErrIssuerMismatch = errors.New("jwks: metadata names another issuer")
+	// ErrHTTPStatus: a discovery or JWKS URL answered an error status.
+	ErrHTTPStatus = errors.New("jwks: HTTP error status")
+	// ErrKeySet: the JWKS URL's body is not a usable JWK Set (not JSON, a
+	// JWK that does not decode, too many keys, or no usable signing key).
+	ErrKeySet = errors.New("jwks: not a usable JWK Set")
 )
 
 var (
@@ -102,6 +126,7 @@ type issuerKeys struct {
 	issuer   string
 	resolved string // for resolved issuers: what the resolver answered
 	store    *indexStore
+	client   *http.Client // Keys.client, dropping published private keys (privateKeyFilter)
 	// limiter is keyfunc's RefreshUnknownKID for this issuer; its one token
 	// per window also paces the retries of a failed load.
 	limiter *rate.Limiter
@@ -325,9 +350,13 @@ func checkIssuerScheme(issuer string, plaintext bool) error {
 }
 
 func (k *Keys) newIssuerKeys(issuer, jwksURL string) *issuerKeys {
+	store := newIndexStore(k.maxKeys)
+	client := *k.client
+	client.Transport = privateKeyFilter{base: k.client.Transport, store: store}
 	return &issuerKeys{
 		issuer:  issuer,
-		store:   newIndexStore(k.maxKeys),
+		store:   store,
+		client:  &client,
 		limiter: rate.NewLimiter(rate.Every(k.rateEvery), 1),
 		sem:     make(chan struct{}, 1),
 		jwksURL: jwksURL,
@@ -342,9 +371,10 @@ func (k *Keys) Issuers() []string {
 // Close stops all background refreshes and the loads that requests
 // started, and waits for them to end: once it returns, nothing is fetched,
 // logged or reported to the observer. Key keeps answering from the keys
-// already loaded, but never loads again. Close also closes the idle
-// connections of the HTTP client. Close is idempotent and always returns
-// nil.
+// of the issuers configured or held, but never loads again, and calls no
+// resolver: an issuer not held (an evicted one included) is unavailable.
+// Close also closes the idle connections of the HTTP client. Close is
+// idempotent and always returns nil.
 func (k *Keys) Close() error {
 	k.closeOnce.Do(func() {
 		k.mu.Lock()
@@ -368,8 +398,12 @@ func (k *Keys) Close() error {
 // ends: the refresh itself goes on). An issuer whose keys failed to load
 // answers [ErrUnavailable] at once until its next permitted
 // retry. The key must fit alg ([jose.KeyFits]; "Ed25519" as "EdDSA") and
-// the JWK's "alg" when it has one; a JWK whose "use" is not "sig" is never
-// used; of several keys sharing the kid, the one that fits is used. Nothing
+// the JWK's "alg" when it has one; a JWK whose "use" is not "sig", or
+// whose "key_ops" does not hold "verify", never verifies; of several keys
+// sharing the kid, the one that fits is used. A JWK that publishes private
+// members ("d", the RSA CRT values, "oth", "k"), or whose "use" and
+// "key_ops" contradict each other, is skipped when its set loads: it is
+// not held, is logged, and is listed in [IssuerStatus.Skipped]. Nothing
 // named by the token itself (jku, x5u) is fetched. An empty kid matches only
 // a JWK without "kid".
 //
@@ -383,6 +417,9 @@ func (k *Keys) Key(ctx context.Context, issuer, kid, alg string) (crypto.PublicK
 	}
 	ik, runCtx, err := k.issuerKeys(ctx, issuer)
 	if err != nil {
+		if cause := k.misnamed(issuer); cause != nil && errors.Is(err, ErrUnknownIssuer) {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, cause)
+		}
 		return nil, err
 	}
 	if idx := ik.store.idx.Load(); idx != nil {
@@ -401,6 +438,29 @@ func (k *Keys) Key(ctx context.Context, issuer, kid, alg string) (crypto.PublicK
 		return es.pick(alg, bit)
 	}
 	return nil, ErrKeyNotFound
+}
+
+// misnamed returns the last load error of a static issuer whose discovery
+// answered metadata naming issuer instead (the configured issuer lacks the
+// trailing slash, say), or nil. A token naming that issuer comes from the
+// configured authorization server, which this configuration cannot verify:
+// the server is at fault, not the token. Static issuers are few; the scan
+// happens only for issuers that are otherwise unknown.
+func (k *Keys) misnamed(issuer string) error {
+	if issuer == "" {
+		return nil
+	}
+	for _, iss := range k.order {
+		ik := k.static[iss]
+		ik.mu.Lock()
+		err := ik.lastErr
+		ik.mu.Unlock()
+		var mm *mismatchError
+		if errors.As(err, &mm) && mm.metadata == issuer {
+			return err
+		}
+	}
+	return nil
 }
 
 // unavailable is ErrUnavailable with the reason of the last failed load.
@@ -566,7 +626,11 @@ func (k *Keys) issuerKeys(ctx context.Context, issuer string) (*issuerKeys, cont
 		k.mu.Unlock()
 		return ik, runCtx, nil
 	}
+	closed := k.closed
 	k.mu.Unlock()
+	if closed { // nothing new is resolved or held after Close
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, errClosed)
+	}
 
 	jwksURL, err := k.resolve(ctx, issuer)
 	if err != nil {
@@ -640,24 +704,30 @@ func (k *Keys) loop(ctx context.Context, ik *issuerKeys) {
 			return
 		case <-t.C:
 		}
-		reason := "periodic"
-		if ik.store.idx.Load() == nil {
-			reason = "retry"
-		}
 		select {
 		case ik.sem <- struct{}{}:
-			// Background loads of resolved issuers count against the
-			// global cap too: tenant churn must not turn into fetches.
-			if k.capAllows(ik) {
-				_ = k.load(ctx, ik, reason)
-			} else if ik.store.idx.Load() == nil {
-				ik.setErr(k.now(), errFetchCap)
-			}
+			k.backgroundLoad(ctx, ik)
 			<-ik.sem
 		case <-ctx.Done():
 			return
 		}
 		t.Reset(k.nextDelay(ik))
+	}
+}
+
+// backgroundLoad is one load of loop: a periodic refresh, or the retry of
+// an issuer without keys. Background loads of resolved issuers count
+// against the global cap too: tenant churn must not turn into fetches.
+// Callers hold ik.sem.
+func (k *Keys) backgroundLoad(ctx context.Context, ik *issuerKeys) {
+	reason := "periodic"
+	if ik.store.idx.Load() == nil {
+		reason = "retry"
+	}
+	if k.capAllows(ik) {
+		_ = k.load(ctx, ik, reason)
+	} else if ik.store.idx.Load() == nil {
+		ik.setErr(k.now(), errFetchCap)
 	}
 }
 
@@ -721,14 +791,14 @@ func (k *Keys) fetch(ctx context.Context, ik *issuerKeys) error {
 	// no goroutine (whose end could not be waited for); it returns an error
 	// (and leaves the store alone) when the fetch or any JWK fails.
 	s, err := jwkset.NewStorageFromHTTP(ik.jwksURL, jwkset.HTTPClientStorageOptions{
-		Client:              k.client,
+		Client:              ik.client,
 		Ctx:                 ctx,
 		HTTPTimeout:         k.timeout,
 		Storage:             ik.store,
-		RefreshErrorHandler: func(_ context.Context, err error) { ik.kfErr = err }, // under ik.sem
+		RefreshErrorHandler: func(_ context.Context, err error) { ik.kfErr = jwksError(err) }, // under ik.sem
 	})
 	if err != nil {
-		return err
+		return jwksError(err)
 	}
 	if ik.kf != nil {
 		return nil
@@ -767,6 +837,9 @@ func (k *Keys) record(ctx context.Context, ik *issuerKeys, reason string, start 
 	}
 	if err != nil {
 		k.logFailure(ctx, ik, reason, err, idx != nil)
+	} else if len(idx.skipped) > 0 {
+		k.log.LogAttrs(ctx, slog.LevelWarn, "jwks: key set has keys that are never used; fix the issuer's JWKS",
+			slog.String("issuer", ik.issuer), slog.String("reason", reason), slog.Any("skipped", idx.skipped))
 	}
 	if o := k.observer; o != nil && o.Refresh != nil {
 		o.Refresh(ctx, observe.Refresh{Issuer: ik.issuer, Start: now.Add(-d), Duration: d, Keys: keys, Err: err})
@@ -788,10 +861,19 @@ func (k *Keys) logFailure(ctx context.Context, ik *issuerKeys, reason string, er
 	if haveKeys {
 		msg = "jwks: refreshing key set failed; keeping the last good keys"
 	}
-	attrs := []slog.Attr{slog.String("issuer", ik.issuer), slog.String("reason", reason), slog.Any("error", err)}
+	attrs := []slog.Attr{slog.String("issuer", ik.issuer), slog.String("reason", reason)}
+	var pe *permanentError
+	if errors.As(err, &pe) {
+		attrs = append(attrs, slog.Any("error", pe.err), slog.Bool("permanent", true), slog.String("fix", pe.fix))
+	} else {
+		attrs = append(attrs, slog.Any("error", err))
+	}
 	var mm *mismatchError
 	if errors.As(err, &mm) {
-		attrs = append(attrs, slog.String("metadata_issuer", mm.metadata), slog.String("fix", mm.fix()))
+		attrs = append(attrs, slog.String("metadata_issuer", mm.metadata))
+		if pe == nil {
+			attrs = append(attrs, slog.String("fix", mm.fix()))
+		}
 	}
 	k.log.LogAttrs(ctx, slog.LevelWarn, msg, attrs...)
 }

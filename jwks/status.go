@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -22,11 +23,18 @@ type IssuerStatus struct {
 	LastAttempt time.Time
 	// LastError is the error of the last attempt; nil if it succeeded.
 	LastError error
+	// Skipped lists the keys of the held set that are never used, each
+	// with its kid and why: it publishes private key members, or its "use"
+	// and "key_ops" contradict each other (a set left with no usable key
+	// is refused, and LastError names them). Any entry is the issuer's
+	// misconfiguration, worth an alert: a published private key lets
+	// anyone who reads the JWKS sign tokens.
+	Skipped []string
 }
 
 // MarshalJSON writes the status as an object with the members issuer, keys,
 // last_refresh and last_attempt (RFC 3339, omitted when zero) and
-// last_error (omitted when nil).
+// last_error (omitted when nil), and skipped (omitted when empty).
 func (s IssuerStatus) MarshalJSON() ([]byte, error) {
 	type out struct {
 		Issuer      string     `json:"issuer"`
@@ -34,8 +42,9 @@ func (s IssuerStatus) MarshalJSON() ([]byte, error) {
 		LastRefresh *time.Time `json:"last_refresh,omitempty"`
 		LastAttempt *time.Time `json:"last_attempt,omitempty"`
 		LastError   string     `json:"last_error,omitempty"`
+		Skipped     []string   `json:"skipped,omitempty"`
 	}
-	o := out{Issuer: s.Issuer, Keys: s.Keys}
+	o := out{Issuer: s.Issuer, Keys: s.Keys, Skipped: s.Skipped}
 	if !s.LastRefresh.IsZero() {
 		o.LastRefresh = &s.LastRefresh
 	}
@@ -51,7 +60,7 @@ func (s IssuerStatus) MarshalJSON() ([]byte, error) {
 func (ik *issuerKeys) status() IssuerStatus {
 	s := IssuerStatus{Issuer: ik.issuer}
 	if idx := ik.store.idx.Load(); idx != nil {
-		s.Keys = idx.usable
+		s.Keys, s.Skipped = idx.usable, slices.Clone(idx.skipped)
 	}
 	ik.mu.Lock()
 	s.LastRefresh, s.LastAttempt, s.LastError = ik.lastSuccess, ik.lastAttempt, ik.lastErr
@@ -83,19 +92,28 @@ func (k *Keys) Status() []IssuerStatus {
 }
 
 // Ready waits until every statically configured issuer has keys, or ctx
-// ends. It returns nil when all have keys; otherwise ctx's error joined
-// with one error per issuer without keys, wrapping [ErrNotReady] and the
-// reason of its last failed load. Issuers found through [WithResolver] are
-// loaded on first use and never make Keys unready. Ready itself fetches
-// nothing: failed issuers are retried once per rate-limit window.
+// ends, or an issuer without keys failed for a reason that retrying will
+// not fix ([ErrPermanent]: the metadata names another issuer, a 404, a
+// refused plaintext URL, a body that is not a JWK Set). It returns nil when
+// all have keys; otherwise one error per issuer without keys, wrapping
+// [ErrNotReady] and the reason of its last failed load (with the fix, when
+// permanent), joined with ctx's error if ctx ended. Transient faults
+// (connection refused, timeouts, 5xx) keep it waiting. Issuers found
+// through [WithResolver] are loaded on first use and never make Keys
+// unready. Ready itself fetches nothing: issuers without keys are retried
+// once per rate-limit window, permanent failures included, so a later
+// Ready succeeds once the issuer is fixed.
 func (k *Keys) Ready(ctx context.Context) error {
 	for {
 		k.mu.Lock()
 		changed := k.changed
 		k.mu.Unlock()
-		missing := k.notReady()
+		missing, permanent := k.notReady()
 		if missing == nil {
 			return nil
+		}
+		if permanent {
+			return missing
 		}
 		select {
 		case <-ctx.Done():
@@ -105,8 +123,9 @@ func (k *Keys) Ready(ctx context.Context) error {
 	}
 }
 
-// notReady reports the static issuers without keys, or nil.
-func (k *Keys) notReady() error {
+// notReady reports the static issuers without keys, or nil, and whether
+// one of them failed permanently.
+func (k *Keys) notReady() (missing error, permanent bool) {
 	var errs []error
 	for _, iss := range k.order {
 		s := k.static[iss].status()
@@ -114,9 +133,10 @@ func (k *Keys) notReady() error {
 		case s.Keys > 0:
 		case s.LastError != nil:
 			errs = append(errs, fmt.Errorf("%w: %s: %w", ErrNotReady, iss, s.LastError))
+			permanent = permanent || errors.Is(s.LastError, ErrPermanent)
 		default:
 			errs = append(errs, fmt.Errorf("%w: %s: not loaded yet", ErrNotReady, iss))
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(errs...), permanent
 }

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -68,17 +69,20 @@ func sameAlg(jwkAlg, alg string) bool {
 
 // entry is one JWK, prepared for the request path.
 type entry struct {
-	pub  crypto.PublicKey
-	alg  string // the JWK's "alg", may be empty
-	sig  bool   // "use" is "sig" or absent
-	fits uint16 // bit i: keyFits(algs[i], pub) == nil
-	jwk  jwkset.JWK
+	pub crypto.PublicKey
+	alg string // the JWK's "alg", may be empty
+	sig bool   // it may verify: refusal is nil
+	// refusal is why the key may not verify ("use" not "sig", key_ops
+	// without "verify"), nil if it may.
+	refusal error
+	fits    uint16 // bit i: keyFits(algs[i], pub) == nil
+	jwk     jwkset.JWK
 }
 
 // check applies the rules of Key to e and a token's alg.
 func (e *entry) check(alg string, bit int) (crypto.PublicKey, error) {
 	if !e.sig {
-		return nil, errUseNotSig
+		return nil, e.refusal
 	}
 	if e.alg != "" && !sameAlg(e.alg, alg) {
 		return nil, errAlgDiffers
@@ -111,8 +115,9 @@ func (e *entry) fitsAlg(alg string, bit int) bool {
 
 // index is an immutable view of one key set, by kid.
 type index struct {
-	keys   map[string]entries
-	usable int // keys with use "sig" that fit some algorithm
+	keys    map[string]entries
+	usable  int      // keys that may verify and fit some algorithm
+	skipped []string // the set's keys that are never used, and why
 }
 
 // indexStore is the jwkset.Storage that jwkset's HTTP client (under keyfunc)
@@ -128,6 +133,9 @@ type indexStore struct {
 	idx     atomic.Pointer[index] // nil until a set was loaded
 	loads   atomic.Uint64         // successful replacements
 	mu      sync.Mutex            // serialises KeyWrite and KeyDelete
+	// fetchSkipped holds the status lines of the keys privateKeyFilter
+	// dropped from the set being fetched, for the replacement that follows.
+	fetchSkipped atomic.Pointer[[]string]
 }
 
 var _ jwkset.Storage = (*indexStore)(nil)
@@ -136,13 +144,22 @@ func newIndexStore(maxKeys int) *indexStore {
 	return &indexStore{MemoryJWKSet: jwkset.NewMemoryStorage(), maxKeys: maxKeys}
 }
 
-// KeyReplaceAll implements jwkset.Storage.
+// KeyReplaceAll implements jwkset.Storage. Keys that are never used
+// (neverUsed) are skipped, not held.
 func (s *indexStore) KeyReplaceAll(ctx context.Context, given []jwkset.JWK) error {
-	idx, err := buildIndex(given, s.maxKeys)
+	var skipped []string
+	if p := s.fetchSkipped.Swap(nil); p != nil {
+		skipped = *p
+	}
+	return s.replace(ctx, given, skipped)
+}
+
+func (s *indexStore) replace(ctx context.Context, given []jwkset.JWK, skipped []string) error {
+	idx, kept, err := buildIndex(given, s.maxKeys, skipped)
 	if err != nil {
 		return err
 	}
-	if err := s.MemoryJWKSet.KeyReplaceAll(ctx, given); err != nil {
+	if err := s.MemoryJWKSet.KeyReplaceAll(ctx, kept); err != nil {
 		return err
 	}
 	s.idx.Store(idx)
@@ -170,7 +187,7 @@ func (s *indexStore) KeyWrite(ctx context.Context, jwk jwkset.JWK) error {
 	if err != nil {
 		return err
 	}
-	return s.KeyReplaceAll(ctx, append(all, jwk))
+	return s.replace(ctx, append(all, jwk), s.skipped())
 }
 
 // KeyDelete implements jwkset.Storage; the set without the kid's keys must
@@ -186,27 +203,39 @@ func (s *indexStore) KeyDelete(ctx context.Context, kid string) (bool, error) {
 	if len(kept) == len(all) {
 		return false, nil
 	}
-	if err := s.KeyReplaceAll(ctx, kept); err != nil {
+	if err := s.replace(ctx, kept, s.skipped()); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
-type publicKeyer interface{ Public() crypto.PublicKey }
-
-// buildIndex prepares keys for lookup, keeping every key of a kid.
-func buildIndex(keys []jwkset.JWK, maxKeys int) (*index, error) {
-	if len(keys) > maxKeys {
-		return nil, fmt.Errorf("%w: %d > %d", errTooManyKey, len(keys), maxKeys)
+// skipped is the status lines of the keys the held set skipped.
+func (s *indexStore) skipped() []string {
+	if idx := s.idx.Load(); idx != nil {
+		return idx.skipped
 	}
-	idx := &index{keys: make(map[string]entries, len(keys))}
+	return nil
+}
+
+// buildIndex prepares keys for lookup, keeping every key of a kid but
+// skipping those that are never used; skipped lists keys dropped earlier.
+// It returns the keys kept.
+func buildIndex(keys []jwkset.JWK, maxKeys int, skipped []string) (*index, []jwkset.JWK, error) {
+	if len(keys)+len(skipped) > maxKeys {
+		return nil, nil, fmt.Errorf("%w: %d > %d", errTooManyKey, len(keys)+len(skipped), maxKeys)
+	}
+	idx := &index{keys: make(map[string]entries, len(keys)), skipped: slices.Clone(skipped)}
+	kept := make([]jwkset.JWK, 0, len(keys))
 	for _, j := range keys {
 		m := j.Marshal()
-		pub := j.Key()
-		if p, ok := pub.(publicKeyer); ok { // a JWKS that (wrongly) publishes private keys
-			pub = p.Public()
+		if why := neverUsed(j); why != nil {
+			idx.skipped = append(idx.skipped, skipEntry(m.KID, why))
+			continue
 		}
-		e := &entry{pub: pub, alg: string(m.ALG), sig: m.USE == "" || m.USE == jwkset.UseSig, jwk: j}
+		kept = append(kept, j)
+		pub := j.Key()
+		refusal := verifyRefusal(m)
+		e := &entry{pub: pub, alg: string(m.ALG), sig: refusal == nil, refusal: refusal, jwk: j}
 		for i, a := range algs {
 			if keyFits(a, pub) == nil {
 				e.fits |= 1 << i
@@ -218,7 +247,10 @@ func buildIndex(keys []jwkset.JWK, maxKeys int) (*index, error) {
 		idx.keys[m.KID] = append(idx.keys[m.KID], e)
 	}
 	if idx.usable == 0 {
-		return nil, errNoKeys
+		if len(idx.skipped) > 0 {
+			return nil, nil, fmt.Errorf("%w; skipped: %s", errNoKeys, strings.Join(idx.skipped, "; "))
+		}
+		return nil, nil, errNoKeys
 	}
-	return idx, nil
+	return idx, kept, nil
 }

@@ -2,25 +2,42 @@
 // tokens, including sender-constrained ones: DPoP-bound tokens (RFC 9449)
 // and certificate-bound tokens (RFC 8705).
 //
-// A [Guard] is built once with [New] from a key source (usually
-// [github.com/senderbound/senderbound/jwks.Keys]) and options, and then
-// wraps handlers with [Guard.Handler], like the standard library's
-// http.CrossOriginProtection. [Guard.Check] does the same for one request
-// without wrapping, and [Guard.Verify] takes plain inputs so that other
-// transports can reuse the verification.
+// # Minimal wiring
 //
-// A DPoP proof names the URL its client addressed (htu), so a Guard that
-// accepts DPoP should be told the API's external URL:
+// Keys from the issuer, a [Guard], and handlers wrapped in [Guard.Handler]:
 //
+//	keys, err := jwks.New(ctx, jwks.WithIssuer("https://YOUR_TENANT.auth0.com/"))
+//	if err != nil {
+//		return err
+//	}
+//	defer keys.Close()
 //	guard, err := middleware.New(keys,
 //		middleware.WithAudience("https://api.example.com"),
-//		middleware.WithProofOfPossession(middleware.MechanismDPoP, true),
-//		middleware.WithPublicURL("https://api.example.com"))
+//		middleware.WithPublicURL("https://api.example.com"), // the URL clients call
+//		middleware.WithLogger(logger))                       // one line per rejection
+//	if err != nil {
+//		return err
+//	}
+//	mux.Handle("GET /api/me", guard.Handler(me))
+//	mux.Handle("GET /api/messages", guard.Handler(guard.RequireScopes("read:messages")(list)))
 //
-// Without [WithPublicURL] (or [WithTrustedProxies] behind a proxy), htu is
-// checked against the request's own Host header, and a proof made for
-// another deployment reached under the same host name is accepted; [New]
-// logs a warning then. See [ExampleWithProofOfPossession].
+// In a handler, [ClaimsFromContext] returns the verified claims, and
+// [TokenFromContext] also the binding that was proven. That accepts bearer
+// tokens, and DPoP- or certificate-bound tokens with their proofs;
+// [WithProofOfPossession] requires a binding. [Guard.Check] verifies one
+// request without wrapping, and [Guard.Verify] takes plain inputs so that
+// other transports (gRPC, gateways) reuse the verification.
+//
+// A DPoP proof names the URL its client addressed (htu), so a Guard that
+// accepts DPoP must be told the URL clients call with [WithPublicURL] (or
+// [WithTrustedProxies] behind a proxy). If it differs, DPoP requests fail
+// with 401 invalid_dpop_proof, and the [WithLogger] line shows the URL the
+// server compared (computed_htu). Without either option, htu is checked
+// against the request's own Host header, and a proof made for another
+// deployment reached under the same host name is accepted; [New] logs a
+// warning then. See the package Example and ExampleWithProofOfPossession.
+//
+// The rest of this documentation walks through what happens inside.
 //
 // # One request
 //

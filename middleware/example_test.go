@@ -252,21 +252,32 @@ func ExampleWithProofOfPossession() {
 // the external URL that DPoP proofs name. Requests from any other address
 // have those headers ignored.
 func ExampleWithCertificateSource() {
+	iss, _ := oauthtest.NewIssuer() // test-only issuer
+	defer iss.Close()
+	keys, err := jwks.New(context.Background(), jwks.WithIssuer(iss.Issuer()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer keys.Close()
+
 	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	certs, err := mtls.NewSource(
-		mtls.WithForwardedHeader("X-Client-Cert", mtls.EscapedPEM),
+		mtls.WithForwardedHeader("X-Client-Cert", mtls.EscapedPEM), // nginx: $ssl_client_escaped_cert
 		mtls.WithTrustedProxies(proxies...),
 	)
 	if err != nil {
 		log.Fatal(err)
 	}
-	iss, guard, done := exampleGuard(
+	guard, err := middleware.New(keys,
+		middleware.WithAudience("https://api.example.com"),
 		middleware.WithProofOfPossession(middleware.MechanismMTLS, true),
 		middleware.WithCertificateSource(certs),
 		middleware.WithTrustedProxies(proxies...),
 		middleware.WithPublicURL("https://api.example.com"),
 	)
-	defer done()
+	if err != nil {
+		log.Fatal(err)
+	}
 	api := guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 
 	clientCert := exampleClientCert() // the certificate the client showed the proxy
@@ -327,20 +338,21 @@ func ExampleWithDecryptionKeys() {
 		log.Fatal(err)
 	}
 	defer keys.Close()
-	_, err = middleware.New(keys,
+	guard, err := middleware.New(keys,
 		middleware.WithAudience("https://api.example.com"),
 		middleware.WithDecryptionKeys(map[string]*rsa.PrivateKey{"enc-2025": key}),
 	)
 	if err != nil {
 		log.Fatal(err)
 	}
+	http.Handle("/api/", guard.Handler(http.NotFoundHandler()))
 }
 
 // Guard.Handler and the wrappers of Guard.RequireScopes have the shape
 // func(http.Handler) http.Handler that routers take as middleware: chi's
 // r.Use and r.With, gorilla/mux's r.Use, echo.WrapMiddleware. For gin,
 // wrap the guard in a gin.HandlerFunc that calls c.Next() from the inner
-// handler (see the README). Claims are read from the request context as
+// handler (see docs/routers.md). Claims are read from the request context as
 // usual.
 func Example_routers() {
 	iss, guard, done := exampleGuard()

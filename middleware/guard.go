@@ -191,9 +191,11 @@ type input struct {
 	scheme, token, proof, method string
 	// issuer and kid are the token's claims, for logs, once decoded, and
 	// clientID once the signature verified; knownIssuer and knownKey say
-	// whether the key source knew them (so they are bounded, for events).
+	// whether the key source knew them (so they are bounded, for events);
+	// undecidedIssuer that it could not tell whether it trusts the issuer.
 	issuer, kid, clientID string
 	knownIssuer, knownKey bool
+	undecidedIssuer       bool
 	cacheHit              bool
 	certBound             bool // the token is certificate-bound
 	r                     *http.Request
@@ -425,10 +427,14 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 func (g *Guard) keyError(in *input, err error) *Error {
 	// Only an issuer the key source trusts can have keys that are
 	// unavailable or lack this kid; with any other error (or another
-	// KeySource) the issuer is what the client wrote, so not reported.
-	in.knownIssuer = errors.Is(err, jwks.ErrUnavailable) || errors.Is(err, jwks.ErrKeyNotFound)
+	// KeySource) the issuer is what the client wrote, so not reported. A
+	// resolver that cannot decide answers ErrUnknownIssuer wrapping
+	// ErrUnavailable: the issuer is not known to be trusted then either.
+	in.knownIssuer = (errors.Is(err, jwks.ErrUnavailable) || errors.Is(err, jwks.ErrKeyNotFound)) &&
+		!errors.Is(err, jwks.ErrUnknownIssuer)
 	switch {
 	case errors.Is(err, jwks.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		in.undecidedIssuer = !in.knownIssuer
 		return unavailable(errors.Join(ErrUnavailable, err))
 	case errors.Is(err, jwks.ErrUnknownIssuer):
 		return g.tokenError(in, "untrusted issuer", errors.Join(ErrIssuer, err))

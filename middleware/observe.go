@@ -67,8 +67,11 @@ func (g *Guard) report(ctx context.Context, start time.Time, in *input, tok *Tok
 	}
 	if in != nil {
 		ev.Mechanism = in.mechanism()
-		if in.knownIssuer {
+		switch {
+		case in.knownIssuer:
 			ev.Issuer = in.issuer
+		case in.undecidedIssuer:
+			ev.Issuer = observe.UnresolvedIssuer
 		}
 		if in.knownKey {
 			ev.KeyID = in.kid

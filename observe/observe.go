@@ -110,12 +110,20 @@ type Request struct {
 	// Issuer is the token's issuer once it is known to be trusted (the
 	// key source knows it), and KeyID the key that signed the token once
 	// that key was found: both are bounded by configuration, never
-	// whatever a client wrote in a token it forged.
+	// whatever a client wrote in a token it forged. While the key source
+	// cannot tell whether an issuer is trusted (a resolver outage), it is
+	// [UnresolvedIssuer].
 	Issuer string
 	KeyID  string
 	// CacheHit reports whether the verified-token cache answered.
 	CacheHit bool
 }
+
+// UnresolvedIssuer is [Request.Issuer] when the key source could not
+// decide whether the token's issuer is trusted (its resolver's tenant store
+// is down): a fixed value, so that an outage never turns issuers a client
+// wrote into metric series or span attributes.
+const UnresolvedIssuer = "_unresolved"
 
 // Refresh describes one attempt to load an issuer's keys.
 type Refresh struct {

@@ -3,7 +3,7 @@ module github.com/senderbound/senderbound/otelobserve
 go 1.26.0
 
 require (
-	github.com/senderbound/senderbound v0.0.0-00010101000000-000000000000
+	github.com/senderbound/senderbound v0.1.0
 	github.com/stretchr/testify v1.12.1
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/metric v1.47.0
@@ -15,6 +15,7 @@ require (
 
 require (
 	github.com/MicahParks/jwkset v0.11.4 // indirect
+	github.com/MicahParks/keyfunc/v3 v3.9.2 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect

@@ -1,3 +1,6 @@
+// release: unpublished (the comparison benchmark against
+// auth0/go-jwt-middleware; see BENCHMARKS.md)
+
 module github.com/senderbound/senderbound/bench/peer
 
 go 1.26.0
@@ -17,7 +20,7 @@ require (
 )
 
 require (
-	github.com/senderbound/senderbound v0.0.0-00010101000000-000000000000
+	github.com/senderbound/senderbound v0.1.0
 	github.com/stretchr/testify v1.12.1
 )
 

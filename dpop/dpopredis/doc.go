@@ -82,7 +82,7 @@
 // A proof is then accepted only once its key is on the master and n
 // replicas, and a failover to any of those replicas keeps it. The price: one
 // replication round trip per accepted proof (about doubling Record's
-// latency on loopback; the README gives the measured figures), and 503s
+// latency on loopback; docs/fleet.md gives the measured figures), and 503s
 // whenever fewer than n replicas of a master are connected, so run n+1
 // replicas per master if one may be down for maintenance, and let a master
 // that fails come back as a replica rather than restart it empty while it

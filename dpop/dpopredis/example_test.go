@@ -69,7 +69,7 @@ func ExampleNew() {
 }
 
 // newVerifier is what every instance of a fleet runs at start: the
-// README's "Running a fleet" snippet, word for word. Example_fleet runs it,
+// snippet of docs/fleet.md, word for word. Example_fleet runs it,
 // with REDIS_ADDRS and DPOP_NONCE_SECRET set by this package's TestMain and
 // DPOP_NONCE_SECRET_PREVIOUS unset, as outside a rotation.
 func newVerifier() *dpop.Verifier {
@@ -98,7 +98,7 @@ func newVerifier() *dpop.Verifier {
 // A fleet of instances shares the replay cache (Redis) and the nonce
 // secrets, so that a nonce issued by one instance is accepted by all and a
 // proof accepted by one is a replay at every other. Here two instances, each
-// built as the README shows, answer one client in turn.
+// built as docs/fleet.md shows, answer one client in turn.
 func Example_fleet() {
 	issuer, err := oauthtest.NewIssuer() // stands in for your Auth0 tenant
 	if err != nil {

@@ -4,7 +4,7 @@ go 1.26.0
 
 require (
 	github.com/redis/go-redis/v9 v9.23.0
-	github.com/senderbound/senderbound v0.0.0-00010101000000-000000000000
+	github.com/senderbound/senderbound v0.1.0
 	github.com/stretchr/testify v1.12.1
 )
 

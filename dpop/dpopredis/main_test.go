@@ -22,7 +22,7 @@ type quietRedis struct{}
 func (quietRedis) Printf(context.Context, string, ...any) {}
 
 // TestMain starts the Redis that Example_fleet's instances share, and sets
-// the environment the README's fleet snippet reads: REDIS_ADDRS, a
+// the environment the fleet snippet of docs/fleet.md reads: REDIS_ADDRS, a
 // DPOP_NONCE_SECRET, and no DPOP_NONCE_SECRET_PREVIOUS (no rotation under
 // way). Without redis-server, Example_fleet is skipped, saying so, unless CI
 // is set: then the run fails, like every other Redis test.

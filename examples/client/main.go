@@ -20,10 +20,14 @@
 //	-dpop                 obtain a DPoP-bound token and send proofs
 //	-cert, -key FILE      client certificate and key (PEM) for mutual TLS
 //	-ca FILE              extra trusted CA certificates (PEM), besides the system's
+//	-demo                 instead of all the above: start a test issuer and an API that
+//	                      requires DPoP with server nonces, and call it (callAPI)
 //
-// The resource-server example prints ready-made commands for its embedded
-// issuer. Run without flags, the client starts its own test issuer and an
-// API that requires DPoP with server nonces, and calls it (callAPI).
+// On a refusal the client prints the status and the API's WWW-Authenticate
+// challenges (and Retry-After on a 503) and exits 1; invalid or missing
+// flags are reported one per line, with exit status 2. The
+// resource-server example prints ready-made commands for its embedded
+// issuer.
 package main
 
 import (
@@ -98,7 +102,10 @@ func main() {
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 	case errors.Is(err, errUsage):
-		fmt.Fprintln(os.Stderr, "client:", err)
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(os.Stderr, "client:", line)
+		}
+		fmt.Fprintln(os.Stderr, "client: run with -h for the flags, or -demo for a self-contained demonstration")
 		os.Exit(2)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "client:", err)
@@ -109,22 +116,36 @@ func main() {
 // errUsage marks invalid flags.
 var errUsage = errors.New("usage")
 
+// usageError lists what is wrong with the flags, one problem per line.
+type usageError []error
+
+func (e usageError) Error() string {
+	lines := make([]string, len(e))
+	for i, err := range e {
+		lines[i] = err.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Is makes every usageError an errUsage.
+func (e usageError) Is(target error) bool { return target == errUsage }
+
 // options are the command-line flags.
 type options struct {
 	api, tokenURL, clientID, clientSecret, auth string
 	audience, scope, cert, key, ca              string
-	dpop                                        bool
+	dpop, demo                                  bool
 }
 
-// runArgs runs the self-contained demonstration without arguments, else
-// obtains a token as the flags say and calls the API.
+// runArgs obtains a token as the flags say and calls the API, or runs the
+// self-contained demonstration with -demo.
 func runArgs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return run(ctx, stdout)
-	}
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.demo {
+		return run(ctx, stdout)
 	}
 	return callWithFlags(ctx, o, stdout)
 }
@@ -144,24 +165,37 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.cert, "cert", "", "client certificate `file` (PEM) for mutual TLS")
 	fs.StringVar(&o.key, "key", "", "private key `file` (PEM) of -cert")
 	fs.StringVar(&o.ca, "ca", "", "extra trusted CA certificates `file` (PEM)")
+	fs.BoolVar(&o.demo, "demo", false, "run a self-contained demonstration against a test issuer and API")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+		return nil, usageError{err}
 	}
-	var errs []error
+	var errs usageError
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
-	for name, v := range map[string]string{"-api": o.api, "-token-url": o.tokenURL, "-client-id": o.clientID, "-client-secret": o.clientSecret} {
-		if v == "" {
-			errs = append(errs, fmt.Errorf("%s is required", name))
+	if o.demo {
+		if fs.NFlag() > 1 {
+			errs = append(errs, errors.New("-demo takes no other flags"))
+		}
+		if len(errs) > 0 {
+			return nil, errs
+		}
+		return &o, nil
+	}
+	required := []struct{ name, value string }{
+		{"-api", o.api}, {"-token-url", o.tokenURL}, {"-client-id", o.clientID}, {"-client-secret", o.clientSecret},
+	}
+	for _, f := range required {
+		if f.value == "" {
+			errs = append(errs, fmt.Errorf("%s is required", f.name))
 		}
 	}
-	for name, v := range map[string]string{"-api": o.api, "-token-url": o.tokenURL} {
-		if u, err := url.Parse(v); v != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
-			errs = append(errs, fmt.Errorf("%s %q: not an absolute http(s) URL", name, v))
+	for _, f := range required[:2] {
+		if u, err := url.Parse(f.value); f.value != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+			errs = append(errs, fmt.Errorf("%s %q: not an absolute http(s) URL", f.name, f.value))
 		}
 	}
 	if o.auth != "post" && o.auth != "basic" {
@@ -170,8 +204,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if (o.cert == "") != (o.key == "") {
 		errs = append(errs, errors.New("-cert and -key go together"))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return &o, nil
 }
@@ -265,9 +299,44 @@ func callWithFlags(ctx context.Context, o *options, out io.Writer) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	fmt.Fprintf(out, "GET %s -> %d %s\n", o.api, resp.StatusCode, strings.TrimSpace(string(body)))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("the API answered %s", resp.Status)
+		return refusedError(resp, out)
 	}
 	return nil
+}
+
+// refusedError prints the headers that say why the API refused (its
+// challenges, and when to retry a 503) and returns the status with the
+// error code of the challenges.
+func refusedError(resp *http.Response, out io.Writer) error {
+	challenges := resp.Header.Values("WWW-Authenticate")
+	for _, c := range challenges {
+		fmt.Fprintf(out, "WWW-Authenticate: %s\n", c)
+	}
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		fmt.Fprintf(out, "Retry-After: %s\n", ra)
+	}
+	for _, c := range challenges {
+		if code := challengeParam(c, "error"); code != "" {
+			if desc := challengeParam(c, "error_description"); desc != "" {
+				code += ": " + desc
+			}
+			return fmt.Errorf("the API answered %s (%s)", resp.Status, code)
+		}
+	}
+	return fmt.Errorf("the API answered %s", resp.Status)
+}
+
+// challengeParam returns the quoted value of the auth-param name in a
+// challenge, or "". It reads what senderbound writes (quoted values
+// without escapes), enough for a message.
+func challengeParam(challenge, name string) string {
+	for _, sep := range []string{" ", ","} {
+		if _, rest, ok := strings.Cut(challenge, sep+name+`="`); ok {
+			value, _, _ := strings.Cut(rest, `"`)
+			return value
+		}
+	}
+	return ""
 }
 
 // clientCredentials obtains a bearer (or, over mutual TLS, a certificate-
@@ -387,17 +456,23 @@ func startAPI(keys *jwks.Keys, audience string) (*httptest.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The listener exists before the server starts, so that the guard
+	// knows the URL its clients call (the htu of their DPoP proofs).
+	srv := httptest.NewUnstartedServer(nil)
 	guard, err := middleware.New(keys,
 		middleware.WithAudience(audience),
+		middleware.WithPublicURL("http://"+srv.Listener.Addr().String()),
 		middleware.WithProofOfPossession(middleware.MechanismDPoP, true),
 		middleware.WithDPoP(verifier))
 	if err != nil {
+		srv.Close()
 		return nil, err
 	}
-	srv := httptest.NewServer(guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv.Config.Handler = guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		claims, _ := middleware.ClaimsFromContext(r.Context())
 		fmt.Fprintf(w, "hello %s, you sent %d bytes\n", claims.Subject(), len(body))
-	})))
+	}))
+	srv.Start()
 	return srv, nil
 }

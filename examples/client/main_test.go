@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -26,7 +29,9 @@ func TestInvalidFlags(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"nothing but -dpop", []string{"-dpop"}, []string{"-api is required", "-token-url is required", "-client-id is required"}},
+		{"no flags", nil, []string{"-api is required\n-token-url is required\n-client-id is required\n-client-secret is required"}},
+		{"nothing but -dpop", []string{"-dpop"}, []string{"-api is required\n-token-url is required\n-client-id is required"}},
+		{"-demo with others", []string{"-demo", "-dpop"}, []string{"-demo takes no other flags"}},
 		{"relative URLs", []string{"-api", "/x", "-token-url", "ftp://a/token", "-client-id", "c", "-client-secret", "s"},
 			[]string{`-api "/x"`, `-token-url "ftp://a/token"`}},
 		{"unknown auth", []string{"-api", "http://a/x", "-token-url", "http://a/t", "-client-id", "c", "-client-secret", "s", "-auth", "jwt"},
@@ -74,5 +79,39 @@ func TestFlagsAgainstTestIssuer(t *testing.T) {
 		require.Error(t, err, "a bearer token where DPoP is required")
 		assert.Contains(t, out.String(), "not bound: whoever holds it can use it")
 		assert.Contains(t, out.String(), "-> 401")
+		assert.Contains(t, out.String(), `WWW-Authenticate: DPoP `, "the challenge says why")
+		assert.Contains(t, out.String(), `error="invalid_token", error_description="sender-constrained token required"`)
+		assert.Contains(t, err.Error(), "401 Unauthorized (invalid_token: sender-constrained token required)")
 	}
+}
+
+// TestProcess runs the command as a user does: without flags it reports
+// each missing flag on a line of its own and exits 2; -demo succeeds
+// without printing a warning.
+func TestProcess(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "client")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "CLIENT_SECRET=")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.Error(t, cmd.Run())
+	assert.Equal(t, 2, cmd.ProcessState.ExitCode())
+	assert.Empty(t, stdout.String())
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	require.Len(t, lines, 5, stderr.String())
+	for i, want := range []string{"-api", "-token-url", "-client-id", "-client-secret"} {
+		assert.Equal(t, "client: "+want+" is required", lines[i])
+	}
+	assert.Contains(t, lines[4], "-h")
+
+	cmd = exec.Command(bin, "-demo")
+	stdout.Reset()
+	stderr.Reset()
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), stderr.String())
+	assert.Contains(t, stdout.String(), "POST /api/messages -> 200")
+	assert.Empty(t, stderr.String(), "no warning on the normal path")
 }

@@ -53,9 +53,14 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer keys.Close()
+	// The server listens before the guard is built, so that the guard
+	// knows the URL its clients call (the htu of their DPoP proofs).
+	srv := httptest.NewUnstartedServer(nil)
+	defer srv.Close()
 	guard, err := middleware.New(keys,
 		middleware.WithAudience(iss.Audience()),
-		middleware.WithProofOfPossession(middleware.MechanismDPoP, true))
+		middleware.WithProofOfPossession(middleware.MechanismDPoP, true),
+		middleware.WithPublicURL("https://"+srv.Listener.Addr().String()))
 	if err != nil {
 		return err
 	}
@@ -67,10 +72,9 @@ func run(ctx context.Context, out io.Writer) error {
 			claims, _ := middleware.ClaimsFromContext(ctx)
 			return connect.NewResponse(wrapperspb.String(fmt.Sprintf("hello %s, from %s", req.Msg.GetValue(), claims.Subject()))), nil
 		}))))
-	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.Handler = mux
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
-	defer srv.Close()
 
 	alice, err := newSigner()
 	if err != nil {

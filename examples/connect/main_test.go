@@ -8,11 +8,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/senderbound/senderbound/examples/internal/exampletest"
 )
 
 // TestExample runs the example: a good call, a stolen token refused, a
 // missing scope refused, each with its challenge.
 func TestExample(t *testing.T) {
+	logs := exampletest.DefaultLogs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var out strings.Builder
@@ -23,4 +26,5 @@ func TestExample(t *testing.T) {
 	assert.Contains(t, transcript, `hello world, from alice`)
 	assert.Contains(t, transcript, `error=\"invalid_token\"`)
 	assert.Contains(t, transcript, `error=\"insufficient_scope\"`)
+	assert.Empty(t, logs.String(), "no warning on the normal path")
 }

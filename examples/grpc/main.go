@@ -279,6 +279,7 @@ func run(ctx context.Context, out io.Writer) error {
 
 // server is one running gRPC server.
 type server struct {
+	srv  *grpc.Server
 	addr string
 	stop func()
 
@@ -321,10 +322,40 @@ func (s *server) record(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h
 // startServer starts a gRPC server over TLS with the interceptors. The
 // strict one requires DPoP with server nonces.
 func startServer(keys *jwks.Keys, cert tls.Certificate, w *wire, strict bool) (*server, error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	// The URL clients call, before the method: the htu of their DPoP
+	// proofs. grpcguard checks proofs against it; the guard is given it
+	// too, since it is only used through grpcguard.
+	public := "https://" + lis.Addr().String()
+	s, err := newServer(keys, cert, strict, public)
+	if err != nil {
+		lis.Close()
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.srv.Serve(lis)
+	}()
+	s.addr = lis.Addr().String()
+	s.stop = func() {
+		s.srv.Stop()
+		<-done
+	}
+	return s, nil
+}
+
+// newServer builds the gRPC server and its interceptors for public, the
+// URL its clients call.
+func newServer(keys *jwks.Keys, cert tls.Certificate, strict bool, public string) (*server, error) {
 	opts := []middleware.Option{
 		middleware.WithAudience(oauthtest.DefaultAudience),
 		middleware.WithProofOfPossession(middleware.MechanismDPoP, strict),
 		middleware.WithRealm("grpc example"),
+		middleware.WithPublicURL(public),
 	}
 	if strict {
 		secret := make([]byte, 32) // a fleet would share this secret
@@ -348,33 +379,20 @@ func startServer(keys *jwks.Keys, cert tls.Certificate, w *wire, strict bool) (*
 	auth, err := grpcguard.New(guard,
 		grpcguard.WithScopes(map[string][]string{unaryCall: {"read:messages"}}),
 		grpcguard.WithoutAuthentication(healthCheck),
+		grpcguard.WithPublicURL(public),
 	)
 	if err != nil {
 		return nil, err
 	}
 	s := &server{capture: map[int]credentialsSeen{}}
-	srv := grpc.NewServer(
+	s.srv = grpc.NewServer(
 		// Ask for a client certificate, accept self-signed ones (RFC 8705).
 		grpc.Creds(credentials.NewTLS(mtls.ServerTLSConfig(cert, nil))),
 		grpc.ChainUnaryInterceptor(s.record, auth.Unary),
 		grpc.ChainStreamInterceptor(auth.Stream),
 	)
-	testpb.RegisterTestServiceServer(srv, service{})
-	healthpb.RegisterHealthServer(srv, health.NewServer())
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(lis)
-	}()
-	s.addr = lis.Addr().String()
-	s.stop = func() {
-		srv.Stop()
-		<-done
-	}
+	testpb.RegisterTestServiceServer(s.srv, service{})
+	healthpb.RegisterHealthServer(s.srv, health.NewServer())
 	return s, nil
 }
 

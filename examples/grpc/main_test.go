@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/senderbound/senderbound/examples/internal/exampletest"
 	"google.golang.org/grpc/codes"
 )
 
@@ -16,6 +18,7 @@ import (
 // accepted, a nonce round trip that does not complete, a missing scope that
 // is not refused.
 func TestExample(t *testing.T) {
+	logs := exampletest.DefaultLogs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var out strings.Builder
@@ -28,6 +31,7 @@ func TestExample(t *testing.T) {
 		assert.Contains(t, transcript, s)
 	}
 	assert.Equal(t, 4, strings.Count(transcript, "-> OK"), "only steps 1, 5, 6 and 9 succeed")
+	assert.Empty(t, logs.String(), "no warning on the normal path")
 }
 
 // TestWantCheck makes sure the example's own verdicts cannot pass vacuously.

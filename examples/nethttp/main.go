@@ -25,9 +25,10 @@ import (
 
 // newAPI builds the API: /healthz is public, GET /api/me needs any valid
 // token, GET /api/messages needs read:messages and POST /api/messages needs
-// write:messages (in scope, or in Auth0's permissions).
-func newAPI(keys *jwks.Keys, audience string) (http.Handler, error) {
-	guard, err := middleware.New(keys, middleware.WithAudience(audience))
+// write:messages (in scope, or in Auth0's permissions). publicURL is the
+// URL its clients call: the htu that a DPoP-bound token's proofs must name.
+func newAPI(keys *jwks.Keys, audience, publicURL string) (http.Handler, error) {
+	guard, err := middleware.New(keys, middleware.WithAudience(audience), middleware.WithPublicURL(publicURL))
 	if err != nil {
 		return nil, err
 	}
@@ -82,12 +83,14 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer keys.Close()
-	api, err := newAPI(keys, "https://api.example.com")
+	srv := httptest.NewUnstartedServer(nil) // listening: its URL is known
+	defer srv.Close()
+	api, err := newAPI(keys, "https://api.example.com", "http://"+srv.Listener.Addr().String())
 	if err != nil {
 		return err
 	}
-	srv := httptest.NewServer(api)
-	defer srv.Close()
+	srv.Config.Handler = api
+	srv.Start()
 
 	reader, err := iss.Mint(oauthtest.Token{Subject: "reader", Scope: "read:messages"})
 	if err != nil {

@@ -17,10 +17,27 @@
 //	-mechanism MECHANISM    none, dpop or mtls (default none)
 //	-required               sender constraining required (always, with mtls)
 //	-tls-cert, -tls-key     serve HTTPS and request (not require) client certificates
+//	-tls-self-signed        serve HTTPS with a self-signed certificate made at start (for
+//	                        127.0.0.1, ::1, localhost and the -addr and -public-url hosts),
+//	                        requesting client certificates, and make a client certificate
+//	                        and key for trying mutual TLS without openssl; prints where
+//	                        they are (instead of -tls-cert and -tls-key)
+//	-tls-dir DIR            where -tls-self-signed writes its files (kept); default a
+//	                        temporary directory removed when the server stops
 //	-dpop-nonce             require server-issued DPoP nonces
-//	-public-url URL         external base URL, for htu matching behind a proxy
+//	-public-url URL         external base URL, for htu matching behind a proxy (default:
+//	                        the listening address when -addr is an IP address, as the
+//	                        printed commands call it; otherwise htu is checked against the
+//	                        request's Host, and the middleware warns about it)
 //	-metrics                serve senderbound's OpenTelemetry metrics on GET /metrics
 //	                        (Prometheus text format); off by default
+//
+// With the embedded issuer, the printed commands match the mechanism: one
+// that the API refuses (a bearer token where DPoP is required) is labelled
+// as a refusal to try. Besides the bearer, DPoP- and certificate-bound
+// tokens for /api/scoped, they include tokens that pass /api/mfa (an MFA
+// login at issue time) and /api/transfers (a money_transfer authorization
+// detail of 100.00 EUR).
 //
 // Endpoints: GET /healthz (no auth), GET /readyz (no auth; 503 until the
 // issuer's keys are loaded, with each issuer's key status as JSON),
@@ -84,7 +101,10 @@ type options struct {
 	required, dpopNonce                        bool
 	tlsCert, tlsKey, publicURL                 string
 	metrics                                    bool
+	tlsSelfSigned                              bool
+	tlsDir                                     string
 	observer                                   *observe.Observer // set by run with -metrics
+	selfSigned                                 *tlsFiles         // set by run with -tls-self-signed
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -102,6 +122,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.dpopNonce, "dpop-nonce", false, "require server-issued DPoP nonces")
 	fs.StringVar(&o.publicURL, "public-url", "", "external base `URL` for htu matching (default: from the request)")
 	fs.BoolVar(&o.metrics, "metrics", false, "serve OpenTelemetry metrics on /metrics (Prometheus format)")
+	fs.BoolVar(&o.tlsSelfSigned, "tls-self-signed", false, "serve HTTPS with a self-signed certificate made at start, and make a client certificate for mutual TLS")
+	fs.StringVar(&o.tlsDir, "tls-dir", "", "`directory` for the -tls-self-signed files, kept (default: a temporary one, removed at exit)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -129,11 +151,17 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		errs = append(errs, errors.New("-tls-cert and -tls-key go together"))
 	}
+	if o.tlsSelfSigned && o.tlsCert != "" {
+		errs = append(errs, errors.New("-tls-self-signed replaces -tls-cert and -tls-key; give one or the other"))
+	}
+	if o.tlsDir != "" && !o.tlsSelfSigned {
+		errs = append(errs, errors.New("-tls-dir needs -tls-self-signed"))
+	}
 	switch o.mechanism {
 	case "none", "dpop":
 	case "mtls":
-		if o.tlsCert == "" {
-			errs = append(errs, errors.New("-mechanism mtls needs -tls-cert and -tls-key"))
+		if o.tlsCert == "" && !o.tlsSelfSigned {
+			errs = append(errs, errors.New("-mechanism mtls needs -tls-cert and -tls-key (or -tls-self-signed)"))
 		}
 		if o.dpopNonce {
 			errs = append(errs, errors.New("-dpop-nonce does not apply to -mechanism mtls"))
@@ -177,6 +205,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 
+	if o.tlsSelfSigned {
+		files, err := writeSelfSigned(o.tlsDir, o)
+		if err != nil {
+			return err
+		}
+		defer files.remove()
+		files.print(stdout)
+		o.selfSigned, o.tlsCert, o.tlsKey = files, files.serverCert, files.serverKey
+	}
 	var tlsConfig *tls.Config
 	if o.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
@@ -213,7 +250,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer iss.Close()
 		issuer, jwksOpt = iss.Issuer(), jwks.WithIssuer(iss.Issuer())
-		if err := printToken(stdout, iss, base); err != nil {
+		if err := printToken(stdout, iss, base, o); err != nil {
 			return err
 		}
 		cleanup, err := printTokenCommands(stdout, iss, base, o)
@@ -244,6 +281,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer keys.Close()
 
+	if o.publicURL == "" {
+		o.publicURL = listeningURL(o.addr, scheme, ln.Addr())
+	}
 	guard, err := newGuard(keys, o, base, logger)
 	if err != nil {
 		return err
@@ -296,6 +336,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// listeningURL is the API's URL as the printed commands call it (the
+// address it listens on), for checking DPoP proofs' htu, when -addr names
+// one IP address; empty when it names a host name (clients may call the
+// API by that name or by its address) or all interfaces: htu is then
+// checked against the request's Host, and the middleware warns.
+func listeningURL(addr, scheme string, listening net.Addr) string {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || ip.IsUnspecified() {
+		return ""
+	}
+	return scheme + "://" + listening.String()
+}
+
 // readyz answers 200 when every issuer has keys and 503 until then, with
 // {"ready": bool, "issuers": [jwks.IssuerStatus...]} of the static issuers
 // only: issuers found through a resolver are named by tokens, and this
@@ -339,7 +392,7 @@ func newGuard(keys *jwks.Keys, o *options, base string, logger *slog.Logger) (*m
 	}
 	if o.dpopNonce {
 		// One instance: a random secret. A fleet shares its secrets (see
-		// the README), so that any instance accepts another's nonces.
+		// docs/fleet.md), so that any instance accepts another's nonces.
 		secret := make([]byte, 32)
 		if _, err := rand.Read(secret); err != nil {
 			return nil, err
@@ -376,22 +429,4 @@ func private(w http.ResponseWriter, r *http.Request) {
 		Thumbprint: tok.Binding.Thumbprint,
 		Claims:     tok.Claims.Raw(),
 	})
-}
-
-// printToken tells how to call the API with the embedded issuer.
-func printToken(w io.Writer, iss *oauthtest.Issuer, base string) error {
-	tok, err := iss.Mint(oauthtest.Token{Scope: "read:messages"})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "embedded test issuer: %s (never use it in production)\n", iss.Issuer())
-	fmt.Fprintf(w, "a bearer token with scope read:messages, valid for an hour:\n")
-	fmt.Fprintf(w, "TOKEN=%s\n", tok)
-	insecure := ""
-	if strings.HasPrefix(base, "https:") {
-		insecure = "-k " // a self-signed test certificate
-	}
-	fmt.Fprintf(w, "try: curl %s-H \"Authorization: Bearer $TOKEN\" %s/api/scoped\n", insecure, base)
-	fmt.Fprintf(w, "(DPoP- and certificate-bound tokens: see examples/client and examples/demo)\n")
-	return nil
 }

@@ -471,6 +471,8 @@ func TestInvalidFlags(t *testing.T) {
 		{"jwks url without issuer", []string{"-jwks-url", "https://keys.example.com/jwks.json"}, "-jwks-url needs -issuer"},
 		{"cert without key", []string{"-tls-cert", "cert.pem"}, "-tls-cert and -tls-key go together"},
 		{"mtls without tls", []string{"-mechanism", "mtls"}, "needs -tls-cert"},
+		{"self-signed and a certificate", []string{"-tls-self-signed", "-tls-cert", "c.pem", "-tls-key", "k.pem"}, "-tls-self-signed replaces -tls-cert"},
+		{"tls dir without self-signed", []string{"-tls-dir", "tls"}, "-tls-dir needs -tls-self-signed"},
 		{"relative public url", []string{"-public-url", "/api"}, "-public-url"},
 		{"unknown flag", []string{"-verbose"}, "flag provided but not defined"},
 		{"extra argument", []string{"serve"}, "unexpected arguments"},
@@ -559,4 +561,22 @@ func selfSigned(t *testing.T, server bool) tls.Certificate {
 	leaf, err := x509.ParseCertificate(der)
 	require.NoError(t, err)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
+
+// TestListeningURL: the default public URL is the address the printed
+// commands call, only when -addr pins one IP address.
+func TestListeningURL(t *testing.T) {
+	t.Parallel()
+	listening := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8443}
+	for addr, want := range map[string]string{
+		"127.0.0.1:0":    "https://127.0.0.1:8443",
+		"127.0.0.1:8443": "https://127.0.0.1:8443",
+		"localhost:8443": "",
+		":8443":          "",
+		"0.0.0.0:8443":   "",
+		"[::]:8443":      "",
+		"nonsense":       "",
+	} {
+		assert.Equal(t, want, listeningURL(addr, "https", listening), addr)
+	}
 }
