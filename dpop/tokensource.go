@@ -2,6 +2,7 @@ package dpop
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/senderbound/senderbound/clientauth"
 	"github.com/senderbound/senderbound/internal/jsonobj"
+	"github.com/senderbound/senderbound/internal/loopback"
 )
 
 // Errors of a [ClientCredentials] token source. Test for them with
@@ -70,6 +72,10 @@ const (
 	maxTokenResponse = 1 << 20
 	// defaultExpiryMargin is how long before its expiry a token is replaced.
 	defaultExpiryMargin = time.Minute
+	// defaultTokenLifetime is the lifetime assumed for a token whose answer
+	// has no expires_in (RFC 6749 §5.1 makes it optional): short, so that a
+	// token the server meant to live briefly is not used for long.
+	defaultTokenLifetime = 5 * time.Minute
 )
 
 // ClientCredentialsOption configures [NewClientCredentials].
@@ -173,9 +179,12 @@ func WithExpiryMargin(d time.Duration) ClientCredentialsOption {
 // steals it.
 //
 // A token is cached until shortly before it expires (expires_in, less the
-// margin of [WithExpiryMargin]); one without expires_in is not cached. When
-// the clock steps backwards past the time a token was obtained, it is
-// replaced.
+// margin of [WithExpiryMargin]). An answer without expires_in (RFC 6749
+// §5.1 makes it optional) is taken to live five minutes, so with the
+// default margin it is cached for four; one with expires_in 0 is not
+// cached. When the clock steps backwards past the time a token was
+// obtained, it is replaced. [ClientCredentials.Invalidate] drops a token
+// the API refused.
 //
 // A ClientCredentials is safe for concurrent use: while one token request
 // is under way, other callers wait for its result (each as long as its own
@@ -209,7 +218,8 @@ type tokenFlight struct {
 }
 
 // NewClientCredentials returns a token source for the token endpoint at
-// tokenURL (an absolute https URL; http only on loopback hosts, for tests),
+// tokenURL (an absolute https URL; http only on a loopback host, for tests:
+// an IP address in 127.0.0.0/8 or ::1, or the name localhost),
 // whose tokens are bound to signer's key, authenticating with auth.
 // Invalid arguments and options are all reported at once, each wrapping
 // [ErrConfig].
@@ -250,19 +260,15 @@ func NewClientCredentials(tokenURL string, signer *Signer, auth clientauth.Metho
 	}, nil
 }
 
-// checkTokenURL accepts absolute https URLs, and http URLs on loopback hosts.
+// checkTokenURL accepts absolute https URLs, and http URLs on loopback
+// hosts by the module's one rule ([loopback.PlaintextAllowed]).
 func checkTokenURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
 		return fmt.Errorf("token URL %q: not an absolute URL without userinfo and fragment: %w", raw, ErrConfig)
 	}
-	switch u.Scheme {
-	case "https":
+	if u.Scheme == "https" || loopback.PlaintextAllowed(u) {
 		return nil
-	case "http":
-		if h := u.Hostname(); h == "localhost" || h == "::1" || strings.HasPrefix(h, "127.") {
-			return nil
-		}
 	}
 	return fmt.Errorf("token URL %q: want https (http only on loopback): %w", raw, ErrConfig)
 }
@@ -296,6 +302,20 @@ func (c *ClientCredentials) Token(ctx context.Context) (string, error) {
 		c.flight = f
 		c.mu.Unlock()
 		return c.lead(ctx, f)
+	}
+}
+
+// Invalidate drops the cached token if it is token, so that the next call
+// of [ClientCredentials.Token] obtains a new one. Call it when the API
+// answers 401 with error="invalid_token" for token (it was revoked, or the
+// API's view of it changed before its expiry); [Transport] does. A token
+// other than the cached one (a concurrent caller has already replaced it)
+// leaves the cache as it is.
+func (c *ClientCredentials) Invalidate(token string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(c.token)) == 1 {
+		c.token, c.refreshAt = "", time.Time{}
 	}
 }
 
@@ -351,8 +371,11 @@ func (c *ClientCredentials) obtain(ctx context.Context) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.token, c.obtained, c.refreshAt = t.accessToken, sent, time.Time{}
-	if t.expiresIn > 0 {
-		life := time.Duration(t.expiresIn) * time.Second
+	if t.expiresIn != 0 {
+		life := defaultTokenLifetime
+		if t.expiresIn > 0 {
+			life = time.Duration(t.expiresIn) * time.Second
+		}
 		c.refreshAt = sent.Add(life - min(c.margin, life/2))
 	}
 	return t.accessToken, nil
@@ -423,15 +446,15 @@ func (c *ClientCredentials) request(ctx context.Context, nonce string) (*tokenRe
 type tokenResponse struct {
 	accessToken string
 	tokenType   string
-	expiresIn   int64 // seconds; 0 when absent
+	expiresIn   int64 // seconds; -1 when absent
 }
 
 // parseTokenResponse reads an RFC 6749 §5.1 answer with exact member
 // names: access_token and token_type strings are required, expires_in is a
-// number of seconds if present. Unknown members are ignored, duplicates of
+// number of seconds if present (-1 when absent). Unknown members are ignored, duplicates of
 // known ones refused.
 func parseTokenResponse(body []byte) (tokenResponse, error) {
-	var t tokenResponse
+	t := tokenResponse{expiresIn: -1}
 	seen, err := tokenResponseTable.Read(body, &t)
 	switch {
 	case errors.Is(err, jsonobj.ErrDuplicate):

@@ -33,7 +33,7 @@ func FuzzTokenResponse(f *testing.F) {
 		if tr.accessToken == "" || strings.ContainsAny(tr.accessToken, " \r\n\t,\"") {
 			t.Fatalf("accepted access_token %q", tr.accessToken)
 		}
-		if tr.expiresIn < 0 || tr.expiresIn > 1<<31 {
+		if tr.expiresIn < -1 || tr.expiresIn > 1<<31 { // -1: absent
 			t.Fatalf("accepted expires_in %d", tr.expiresIn)
 		}
 	})

@@ -460,6 +460,35 @@ func TestNewClientCredentialsReportsEveryProblem(t *testing.T) {
 	assert.NoError(t, err, "http on loopback is allowed for tests")
 }
 
+// TestClientCredentialsPlaintextOnlyOnLoopback: http is accepted only for a
+// host that is the loopback interface itself (an IP address in 127.0.0.0/8
+// or ::1, or the name localhost), never for a name that merely begins like
+// one: the client's secret would travel in clear text to whoever owns it.
+func TestClientCredentialsPlaintextOnlyOnLoopback(t *testing.T) {
+	t.Parallel()
+	signer := newDPoPSigner(t)
+	for raw, ok := range map[string]bool{
+		"http://127.0.0.1:1/token":                  true,
+		"http://127.3.4.5/token":                    true,
+		"http://[::1]:8080/token":                   true,
+		"http://localhost:8080/token":               true,
+		"http://LOCALHOST/token":                    true,
+		"https://127.0.0.1.evil.example/token":      true,
+		"http://127.0.0.1.evil.example/oauth/token": false,
+		"http://127.attacker.example/oauth/token":   false,
+		"http://localhost.example.com/token":        false,
+		"http://[::2]/token":                        false,
+		"http://10.0.0.1/token":                     false,
+	} {
+		_, err := dpop.NewClientCredentials(raw, signer, clientauth.ClientSecretPost("a", "b"))
+		if ok {
+			assert.NoError(t, err, raw)
+		} else {
+			assert.ErrorIs(t, err, dpop.ErrConfig, raw)
+		}
+	}
+}
+
 func TestTokenErrorText(t *testing.T) {
 	t.Parallel()
 	e := &dpop.TokenError{StatusCode: 401, Code: "invalid_client", Description: "unknown client"}

@@ -33,8 +33,14 @@ const maxRememberedOrigins = 256
 // that the request's origin (scheme, host and port) sent in a DPoP-Nonce
 // header. When a response is 401 with a DPoP challenge carrying
 // error="use_dpop_nonce" and a new nonce, it retries the request once with
-// that nonce, re-sending the body through Request.GetBody (a request with a
-// body but no GetBody is not retried).
+// that nonce. When a response is 401 with a DPoP challenge carrying
+// error="invalid_token" and Source has an Invalidate(token string) method
+// (as [ClientCredentials] has), it drops the refused token from Source and
+// retries the request once with Source's next token, if that is another
+// one. A request is thus sent at most three times (one nonce retry, one
+// token retry). Retries re-send the body through Request.GetBody (a request
+// with a body but no GetBody is not retried; its refused token is still
+// dropped).
 //
 // # Redirects
 //
@@ -95,28 +101,70 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	fresh := t.remember(origin, resp.Header)
-	if resp.StatusCode != http.StatusUnauthorized || fresh == "" || fresh == nonce ||
-		!asksForNonce(resp.Header) {
-		return resp, nil
-	}
-	body := req.Body
-	if body != nil && body != http.NoBody {
-		if req.GetBody == nil {
+	// At most one retry for a nonce and one for a fresh token: three sends.
+	var nonceRetried, tokenRetried bool
+	for {
+		fresh := t.remember(origin, resp.Header)
+		if resp.StatusCode != http.StatusUnauthorized {
 			return resp, nil
 		}
-		if body, err = req.GetBody(); err != nil {
+		switch challenge := dpopError(resp.Header); {
+		case !nonceRetried && challenge == "use_dpop_nonce" && fresh != "" && fresh != nonce:
+			nonceRetried, nonce = true, fresh
+		case !tokenRetried && challenge == "invalid_token" && token != "":
+			tokenRetried = true
+			if token = t.replaceToken(req.Context(), token); token == "" {
+				return resp, nil
+			}
+			nonce = t.nonce(origin)
+		default:
 			return resp, nil
 		}
+		body, ok := replayBody(req)
+		if !ok {
+			return resp, nil
+		}
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		resp.Body.Close()
+		if resp, err = t.send(req, body, token, nonce); err != nil {
+			return nil, err
+		}
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-	resp.Body.Close()
-	resp, err = t.send(req, body, token, fresh)
-	if err != nil {
-		return nil, err
+}
+
+// invalidator is a [TokenSource] that can drop a token the API refused, as
+// [ClientCredentials] can.
+type invalidator interface {
+	Invalidate(token string)
+}
+
+// replaceToken drops token, which the API refused, from a Source that can
+// drop it, and returns the Source's next token; "" when the Source cannot
+// drop it, gives no token, or gives the same one again.
+func (t *Transport) replaceToken(ctx context.Context, token string) string {
+	inv, ok := t.Source.(invalidator)
+	if !ok {
+		return ""
 	}
-	t.remember(origin, resp.Header)
-	return resp, nil
+	inv.Invalidate(token)
+	next, err := t.Source.Token(ctx)
+	if err != nil || next == token {
+		return ""
+	}
+	return next
+}
+
+// replayBody returns the body of req for a second send: none for a request
+// without one, a new one from GetBody, and false when it cannot be had.
+func replayBody(req *http.Request) (io.ReadCloser, bool) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return req.Body, true
+	}
+	if req.GetBody == nil {
+		return nil, false
+	}
+	body, err := req.GetBody()
+	return body, err == nil
 }
 
 // send clones req with body, adds the credentials and sends it.
@@ -248,15 +296,16 @@ func originOf(req *http.Request) string {
 	return scheme + "://" + strings.ToLower(u.Hostname()) + ":" + port
 }
 
-// asksForNonce reports whether h carries a DPoP challenge with
-// error="use_dpop_nonce" (RFC 9449 §9).
-func asksForNonce(h http.Header) bool {
+// dpopError returns the error attribute of the DPoP challenge in h, such
+// as "use_dpop_nonce" (RFC 9449 §9) or "invalid_token" (RFC 6750 §3.1),
+// or "" when there is none.
+func dpopError(h http.Header) string {
 	for _, v := range h.Values("WWW-Authenticate") {
-		if e, ok := ChallengeParam(v, "DPoP", "error"); ok && e == "use_dpop_nonce" {
-			return true
+		if e, ok := ChallengeParam(v, "DPoP", "error"); ok && e != "" {
+			return e
 		}
 	}
-	return false
+	return ""
 }
 
 var errChallenge = errors.New("dpop: malformed challenge")

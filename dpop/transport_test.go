@@ -176,24 +176,28 @@ func TestTransportErrors(t *testing.T) {
 	require.Error(t, err)
 }
 
-func TestAsksForNonce(t *testing.T) {
+// TestDPoPChallengeError: the Transport reads the error of the DPoP
+// challenge only, never the Bearer one.
+func TestDPoPChallengeError(t *testing.T) {
 	for _, tc := range []struct {
 		header string
-		want   bool
+		want   string
 	}{
-		{`DPoP error="use_dpop_nonce"`, true},
-		{`dpop error=use_dpop_nonce`, true},
-		{`Bearer realm="a, b", DPoP algs="ES256 PS256", error="use_dpop_nonce"`, true},
-		{`Bearer error="use_dpop_nonce"`, false},
-		{`DPoP error="invalid_dpop_proof"`, false},
-		{`DPoP error="use_dpop_nonce`, false},
-		{`Basic YWxhZGRpbjpvcGVuc2VzYW1l, DPoP error="use_dpop_nonce"`, true},
-		{``, false},
+		{`DPoP error="use_dpop_nonce"`, "use_dpop_nonce"},
+		{`dpop error=use_dpop_nonce`, "use_dpop_nonce"},
+		{`Bearer realm="a, b", DPoP algs="ES256 PS256", error="use_dpop_nonce"`, "use_dpop_nonce"},
+		{`Bearer error="use_dpop_nonce"`, ""},
+		{`Bearer error="invalid_token", DPoP algs="ES256"`, ""},
+		{`DPoP error="invalid_dpop_proof"`, "invalid_dpop_proof"},
+		{`DPoP algs="ES256", error="invalid_token"`, "invalid_token"},
+		{`DPoP error="use_dpop_nonce`, ""},
+		{`Basic YWxhZGRpbjpvcGVuc2VzYW1l, DPoP error="use_dpop_nonce"`, "use_dpop_nonce"},
+		{``, ""},
 	} {
 		t.Run(tc.header, func(t *testing.T) {
 			h := http.Header{}
 			h.Set("WWW-Authenticate", tc.header)
-			assert.Equal(t, tc.want, asksForNonce(h))
+			assert.Equal(t, tc.want, dpopError(h))
 		})
 	}
 }

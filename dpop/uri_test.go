@@ -1,6 +1,7 @@
 package dpop
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -76,4 +77,25 @@ func FuzzNormalizeURI(f *testing.F) {
 		require.NoError(t, err, "normal form %q is rejected", n)
 		require.Equal(t, n, again, "not idempotent")
 	})
+}
+
+// TestHTUMustEqualTheRequestURL: htu must equal the request URL, not be a
+// prefix of it (nor extend it).
+func TestHTUMustEqualTheRequestURL(t *testing.T) {
+	testKeys(t)
+	require.Equal(t, "https://resource.example.org/protectedresource", testHTU)
+	for _, htu := range []string{
+		"https://resource.example.org",
+		"https://resource.example.org/",
+		"https://resource.example.org/protected",
+		"https://resource.example.org/protectedresourc",
+		"https://resource.example.org/protectedresource/",
+		"https://resource.example.org/protectedresource/x",
+		"https://resource.example.org/protectedresourcex",
+		"https://resource.example.org.evil/protectedresource",
+	} {
+		v := newTestVerifier(t, newFakeClock())
+		_, err := v.Verify(context.Background(), handProof(t, ecKey, "ES256", func(h, c map[string]any) { c["htu"] = htu }), testRequest())
+		require.ErrorIs(t, err, ErrURL, htu)
+	}
 }

@@ -42,6 +42,11 @@
 // act on to fix their credentials; the challenge's error="invalid_request"
 // keeps the finer distinction.
 //
+// Every rejection is also written to the Guard's logger
+// ([middleware.WithLogger]), on the same one line as an HTTP rejection and
+// under the same flood limit ([middleware.WithLogLimit]): method POST, the
+// full method name as the path, the peer's address as remote_addr.
+//
 // # The htu of a gRPC call
 //
 // RFC 9449 binds a DPoP proof to an HTTP method (htm) and URI (htu) and

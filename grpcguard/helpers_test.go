@@ -83,6 +83,8 @@ type envConfig struct {
 	grpc  []grpcguard.Option
 	// guardFor adds Guard options that need the issuer.
 	guardFor func(t testing.TB, iss *oauthtest.Issuer) []middleware.Option
+	// plaintext serves without TLS (dial with insecure credentials).
+	plaintext bool
 }
 
 func newEnv(t testing.TB, cfg envConfig) *env {
@@ -112,11 +114,11 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 		e.arrivals.Add(1)
 		return h(ctx, req)
 	}
-	srv := grpc.NewServer(
-		grpc.Creds(credentials.NewTLS(mtls.ServerTLSConfig(serverCert, nil))),
-		grpc.ChainUnaryInterceptor(count, in.Unary),
-		grpc.ChainStreamInterceptor(in.Stream),
-	)
+	opts := []grpc.ServerOption{grpc.ChainUnaryInterceptor(count, in.Unary), grpc.ChainStreamInterceptor(in.Stream)}
+	if !cfg.plaintext {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(mtls.ServerTLSConfig(serverCert, nil))))
+	}
+	srv := grpc.NewServer(opts...)
 	testpb.RegisterTestServiceServer(srv, service{})
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

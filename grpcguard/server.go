@@ -88,8 +88,8 @@ func WithPublicURL(raw string) Option {
 // and trusted proxies takes the certificate from that call metadata (same
 // name and format as the HTTP header) when the connection comes from a
 // trusted proxy's address, and never from the connection in that case. An
-// XFCC value that carries only a Hash gives no certificate here: forward
-// the Cert.
+// XFCC value that carries only a Hash (Envoy's default) binds as well: the
+// thumbprint is all a certificate-bound token is compared with.
 func WithCertificateSource(s *mtls.Source) Option {
 	return func(c *config) {
 		if s == nil {
@@ -246,6 +246,7 @@ func (i *Interceptor) authenticate(ctx context.Context, method string, setHeader
 		}
 	}
 	if e != nil {
+		i.log(ctx, method, tok, e)
 		st, md := i.answer(e, only)
 		if len(md) > 0 {
 			// The status is the answer; metadata that cannot be sent (the
@@ -288,7 +289,7 @@ func (i *Interceptor) verify(ctx context.Context, method string) (*middleware.To
 		req.URL = i.url(ctx, secure, method)
 	}
 	var certErr error
-	req.Certificate, certErr = i.certificate(ctx, p, peerCerts)
+	req.Certificate, req.CertificateThumbprint, certErr = i.certificate(ctx, p, peerCerts)
 	tok, err := i.guard.Verify(ctx, req)
 	if err != nil {
 		var me *middleware.Error
@@ -303,6 +304,21 @@ func (i *Interceptor) verify(ctx context.Context, method string) (*middleware.To
 		return nil, me
 	}
 	return tok, nil
+}
+
+// log writes the rejection e of a call of method to the Guard's logger, as
+// the Guard's HTTP handler logs its own: the call's method is POST, its
+// path the full method name, its remote address the peer's. tok, when the
+// call's token verified (a scope rejection), names its issuer and client.
+func (i *Interceptor) log(ctx context.Context, method string, tok *middleware.Token, e *middleware.Error) {
+	r := &http.Request{Method: http.MethodPost, URL: &url.URL{Path: method}}
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		r.RemoteAddr = p.Addr.String()
+	}
+	if tok != nil {
+		ctx = middleware.NewContext(ctx, tok)
+	}
+	i.guard.LogRejection(r.WithContext(ctx), e)
 }
 
 // url is the call's external URL, for the DPoP proof's htu: the public URL
@@ -325,13 +341,14 @@ func (i *Interceptor) url(ctx context.Context, secure bool, method string) *url.
 
 // certificate returns the client certificate of the call: the connection's,
 // or with a certificate source, the one it finds (forwarded metadata from a
-// trusted proxy).
-func (i *Interceptor) certificate(ctx context.Context, p *peer.Peer, peerCerts []*x509.Certificate) (*x509.Certificate, error) {
+// trusted proxy); or, when that proxy forwarded only the certificate's hash
+// (an XFCC Hash), its thumbprint.
+func (i *Interceptor) certificate(ctx context.Context, p *peer.Peer, peerCerts []*x509.Certificate) (*x509.Certificate, string, error) {
 	if i.certs == nil {
 		if len(peerCerts) == 0 || peerCerts[0] == nil {
-			return nil, mtls.ErrNoCertificate
+			return nil, "", mtls.ErrNoCertificate
 		}
-		return peerCerts[0], nil
+		return peerCerts[0], "", nil
 	}
 	// mtls.Source reads an *http.Request: give it the parts it looks at,
 	// the peer's address, the TLS state and the metadata as headers.
@@ -350,7 +367,14 @@ func (i *Interceptor) certificate(ctx context.Context, p *peer.Peer, peerCerts [
 			r.Header[http.CanonicalHeaderKey(k)] = v
 		}
 	}
-	return i.certs.Certificate(r)
+	cert, err := i.certs.Certificate(r)
+	if errors.Is(err, mtls.ErrNoCertificate) {
+		// Perhaps only a hash was forwarded: its thumbprint binds as well.
+		if thumb, terr := i.certs.Thumbprint(r); terr == nil {
+			return nil, thumb, nil
+		}
+	}
+	return cert, "", err
 }
 
 // insufficientScope returns an insufficient_scope rejection unless tok

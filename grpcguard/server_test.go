@@ -3,7 +3,9 @@ package grpcguard_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"sync"
@@ -15,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
@@ -367,6 +370,47 @@ func TestForwardedCertificate(t *testing.T) {
 	}
 }
 
+// TestForwardedCertificateHashOnly: an Envoy proxy forwards, by default,
+// only the certificate's Hash in x-forwarded-client-cert. The thumbprint
+// is all a certificate-bound token needs, so a call through a trusted
+// proxy is bound by it, as an HTTP request is; a Hash of another
+// certificate, or one from an untrusted peer, is not.
+func TestForwardedCertificateHashOnly(t *testing.T) {
+	bob, other := selfSigned(t, "bob", false), selfSigned(t, "other", false)
+	xfcc := func(c tls.Certificate) string {
+		sum := sha256.Sum256(c.Leaf.Raw)
+		return `By=spiffe://example.org/api;Hash=` + hex.EncodeToString(sum[:]) + `;Subject="CN=x"`
+	}
+	for _, tt := range []struct {
+		name    string
+		trusted string
+		md      []string
+		code    codes.Code
+	}{
+		{"trusted proxy forwards the right hash", "127.0.0.0/8", []string{"x-forwarded-client-cert", xfcc(bob)}, codes.OK},
+		{"trusted proxy forwards another hash", "127.0.0.0/8", []string{"x-forwarded-client-cert", xfcc(other)}, codes.Unauthenticated},
+		{"trusted proxy forwards a malformed hash", "127.0.0.0/8", []string{"x-forwarded-client-cert", "Hash=00ff"}, codes.Unauthenticated},
+		{"untrusted peer forwards the right hash", "10.0.0.0/8", []string{"x-forwarded-client-cert", xfcc(bob)}, codes.Unauthenticated},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src, err := mtls.NewSource(
+				mtls.WithForwardedHeader("X-Forwarded-Client-Cert", mtls.XFCC),
+				mtls.WithTrustedProxies(mustPrefix(t, tt.trusted)),
+			)
+			require.NoError(t, err)
+			e := newEnv(t, envConfig{grpc: []grpcguard.Option{grpcguard.WithCertificateSource(src)}})
+			tok := e.mint(t, oauthtest.Token{Subject: "bob", Scope: "read:things", X5TS256: mtls.Thumbprint(bob.Leaf)})
+			for _, stream := range []bool{false, true} {
+				a := call(t, e.dial(t, nil), stream, append([]string{"authorization", "Bearer " + tok}, tt.md...)...)
+				require.Equal(t, tt.code, a.code, a.msg)
+				if tt.code == codes.OK {
+					assert.Equal(t, "bob", a.subject)
+				}
+			}
+		})
+	}
+}
+
 // TestConcurrentReplay: one proof sent by 100 concurrent calls is accepted
 // exactly once.
 func TestConcurrentReplay(t *testing.T) {
@@ -396,8 +440,27 @@ func TestConcurrentReplay(t *testing.T) {
 	assert.Equal(t, map[codes.Code]int{codes.OK: 1, codes.Unauthenticated: 99}, counts)
 }
 
-// TestDerivedHTU: without TLS the derived base URL is http://, and a public
-// URL replaces the derived one.
+// TestDerivedHTU: without a public URL, a call over a plaintext connection
+// has the htu http://<authority><method>; a proof made for https:// (as if
+// the connection were TLS) is refused. TestPublicURL covers TLS with a
+// public URL, TestOutcomes TLS without one.
+func TestDerivedHTU(t *testing.T) {
+	e := newEnv(t, envConfig{plaintext: true})
+	alice := newSigner(t)
+	bound := e.mint(t, oauthtest.Token{Subject: "alice", Scope: "read:things", JKT: alice.Thumbprint()})
+	cc, err := grpc.NewClient(e.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { cc.Close() })
+	conn := testpb.NewTestServiceClient(cc)
+	a := call(t, conn, false, "authorization", "DPoP "+bound, "dpop", proof(t, alice, "http://"+e.addr+unaryMethod, bound, ""))
+	require.Equal(t, codes.OK, a.code, a.msg)
+	assert.Equal(t, "alice", a.subject)
+	a = call(t, conn, false, "authorization", "DPoP "+bound, "dpop", proof(t, alice, e.htu(unaryMethod), bound, ""))
+	require.Equal(t, codes.Unauthenticated, a.code, a.msg)
+	assert.Equal(t, "invalid_dpop_proof", challenge(a.md, "DPoP", "error"))
+}
+
+// TestPublicURL: a public URL replaces the derived base URL.
 func TestPublicURL(t *testing.T) {
 	e := newEnv(t, envConfig{grpc: []grpcguard.Option{grpcguard.WithPublicURL("https://api.example.com")}})
 	alice := newSigner(t)

@@ -241,16 +241,18 @@ func (g *Guard) handOver(w http.ResponseWriter, r *http.Request, sdk http.Handle
 		return
 	}
 	info, err := g.tokenInfo(tok.Claims)
-	if errors.Is(err, ErrNoSubject) {
-		// Without a UserID the go-sdk binds a session to nobody, and any
-		// valid token could continue it.
-		g.guard.WriteError(w, &middleware.Error{Status: http.StatusUnauthorized,
-			Code: middleware.CodeInvalidToken, Description: "token has no subject", Err: err})
-		return
-	}
 	if err != nil {
-		g.guard.WriteError(w, &middleware.Error{Status: http.StatusUnauthorized,
-			Code: middleware.CodeInvalidToken, Description: "invalid token", Err: err})
+		desc := "invalid token"
+		if errors.Is(err, ErrNoSubject) {
+			// Without a UserID the go-sdk binds a session to nobody, and
+			// any valid token could continue it.
+			desc = "token has no subject"
+		}
+		// Logged as the Guard logs its own rejections (the token is in
+		// r's context, so the line names its issuer and client).
+		e := &middleware.Error{Status: http.StatusUnauthorized, Code: middleware.CodeInvalidToken, Description: desc, Err: err}
+		g.guard.LogRejection(r, e)
+		g.guard.WriteError(w, e)
 		return
 	}
 	r2 := r.WithContext(context.WithValue(r.Context(), handoffKey{}, &handoff{info: info, header: r.Header}))

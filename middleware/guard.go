@@ -40,6 +40,7 @@ type Guard struct {
 	jwe          *jwe.Decrypter
 	challenge    challenge
 	logger       *slog.Logger
+	logLimit     *logLimiter
 	hooks        hooks
 }
 
@@ -53,6 +54,8 @@ func New(keys KeySource, opts ...Option) (*Guard, error) {
 		maxDepth:     16,
 		cacheSize:    defaultCacheSize,
 		cacheMaxAge:  defaultCacheMaxAge,
+		logLines:     defaultLogLines,
+		logPeriod:    defaultLogPeriod,
 		now:          time.Now,
 	}
 	for _, o := range opts {
@@ -62,7 +65,8 @@ func New(keys KeySource, opts ...Option) (*Guard, error) {
 	if keys == nil && len(c.hmac) == 0 && c.introspection == nil {
 		c.fail("nil key source (and no WithHMACSecret or WithIntrospection)")
 	}
-	g := &Guard{keys: keys, cfg: c, logger: c.logger, hooks: newHooks(c.observer)}
+	g := &Guard{keys: keys, cfg: c, logger: c.logger, hooks: newHooks(c.observer),
+		logLimit: newLogLimiter(c.logLines, c.logPeriod)}
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
 	}
@@ -156,6 +160,13 @@ type Request struct {
 	// Certificate is the client certificate of the connection (or the one
 	// a trusted proxy forwarded), if any.
 	Certificate *x509.Certificate
+	// CertificateThumbprint, used only when Certificate is nil, is the
+	// client certificate's RFC 8705 x5t#S256 thumbprint when only that is
+	// known: a trusted proxy forwarded just the certificate's hash (Envoy's
+	// XFCC Hash; [mtls.Source.Thumbprint] reads it). It is all a
+	// certificate-bound token is compared with. Set it only from what a
+	// trusted proxy asserts, never from anything the client sends.
+	CertificateThumbprint string
 }
 
 // Token is an access token verified for one request.
@@ -217,6 +228,9 @@ func (in *input) certThumbprint() (string, error) {
 		return in.certs.Thumbprint(in.r)
 	}
 	if in.req.Certificate == nil {
+		if in.req.CertificateThumbprint != "" {
+			return in.req.CertificateThumbprint, nil
+		}
 		return "", mtls.ErrNoCertificate
 	}
 	return mtls.Thumbprint(in.req.Certificate), nil

@@ -2,6 +2,7 @@ package middleware_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -198,4 +199,28 @@ func withQuery(r *http.Request, q string) *http.Request {
 func withPath(r *http.Request, p string) *http.Request {
 	r.URL.Path = p
 	return r
+}
+
+// TestLogRejection: a rejection answered by the caller is logged like the
+// Handler's; an error that is not an *Error is an invalid_token rejection.
+func TestLogRejection(t *testing.T) {
+	iss := newIssuer(t)
+	logs := &capture{}
+	g := newGuard(t, iss, middleware.WithLogger(slog.New(logs)), middleware.WithPublicURL("https://api.example.com"))
+	r := bearer("garbage")
+	r.RemoteAddr = "192.0.2.1:1"
+	_, err := g.Check(r)
+	require.Error(t, err)
+	g.LogRejection(r, err)
+	l := logs.take(t)
+	assert.Equal(t, "malformed_token", l.attrs["cause"])
+	assert.Equal(t, "/resource", l.attrs["path"])
+	assert.Equal(t, "192.0.2.1:1", l.attrs["remote_addr"])
+
+	g.LogRejection(&http.Request{Method: "POST"}, errors.New("something else"))
+	l = logs.take(t)
+	assert.Equal(t, "invalid_token", l.attrs["code"])
+	assert.Equal(t, "other", l.attrs["cause"])
+	assert.Equal(t, "401", l.attrs["status"])
+	assert.Empty(t, l.attrs["path"])
 }

@@ -1,6 +1,7 @@
 package middleware_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -135,6 +136,39 @@ func TestEnvoyHashOnly(t *testing.T) {
 			r.RemoteAddr = "10.0.0.9:5555"
 			r.Header.Set("X-Forwarded-Client-Cert", "By=spiffe://api;Hash="+hex.EncodeToString(sum[:])+";Subject=\"CN=client\"")
 			assert.Equal(t, tc.status, serve(g, r).status)
+		})
+	}
+}
+
+// TestVerifyCertificateThumbprint: Guard.Verify binds a certificate-bound
+// token to Request.CertificateThumbprint when no Certificate is given (a
+// transport whose trusted proxy forwarded only the hash); a Certificate,
+// when given, is what counts.
+func TestVerifyCertificateThumbprint(t *testing.T) {
+	iss := newIssuer(t)
+	cert, _ := clientCert(t, "client")
+	other, _ := clientCert(t, "other")
+	bound := mint(t, iss, oauthtest.Token{X5TS256: mtls.Thumbprint(cert)})
+	g := newGuard(t, iss)
+	for _, tc := range []struct {
+		name  string
+		cert  *x509.Certificate
+		thumb string
+		err   error
+	}{
+		{"matching thumbprint", nil, mtls.Thumbprint(cert), nil},
+		{"another certificate's thumbprint", nil, mtls.Thumbprint(other), middleware.ErrBindingMismatch},
+		{"neither", nil, "", middleware.ErrBindingMismatch},
+		{"the certificate counts, not the thumbprint", other, mtls.Thumbprint(cert), middleware.ErrBindingMismatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := g.Verify(context.Background(), middleware.Request{Scheme: "Bearer", Token: bound,
+				Certificate: tc.cert, CertificateThumbprint: tc.thumb})
+			if tc.err == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tc.err)
 		})
 	}
 }

@@ -71,6 +71,8 @@ type config struct {
 	queryTokens    bool
 	errorHandler   func(http.ResponseWriter, *http.Request, *Error)
 	logger         *slog.Logger
+	logLines       int
+	logPeriod      time.Duration
 	observer       *observe.Observer
 	mechanism      Mechanism
 	required       bool
@@ -216,13 +218,15 @@ func WithErrorHandler(h func(http.ResponseWriter, *http.Request, *Error)) Option
 	}
 }
 
-// WithLogger logs each rejection of [Guard.Handler] and of [Guard.Require]
-// / [Guard.RequireScopes] on one line: status, code, cause (a stable name),
+// WithLogger logs each rejection of [Guard.Handler], of [Guard.Require] /
+// [Guard.RequireScopes], and those given to [Guard.LogRejection] (the
+// grpcguard interceptor's) on one line: status, code, cause (a stable name),
 // reason, issuer, kid, client_id, method, path and remote address, and
 // computed_htu for an htu mismatch (never a token, a proof or the query).
 // A request without credentials and a use_dpop_nonce answer (a normal
 // nonce round trip) are Debug, a fail-closed 503 is Error, every other
-// rejection Info. Default: rejections are not logged; the warning of [New]
+// rejection Info. Under a flood the lines are limited per cause (see
+// [WithLogLimit]). Default: rejections are not logged; the warning of [New]
 // about a missing public URL goes to slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) {

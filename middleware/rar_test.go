@@ -139,7 +139,7 @@ func TestAuthorizationDetailsExactNames(t *testing.T) {
 
 	// Two names equal under case folding in one object: encoding/json
 	// would fold them into one field, so verification refuses the token
-	// (issue 14 item 5) before anyone can read either.
+	// (TestDecodeAgreesWithVerification) before anyone can read either.
 	d := paymentInitiation("10.00")
 	d["Actions"] = []any{"everything"} // beside "actions"
 	_, err := g.Check(bearer(mint(t, iss, withDetails(d))))

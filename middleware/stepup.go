@@ -69,7 +69,10 @@ type StepUp struct {
 	// user may last have authenticated. A token without auth_time does not
 	// meet it, nor one whose auth_time is later than now by more than the
 	// Guard's leeway (such a time says nothing about freshness). The
-	// challenge carries it in whole seconds.
+	// leeway does not extend MaxAge: an auth_time MaxAge ago is accepted,
+	// one a second older is not (a skewed clock makes the client
+	// authenticate again a little early, never lets an older login
+	// through). The challenge carries it in whole seconds.
 	MaxAge time.Duration
 }
 

@@ -95,6 +95,8 @@ func TestStepUp(t *testing.T) {
 		{"acr another accepted value", "/mfa", authenticated("urn:example:loa:3", time.Time{}), 200, nil, nil},
 		{"acr too weak", "/mfa", authenticated("urn:example:loa:1", time.Time{}, "mfa"), 401,
 			map[string]string{"acr_values": middleware.ACRAuth0MFA + " urn:example:loa:3"}, []string{"max_age"}},
+		{"acr differs only in case: values are case-sensitive", "/mfa", authenticated("URN:EXAMPLE:LOA:3", time.Time{}), 401,
+			map[string]string{"acr_values": middleware.ACRAuth0MFA + " urn:example:loa:3"}, nil},
 		{"no acr", "/mfa", oauthtest.Token{}, 401,
 			map[string]string{"acr_values": middleware.ACRAuth0MFA + " urn:example:loa:3"}, nil},
 		{"authenticated a minute ago", "/recent", authenticated("", start.Add(-time.Minute)), 200, nil, nil},
@@ -137,6 +139,20 @@ func TestStepUp(t *testing.T) {
 		assert.Equal(t, 200, get(t, srv.URL+"/recent", "Bearer "+ahead, "").StatusCode, "auth_time ahead within the leeway")
 		ahead = mint(t, iss, authenticated("", start.Add(80*time.Second)))
 		assert.Equal(t, 401, get(t, srv.URL+"/recent", "Bearer "+ahead, "").StatusCode, "auth_time ahead by more: a wrong time, not a fresh login")
+	})
+
+	// The leeway absorbs clock skew for exp, nbf and an auth_time in the
+	// future; it does not extend max_age, a policy bound: a skewed clock
+	// makes the client authenticate again a little early, never lets an
+	// older login through.
+	t.Run("max_age boundary: the leeway does not extend it", func(t *testing.T) {
+		defer clock.set(start)
+		at := start.Truncate(time.Second)
+		tok := mint(t, iss, authenticated("", at))
+		clock.set(at.Add(5 * time.Minute))
+		assert.Equal(t, 200, get(t, srv.URL+"/recent", "Bearer "+tok, "").StatusCode, "exactly max_age ago")
+		clock.set(at.Add(5*time.Minute + time.Second))
+		assert.Equal(t, 401, get(t, srv.URL+"/recent", "Bearer "+tok, "").StatusCode, "one second older, well within the 30 s leeway")
 	})
 
 	t.Run("Verify and Authorize give the same error", func(t *testing.T) {

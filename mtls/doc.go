@@ -26,9 +26,14 @@
 // added by the nearest proxy, is used.
 //
 // Envoy forwards by default only the certificate's Hash; [Source.Thumbprint]
-// accepts it, [Source.Certificate] cannot return a certificate for it. A
-// middleware that only needs the binding should call Source.Thumbprint and
-// compare with [EqualThumbprints].
+// accepts it, [Source.Certificate] cannot return a certificate for it. The
+// Hash is the SHA-256 of the certificate's DER, the very value RFC 8705's
+// x5t#S256 encodes, so it is all a certificate-bound token needs, and it is
+// as trustworthy as a forwarded Cert: both are the trusted proxy's word. The
+// middleware binds with it over HTTP (it calls Source.Thumbprint) and over
+// gRPC (grpcguard passes it as middleware.Request.CertificateThumbprint). A
+// middleware of your own that only needs the binding should call
+// Source.Thumbprint and compare with [EqualThumbprints].
 //
 // # Binding, not authentication
 //

@@ -15,9 +15,9 @@ import (
 	"github.com/senderbound/senderbound/internal/jose"
 )
 
-// TestIssue14Item12Ed25519Name: RFC 9864's fully-specified name Ed25519
+// TestEd25519NameFitsEd25519KeysOnly: RFC 9864's fully-specified name Ed25519
 // is an asymmetric algorithm beside EdDSA, and fits an Ed25519 key only.
-func TestIssue14Item12Ed25519Name(t *testing.T) {
+func TestEd25519NameFitsEd25519KeysOnly(t *testing.T) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
 	input := "eyJhbGciOiJFZDI1NTE5In0.e30"

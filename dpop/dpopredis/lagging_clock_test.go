@@ -56,11 +56,11 @@ func ageKeys(t *testing.T, srv *testredis.Server, d time.Duration) {
 	}
 }
 
-// TestIssue14Item2LaggingInstance: instance B's clock is 3 s behind A's
+// TestReplayRefusedByALaggingInstance: instance B's clock is 3 s behind A's
 // (inside the default 5 s skew allowance). A proof that A accepted is
 // refused by B for as long as B's clock could accept it, even after A's
 // own clock has moved past the proof's window.
-func TestIssue14Item2LaggingInstance(t *testing.T) {
+func TestReplayRefusedByALaggingInstance(t *testing.T) {
 	srv := testredis.Start(t)
 	start := time.Now().Truncate(time.Second)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -11,11 +11,11 @@ import (
 	"github.com/senderbound/senderbound/mtls"
 )
 
-// TestIssue14Item10ContradictoryConfigurationRefused: a forwarded
+// TestNewSourceRefusesContradictoryConfiguration: a forwarded
 // certificate header that no proxy is trusted to send, and a trusted prefix
 // that holds every client, are refused by NewSource, each with its own
 // message, all at once.
-func TestIssue14Item10ContradictoryConfigurationRefused(t *testing.T) {
+func TestNewSourceRefusesContradictoryConfiguration(t *testing.T) {
 	header := mtls.WithForwardedHeader("X-Client-Cert", mtls.EscapedPEM)
 	proxies := mtls.WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8"))
 	tests := []struct {

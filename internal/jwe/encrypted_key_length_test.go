@@ -7,11 +7,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestIssue14Item6EncryptedKeyLength: the RSA-OAEP encrypted key must be
+// TestEncryptedKeyMustBeModulusLength: the RSA-OAEP encrypted key must be
 // exactly as long as the modulus. rsa.DecryptOAEP also takes a ciphertext
 // with its leading zero bytes dropped, which would give a JWE a second
 // spelling (and DPoP's ath pins the spelling).
-func TestIssue14Item6EncryptedKeyLength(t *testing.T) {
+func TestEncryptedKeyMustBeModulusLength(t *testing.T) {
 	jws := signedJWT(t)
 	d := newDecrypter(t, Config{})
 	size := encKey(t).Size()

@@ -67,11 +67,11 @@ func (w *redirectWorld) client(t *testing.T) *http.Client {
 	return &http.Client{Transport: &Transport{Base: base, Signer: s, Source: StaticToken("tok")}}
 }
 
-// TestIssue14Item11Redirects: after a redirect, the token and a proof go
-// only where net/http itself would send an Authorization header (the same
-// host, or a subdomain of the first request's host), and never from https
-// down to http.
-func TestIssue14Item11Redirects(t *testing.T) {
+// TestRedirectCarriesCredentialsOnlyWhereNetHTTPWould: after a redirect, the
+// token and a proof go only where net/http itself would send an
+// Authorization header (the same host, or a subdomain of the first request's
+// host), and never from https down to http.
+func TestRedirectCarriesCredentialsOnlyWhereNetHTTPWould(t *testing.T) {
 	w := newRedirectWorld(t)
 	c := w.client(t)
 	for _, tc := range []struct {
@@ -135,9 +135,10 @@ func parseProofClaims(proof string) (proofClaims, error) {
 	return parseClaims(b)
 }
 
-// TestIssue14Item11DomainRule checks the names rule against the cases of
-// net/http's own TestShouldCopyHeaderOnRedirect, plus non-ASCII names.
-func TestIssue14Item11DomainRule(t *testing.T) {
+// TestRedirectDomainRuleMatchesNetHTTP checks the names rule against the
+// cases of net/http's own TestShouldCopyHeaderOnRedirect, plus non-ASCII
+// names.
+func TestRedirectDomainRuleMatchesNetHTTP(t *testing.T) {
 	for _, tc := range []struct {
 		sub, parent string
 		want        bool
