@@ -26,56 +26,61 @@ type jwk struct {
 	kty, crv, x, y, n, e string
 }
 
+// jwkRead is a JWK as jwkTable reads it: a member of the wrong type or a
+// private member does not stop the reading (a duplicate does), so that
+// parseJWK reports the most telling of the errors.
+type jwkRead struct {
+	jwk
+	seen             uint8 // of the public members, 1 << jwkMember's index
+	private, badType bool
+}
+
+// jwkString returns a Read storing the string member at bit.
+func jwkString(name string, bit uint8, field func(*jwk) *string) jsonobj.Member[jwkRead] {
+	return jsonobj.Member[jwkRead]{Name: name, Read: func(r *jwkRead, v []byte) bool {
+		s, ok := jsonobj.StringView(v)
+		r.badType = r.badType || !ok
+		*field(&r.jwk) = s
+		r.seen |= bit
+		return true
+	}}
+}
+
+func jwkPrivate(name string) jsonobj.Member[jwkRead] {
+	return jsonobj.Member[jwkRead]{Name: name, Read: func(r *jwkRead, _ []byte) bool { r.private = true; return true }}
+}
+
+// jwkTable reads the public members of a JWK this package uses and notes
+// private ones (RFC 7517 / RFC 7518 §6). The strings share the decoded
+// proof's memory.
+var jwkTable = jsonobj.NewTable(jsonobj.IgnoreUnknown,
+	jwkString("kty", 1, func(k *jwk) *string { return &k.kty }),
+	jwkString("crv", 2, func(k *jwk) *string { return &k.crv }),
+	jwkString("x", 4, func(k *jwk) *string { return &k.x }),
+	jwkString("y", 8, func(k *jwk) *string { return &k.y }),
+	jwkString("n", 16, func(k *jwk) *string { return &k.n }),
+	jwkString("e", 32, func(k *jwk) *string { return &k.e }),
+	jwkPrivate("d"), jwkPrivate("p"), jwkPrivate("q"), jwkPrivate("dp"),
+	jwkPrivate("dq"), jwkPrivate("qi"), jwkPrivate("oth"), jwkPrivate("k"),
+)
+
 // parseJWK reads the members of a JWK object. It fails with ErrPrivateKey
 // when the object holds any private member (RFC 7517 / RFC 7518 §6: d, p, q,
 // dp, dq, qi, oth, and k of symmetric keys), with ErrMalformed when raw is
 // not a JSON object or repeats a member, and with ErrKey when a member has
 // the wrong type or the key type is not supported.
 func parseJWK(raw []byte) (jwk, error) {
-	var k jwk
-	var seen uint8
-	var private, badType bool
-	err := jsonobj.Members(raw, func(name string, value []byte) error {
-		var dst *string
-		var bit uint8
-		switch name {
-		case "kty":
-			dst, bit = &k.kty, 1
-		case "crv":
-			dst, bit = &k.crv, 2
-		case "x":
-			dst, bit = &k.x, 4
-		case "y":
-			dst, bit = &k.y, 8
-		case "n":
-			dst, bit = &k.n, 16
-		case "e":
-			dst, bit = &k.e, 32
-		case "d", "p", "q", "dp", "dq", "qi", "oth", "k":
-			private = true
-			return nil
-		default:
-			return nil
-		}
-		if seen&bit != 0 {
-			return jsonobj.ErrInvalid
-		}
-		seen |= bit
-		s, ok := jsonobj.String(value)
-		if !ok {
-			badType = true
-		}
-		*dst = s
-		return nil
-	})
+	var r jwkRead
+	_, err := jwkTable.Read(raw, &r)
 	switch {
 	case err != nil:
 		return jwk{}, fmt.Errorf("jwk: %w", ErrMalformed)
-	case private:
+	case r.private:
 		return jwk{}, ErrPrivateKey
-	case badType:
+	case r.badType:
 		return jwk{}, fmt.Errorf("jwk member is not a string: %w", ErrKey)
 	}
+	k, seen := r.jwk, r.seen
 	var need uint8
 	switch k.kty {
 	case "EC":

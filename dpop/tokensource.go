@@ -532,49 +532,39 @@ type tokenResponse struct {
 // known ones refused.
 func parseTokenResponse(body []byte) (tokenResponse, error) {
 	var t tokenResponse
-	var seen [3]bool
-	err := jsonobj.Members(body, func(name string, v []byte) error {
-		var ok bool
-		switch name {
-		case "access_token":
-			if seen[0] {
-				return errDuplicate
-			}
-			seen[0] = true
-			t.accessToken, ok = jsonobj.String(v)
-		case "token_type":
-			if seen[1] {
-				return errDuplicate
-			}
-			seen[1] = true
-			t.tokenType, ok = jsonobj.String(v)
-		case "expires_in":
-			if seen[2] {
-				return errDuplicate
-			}
-			seen[2] = true
-			var f float64
-			f, ok = jsonobj.Number(v)
-			ok = ok && f >= 0 && f <= math.MaxInt32 && f == math.Trunc(f)
-			t.expiresIn = int64(f)
-		default:
-			return nil
-		}
-		if !ok {
-			return fmt.Errorf("%q has the wrong type", name)
-		}
-		return nil
-	})
+	seen, err := tokenResponseTable.Read(body, &t)
 	switch {
+	case errors.Is(err, jsonobj.ErrDuplicate):
+		return tokenResponse{}, fmt.Errorf("%w: %w", ErrTokenResponse, errDuplicate)
+	case errors.Is(err, jsonobj.ErrType):
+		return tokenResponse{}, fmt.Errorf("%w: a member has the wrong type", ErrTokenResponse)
 	case err != nil:
 		return tokenResponse{}, fmt.Errorf("%w: %w", ErrTokenResponse, err)
 	case t.accessToken == "" || !validToken68(t.accessToken):
 		return tokenResponse{}, fmt.Errorf("%w: no usable access_token", ErrTokenResponse)
-	case !seen[1]:
+	case !seen.Has(1):
 		return tokenResponse{}, fmt.Errorf("%w: no token_type", ErrTokenResponse)
 	}
 	return t, nil
 }
+
+// tokenResponseTable reads access_token, token_type and expires_in (whole
+// seconds, up to 2³¹-1).
+var tokenResponseTable = jsonobj.NewTable(jsonobj.IgnoreUnknown,
+	jsonobj.Member[tokenResponse]{Name: "access_token", Read: func(t *tokenResponse, v []byte) (ok bool) {
+		t.accessToken, ok = jsonobj.String(v)
+		return
+	}},
+	jsonobj.Member[tokenResponse]{Name: "token_type", Read: func(t *tokenResponse, v []byte) (ok bool) {
+		t.tokenType, ok = jsonobj.String(v)
+		return
+	}},
+	jsonobj.Member[tokenResponse]{Name: "expires_in", Read: func(t *tokenResponse, v []byte) bool {
+		f, ok := jsonobj.Number(v)
+		t.expiresIn = int64(f)
+		return ok && f >= 0 && f <= math.MaxInt32 && f == math.Trunc(f)
+	}},
+)
 
 var errDuplicate = errors.New("duplicate member")
 

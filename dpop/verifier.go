@@ -243,96 +243,74 @@ type Proof struct {
 type proofHeader struct {
 	typ, alg string
 	jwk      []byte // raw JSON object
-	seen     uint8
+	seen     jsonobj.Seen
 }
 
 // proofClaims holds the claims of a proof.
 type proofClaims struct {
 	jti, htm, htu, ath, nonce string
 	iat                       float64
-	seen                      uint8
+	seen                      jsonobj.Seen
 }
-
-const (
-	seenTyp = 1 << iota
-	seenAlg
-	seenJWK
-)
-
-const (
-	seenJTI = 1 << iota
-	seenHTM
-	seenHTU
-	seenIAT
-	seenATH
-	seenNonce
-)
 
 var errBadMember = errors.New("dpop: member has the wrong type")
 
+// headerTable reads a proof's JOSE header; typ, alg and jwk are required
+// (RFC 9449 §4.3 (3)), and crit fails: no extension is understood here
+// (RFC 7515 §4.1.11). Strings share the decoded proof's memory, which is
+// never modified.
+var headerTable = jsonobj.NewTable(jsonobj.IgnoreUnknown,
+	jsonobj.Member[proofHeader]{Name: "typ", Required: true, Read: func(h *proofHeader, v []byte) (ok bool) {
+		h.typ, ok = jsonobj.StringView(v)
+		return
+	}},
+	jsonobj.Member[proofHeader]{Name: "alg", Required: true, Read: func(h *proofHeader, v []byte) (ok bool) {
+		h.alg, ok = jsonobj.StringView(v)
+		return
+	}},
+	jsonobj.Member[proofHeader]{Name: "jwk", Required: true, Read: func(h *proofHeader, v []byte) bool {
+		h.jwk = v
+		return v[0] == '{'
+	}},
+	jsonobj.Member[proofHeader]{Name: "crit", Read: func(*proofHeader, []byte) bool { return false }},
+)
+
+// The claims of a proof, in claimsTable's order.
+const (
+	claimJTI = iota
+	claimHTM
+	claimHTU
+	claimIAT
+	claimATH
+	claimNonce
+)
+
+// claimsTable reads a proof's claims; jti, htm, htu and iat are required
+// (RFC 9449 §4.3 (3)); ath and nonce are checked by Verify when needed.
+var claimsTable = jsonobj.NewTable(jsonobj.IgnoreUnknown,
+	proofClaim("jti", true, func(c *proofClaims, v []byte) (ok bool) { c.jti, ok = jsonobj.StringView(v); return }),
+	proofClaim("htm", true, func(c *proofClaims, v []byte) (ok bool) { c.htm, ok = jsonobj.StringView(v); return }),
+	proofClaim("htu", true, func(c *proofClaims, v []byte) (ok bool) { c.htu, ok = jsonobj.StringView(v); return }),
+	proofClaim("iat", true, func(c *proofClaims, v []byte) (ok bool) { c.iat, ok = jsonobj.Number(v); return }),
+	proofClaim("ath", false, func(c *proofClaims, v []byte) (ok bool) { c.ath, ok = jsonobj.StringView(v); return }),
+	proofClaim("nonce", false, func(c *proofClaims, v []byte) (ok bool) { c.nonce, ok = jsonobj.StringView(v); return }),
+)
+
+func proofClaim(name string, required bool, read func(*proofClaims, []byte) bool) jsonobj.Member[proofClaims] {
+	return jsonobj.Member[proofClaims]{Name: name, Required: required, Read: read}
+}
+
 func parseHeader(data []byte) (proofHeader, error) {
 	var h proofHeader
-	err := jsonobj.Members(data, func(name string, value []byte) error {
-		var bit uint8
-		var ok bool
-		switch name {
-		case "typ":
-			bit = seenTyp
-			h.typ, ok = jsonobj.String(value)
-		case "alg":
-			bit = seenAlg
-			h.alg, ok = jsonobj.String(value)
-		case "jwk":
-			bit = seenJWK
-			h.jwk, ok = value, value[0] == '{'
-		case "crit":
-			// RFC 7515 §4.1.11: no extension is understood here.
-			return errBadMember
-		default:
-			return nil
-		}
-		if !ok || h.seen&bit != 0 {
-			return errBadMember
-		}
-		h.seen |= bit
-		return nil
-	})
+	var err error
+	h.seen, err = headerTable.Read(data, &h)
 	return h, err
 }
 
 func parseClaims(data []byte) (proofClaims, error) {
 	var c proofClaims
-	err := jsonobj.Members(data, func(name string, value []byte) error {
-		var bit uint8
-		var ok bool
-		switch name {
-		case "jti":
-			bit = seenJTI
-			c.jti, ok = jsonobj.String(value)
-		case "htm":
-			bit = seenHTM
-			c.htm, ok = jsonobj.String(value)
-		case "htu":
-			bit = seenHTU
-			c.htu, ok = jsonobj.String(value)
-		case "iat":
-			bit = seenIAT
-			c.iat, ok = jsonobj.Number(value)
-		case "ath":
-			bit = seenATH
-			c.ath, ok = jsonobj.String(value)
-		case "nonce":
-			bit = seenNonce
-			c.nonce, ok = jsonobj.String(value)
-		default:
-			return nil
-		}
-		if !ok || c.seen&bit != 0 {
-			return errBadMember
-		}
-		c.seen |= bit
-		return nil
-	})
+	var err error
+	c.seen, err = claimsTable.Read(data, &c)
 	return c, err
 }
 
@@ -380,20 +358,20 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 
 	// RFC 9449 §4.3 (3): required members present, with the right types.
 	h, err := parseHeader(jws.Header)
+	if errors.Is(err, jsonobj.ErrMissing) {
+		return nil, fmt.Errorf("header lacks typ, alg or jwk: %w", ErrMalformed)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("header: %w", ErrMalformed)
 	}
-	if h.seen != seenTyp|seenAlg|seenJWK {
-		return nil, fmt.Errorf("header lacks typ, alg or jwk: %w", ErrMalformed)
-	}
 	c, err := parseClaims(jws.Payload)
+	if errors.Is(err, jsonobj.ErrMissing) || err == nil && c.jti == "" {
+		return nil, fmt.Errorf("claims lack jti, htm, htu or iat: %w", ErrMalformed)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("claims: %w", ErrMalformed)
 	}
-	if c.seen&(seenJTI|seenHTM|seenHTU|seenIAT) != seenJTI|seenHTM|seenHTU|seenIAT || c.jti == "" {
-		return nil, fmt.Errorf("claims lack jti, htm, htu or iat: %w", ErrMalformed)
-	}
-	if req.AccessToken != "" && c.seen&seenATH == 0 {
+	if req.AccessToken != "" && !c.seen.Has(claimATH) {
 		return nil, fmt.Errorf("claims lack ath: %w", ErrMalformed)
 	}
 
@@ -461,7 +439,7 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 	// RFC 9449 §4.3 (10): the nonce is one this server issued and accepts.
 	p := &Proof{Nonce: c.nonce}
 	if v.nonces != nil {
-		if c.seen&seenNonce == 0 {
+		if !c.seen.Has(claimNonce) {
 			return nil, fmt.Errorf("nonce required: %w", ErrNonce)
 		}
 		status, err := v.nonces.Check(c.nonce)

@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"encoding/json"
 	"math"
 	"slices"
 	"strings"
@@ -141,16 +140,16 @@ func (c *Claims) Decode(v any) error { return jsonobj.Decode(c.raw, v) }
 type payload struct {
 	Issuer      string
 	Subject     string
-	Audience    audience
-	ExpiresAt   *numericDate
-	NotBefore   *numericDate
-	IssuedAt    *numericDate
+	Audience    []string
+	ExpiresAt   numericDate
+	NotBefore   numericDate
+	IssuedAt    numericDate
 	ID          string
 	Scope       string
 	Permissions []string
 	ClientID    string
 	AZP         string
-	Cnf         *confirmationJSON
+	Cnf         confirmationJSON // Cnf.present says whether the token has cnf
 	Ext         *extClaims
 }
 
@@ -162,117 +161,103 @@ func (p *payload) ext() *extClaims {
 	return p.Ext
 }
 
+// confirmationJSON is cnf as read: each member with whether it was present.
 type confirmationJSON struct {
-	JKT     *string
-	X5TS256 *string
+	present         bool
+	JKT, X5TS256    string
+	hasJKT, hasX5TS bool
 }
 
-// parsePayload reads the claims this package uses. Every claim it knows must
-// have its JSON type, a known claim may appear only once, and names match
-// exactly (RFC 7519 §4: "Exp" is not "exp"). Other claims are left for
-// [Claims.Decode].
+// payloadTable reads the claims this package uses. Every claim it knows
+// must have its JSON type, a known claim may appear only once, and names
+// match exactly (RFC 7519 §4: "Exp" is not "exp"). Other claims are left for
+// [Claims.Decode]. Strings share the payload's memory, which the Claims keep
+// unmodified (raw).
+var payloadTable = jsonobj.NewTable(jsonobj.IgnoreUnknown,
+	claim("iss", func(p *payload, v []byte) (ok bool) { p.Issuer, ok = jsonobj.StringView(v); return }),
+	claim("sub", func(p *payload, v []byte) (ok bool) { p.Subject, ok = jsonobj.StringView(v); return }),
+	claim("aud", func(p *payload, v []byte) (ok bool) { p.Audience, ok = parseAudience(v); return }),
+	claim("exp", func(p *payload, v []byte) bool { return p.ExpiresAt.parse(v) }),
+	claim("nbf", func(p *payload, v []byte) bool { return p.NotBefore.parse(v) }),
+	claim("iat", func(p *payload, v []byte) bool { return p.IssuedAt.parse(v) }),
+	claim("jti", func(p *payload, v []byte) (ok bool) { p.ID, ok = jsonobj.StringView(v); return }),
+	claim("scope", func(p *payload, v []byte) (ok bool) { p.Scope, ok = jsonobj.StringView(v); return }),
+	claim("permissions", func(p *payload, v []byte) (ok bool) { p.Permissions, ok = stringsView(v); return }),
+	claim("client_id", func(p *payload, v []byte) (ok bool) { p.ClientID, ok = jsonobj.StringView(v); return }),
+	claim("azp", func(p *payload, v []byte) (ok bool) { p.AZP, ok = jsonobj.StringView(v); return }),
+	claim("cnf", func(p *payload, v []byte) bool { return p.Cnf.parse(v) }),
+	// RFC 9470 §6.1 (RFC 9068 §2.2.1)
+	claim("acr", func(p *payload, v []byte) (ok bool) { p.ext().acr, ok = jsonobj.StringView(v); return }),
+	claim("amr", func(p *payload, v []byte) (ok bool) { p.ext().amr, ok = stringsView(v); return }),
+	claim("auth_time", func(p *payload, v []byte) bool {
+		var d numericDate
+		if !d.parse(v) {
+			return false
+		}
+		p.ext().authTime = d.Time
+		return true
+	}),
+	// RFC 9396 §9.1
+	claim("authorization_details", func(p *payload, v []byte) (ok bool) {
+		p.ext().details, ok = parseAuthorizationDetails(v)
+		return
+	}),
+)
+
+func claim(name string, read func(*payload, []byte) bool) jsonobj.Member[payload] {
+	return jsonobj.Member[payload]{Name: name, Read: read}
+}
+
+// parsePayload reads a token's claims with payloadTable.
 func parsePayload(data []byte) (payload, error) {
 	var p payload
-	var seen uint32
-	err := jsonobj.Members(data, func(name string, v []byte) error {
-		var bit uint32
-		ok := true
-		switch name {
-		case "iss":
-			bit = 1 << 0
-			p.Issuer, ok = jsonobj.String(v)
-		case "sub":
-			bit = 1 << 1
-			p.Subject, ok = jsonobj.String(v)
-		case "aud":
-			bit = 1 << 2
-			ok = p.Audience.UnmarshalJSON(v) == nil
-		case "exp":
-			bit = 1 << 3
-			p.ExpiresAt, ok = parseNumericDate(v)
-		case "nbf":
-			bit = 1 << 4
-			p.NotBefore, ok = parseNumericDate(v)
-		case "iat":
-			bit = 1 << 5
-			p.IssuedAt, ok = parseNumericDate(v)
-		case "jti":
-			bit = 1 << 6
-			p.ID, ok = jsonobj.String(v)
-		case "scope":
-			bit = 1 << 7
-			p.Scope, ok = jsonobj.String(v)
-		case "permissions":
-			bit = 1 << 8
-			ok = v[0] == '[' && json.Unmarshal(v, &p.Permissions) == nil
-		case "client_id":
-			bit = 1 << 9
-			p.ClientID, ok = jsonobj.String(v)
-		case "azp":
-			bit = 1 << 10
-			p.AZP, ok = jsonobj.String(v)
-		case "cnf":
-			bit = 1 << 11
-			p.Cnf, ok = parseConfirmation(v)
-		case "acr": // RFC 9470 §6.1 (RFC 9068 §2.2.1)
-			bit = 1 << 12
-			p.ext().acr, ok = jsonobj.String(v)
-		case "amr":
-			bit = 1 << 13
-			p.ext().amr, ok = jsonobj.Strings(v)
-		case "auth_time":
-			bit = 1 << 14
-			var d *numericDate
-			if d, ok = parseNumericDate(v); ok {
-				p.ext().authTime = d.Time
-			}
-		case "authorization_details": // RFC 9396 §9.1
-			bit = 1 << 15
-			p.ext().details, ok = parseAuthorizationDetails(v)
-		default:
-			return nil
-		}
-		if !ok || seen&bit != 0 {
-			return ErrClaims
-		}
-		seen |= bit
-		return nil
-	})
-	if err != nil {
+	if _, err := payloadTable.Read(data, &p); err != nil {
 		return payload{}, ErrClaims
 	}
 	return p, nil
 }
 
-// parseConfirmation reads cnf (RFC 7800): an object whose jkt and x5t#S256
-// members, when present, are strings. Other members are ignored, except
-// case variants of these two ("JKT"), which are refused.
-func parseConfirmation(v []byte) (*confirmationJSON, bool) {
-	if v[0] != '{' {
+// stringsView reads a JSON array of strings, sharing v's memory (see
+// jsonobj.StringView).
+func stringsView(v []byte) ([]string, bool) {
+	if len(v) == 0 || v[0] != '[' {
 		return nil, false
 	}
-	var c confirmationJSON
-	err := jsonobj.Members(v, func(name string, v []byte) error {
-		var dst **string
-		switch name {
-		case "jkt":
-			dst = &c.JKT
-		case "x5t#S256":
-			dst = &c.X5TS256
-		default:
-			if strings.EqualFold(name, "jkt") || strings.EqualFold(name, "x5t#S256") {
-				return ErrClaims
-			}
-			return nil
-		}
-		s, ok := jsonobj.String(v)
-		if !ok || *dst != nil {
+	list := []string{}
+	err := jsonobj.Elements(v, func(e []byte) error {
+		s, ok := jsonobj.StringView(e)
+		if !ok {
 			return ErrClaims
 		}
-		*dst = &s
+		list = append(list, s)
 		return nil
 	})
-	return &c, err == nil
+	return list, err == nil
+}
+
+// confirmationTable reads cnf (RFC 7800): an object whose jkt and x5t#S256
+// members, when present, are strings. Other members are ignored, except
+// case variants of these two ("JKT"), which are refused.
+var confirmationTable = jsonobj.NewTable(jsonobj.RejectCaseVariants,
+	jsonobj.Member[confirmationJSON]{Name: "jkt", Read: func(c *confirmationJSON, v []byte) (ok bool) {
+		c.JKT, ok = jsonobj.StringView(v)
+		c.hasJKT = true
+		return
+	}},
+	jsonobj.Member[confirmationJSON]{Name: "x5t#S256", Read: func(c *confirmationJSON, v []byte) (ok bool) {
+		c.X5TS256, ok = jsonobj.StringView(v)
+		c.hasX5TS = true
+		return
+	}},
+)
+
+func (c *confirmationJSON) parse(v []byte) bool {
+	if v[0] != '{' {
+		return false
+	}
+	c.present = true
+	_, err := confirmationTable.Read(v, c)
+	return err == nil
 }
 
 // jwt.Claims, so golang-jwt's Validator checks the registered claims.
@@ -283,47 +268,43 @@ func (p *payload) GetIssuer() (string, error)                   { return p.Issue
 func (p *payload) GetSubject() (string, error)                  { return p.Subject, nil }
 func (p *payload) GetAudience() (jwt.ClaimStrings, error)       { return jwt.ClaimStrings(p.Audience), nil }
 
-// audience is aud: one string or an array of strings (RFC 7519 §4.1.3).
-type audience []string
-
-func (a *audience) UnmarshalJSON(b []byte) error {
-	if s, ok := jsonobj.String(b); ok {
-		*a = audience{s}
-		return nil
+// parseAudience reads aud: one string or an array of strings (RFC 7519
+// §4.1.3).
+func parseAudience(b []byte) ([]string, bool) {
+	if s, ok := jsonobj.StringView(b); ok {
+		return []string{s}, true
 	}
-	if b[0] != '[' {
-		return ErrClaims
-	}
-	var list []string
-	if err := json.Unmarshal(b, &list); err != nil {
-		return ErrClaims
-	}
-	*a = list
-	return nil
+	return stringsView(b)
 }
 
 // numericDate is an RFC 7519 NumericDate: a JSON number of seconds. Unlike
 // jwt.NumericDate it refuses strings ("exp": "9999999999"), negative values
 // and values past the year 9999 (1e300 would otherwise mean "never
-// expires").
-type numericDate struct{ jwt.NumericDate }
+// expires"). It is kept by value in payload (set says it was present), so
+// reading one allocates nothing.
+type numericDate struct {
+	jwt.NumericDate
+	set bool
+}
 
 // maxNumericDate is 9999-12-31T23:59:59Z.
 const maxNumericDate = 253402300799
 
-func parseNumericDate(b []byte) (*numericDate, bool) {
+func (d *numericDate) parse(b []byte) bool {
 	f, ok := jsonobj.Number(b)
 	if !ok || f < 0 || f > maxNumericDate {
-		return nil, false
+		return false
 	}
 	sec, frac := math.Modf(f)
-	d := &numericDate{}
 	d.NumericDate.Time = time.Unix(int64(sec), int64(frac*1e9))
-	return d, true
+	d.set = true
+	return true
 }
 
+// jwt returns d for golang-jwt's Validator, or nil when absent. The
+// pointer is into the payload, which the Validator does not keep.
 func (d *numericDate) jwt() *jwt.NumericDate {
-	if d == nil {
+	if !d.set {
 		return nil
 	}
 	return &d.NumericDate
@@ -345,34 +326,34 @@ func (p *payload) claims(raw []byte) (*Claims, error) {
 	if c.clientID == "" {
 		c.clientID = p.AZP
 	}
-	if p.ExpiresAt != nil {
+	if p.ExpiresAt.set {
 		c.expiresAt = p.ExpiresAt.Time
 	}
-	if p.NotBefore != nil {
+	if p.NotBefore.set {
 		c.notBefore = p.NotBefore.Time
 	}
-	if p.IssuedAt != nil {
+	if p.IssuedAt.set {
 		c.issued = p.IssuedAt.Time
 	}
-	if p.Cnf != nil {
+	if cnf := &p.Cnf; cnf.present {
 		// A cnf that names no method this package verifies (RFC 7800 jwk,
 		// kid, jku, or an empty object) must not read as "not bound".
-		if p.Cnf.JKT == nil && p.Cnf.X5TS256 == nil {
+		if !cnf.hasJKT && !cnf.hasX5TS {
 			return nil, ErrUnsupportedBinding
 		}
 		// A cnf member that is present must be a usable value: an empty
 		// thumbprint would otherwise read as "not bound".
-		if p.Cnf.JKT != nil {
-			if !thumbprintSyntax(*p.Cnf.JKT) {
+		if cnf.hasJKT {
+			if !thumbprintSyntax(cnf.JKT) {
 				return nil, ErrClaims
 			}
-			c.cnf.JKT = *p.Cnf.JKT
+			c.cnf.JKT = cnf.JKT
 		}
-		if p.Cnf.X5TS256 != nil {
-			if !thumbprintSyntax(*p.Cnf.X5TS256) {
+		if cnf.hasX5TS {
+			if !thumbprintSyntax(cnf.X5TS256) {
 				return nil, ErrClaims
 			}
-			c.cnf.X5TS256 = *p.Cnf.X5TS256
+			c.cnf.X5TS256 = cnf.X5TS256
 		}
 	}
 	return c, nil

@@ -271,37 +271,23 @@ type header struct {
 	Crit bool
 }
 
-// parseHeader reads alg, kid, typ and crit with exact names; each may
+// headerTable reads alg, kid, typ and crit with exact names; each may
 // appear once and must be a string (crit: any value marks it present).
+var headerTable = jsonobj.NewTable(jsonobj.IgnoreUnknown,
+	jsonobj.Member[header]{Name: "alg", Read: func(h *header, v []byte) (ok bool) { h.Alg, ok = jsonobj.StringView(v); return }},
+	jsonobj.Member[header]{Name: "kid", Read: func(h *header, v []byte) (ok bool) { h.Kid, ok = jsonobj.StringView(v); return }},
+	jsonobj.Member[header]{Name: "typ", Read: func(h *header, v []byte) (ok bool) { h.Typ, ok = jsonobj.StringView(v); return }},
+	jsonobj.Member[header]{Name: "crit", Read: func(h *header, _ []byte) bool { h.Crit = true; return true }},
+)
+
+// parseHeader reads a token's JOSE header. Its strings share data's memory:
+// data is a decoded token, never modified.
 func parseHeader(data []byte) (header, error) {
 	var h header
-	var seen uint8
-	err := jsonobj.Members(data, func(name string, v []byte) error {
-		var bit uint8
-		ok := true
-		switch name {
-		case "alg":
-			bit = 1
-			h.Alg, ok = jsonobj.String(v)
-		case "kid":
-			bit = 2
-			h.Kid, ok = jsonobj.String(v)
-		case "typ":
-			bit = 4
-			h.Typ, ok = jsonobj.String(v)
-		case "crit":
-			bit = 8
-			h.Crit = true
-		default:
-			return nil
-		}
-		if !ok || seen&bit != 0 {
-			return ErrMalformedToken
-		}
-		seen |= bit
-		return nil
-	})
-	return h, err
+	if _, err := headerTable.Read(data, &h); err != nil {
+		return header{}, ErrMalformedToken
+	}
+	return h, nil
 }
 
 // verifyToken returns the verified claims of in.token, from the cache when
@@ -388,7 +374,7 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 		return nil, g.tokenError(in, "invalid token claims", mapJWTError(err))
 	}
 	// RFC 9068 §2.2: the profile's required claims.
-	if g.cfg.requireATJWT && (p.Subject == "" || p.ClientID == "" || p.ID == "" || p.IssuedAt == nil) {
+	if g.cfg.requireATJWT && (p.Subject == "" || p.ClientID == "" || p.ID == "" || !p.IssuedAt.set) {
 		return nil, g.tokenError(in, "invalid token claims", ErrClaims)
 	}
 	// Claims.Decode must read what was verified (see unambiguousNames).

@@ -86,43 +86,28 @@ func parseAuthorizationDetails(v []byte) ([]AuthorizationDetail, bool) {
 	return details, err == nil
 }
 
+// detailTable reads one authorization detail: type is required, and the
+// common fields of RFC 9396 §2.2 have their JSON types. Strings share the
+// token payload's memory, which the Claims keep unmodified.
+var detailTable = jsonobj.NewTable(jsonobj.IgnoreUnknown,
+	detailMember("type", func(d *AuthorizationDetail, v []byte) (ok bool) { d.Type, ok = jsonobj.StringView(v); return }),
+	detailMember("locations", func(d *AuthorizationDetail, v []byte) (ok bool) { d.Locations, ok = stringsView(v); return }),
+	detailMember("actions", func(d *AuthorizationDetail, v []byte) (ok bool) { d.Actions, ok = stringsView(v); return }),
+	detailMember("datatypes", func(d *AuthorizationDetail, v []byte) (ok bool) { d.Datatypes, ok = stringsView(v); return }),
+	detailMember("identifier", func(d *AuthorizationDetail, v []byte) (ok bool) { d.Identifier, ok = jsonobj.StringView(v); return }),
+	detailMember("privileges", func(d *AuthorizationDetail, v []byte) (ok bool) { d.Privileges, ok = stringsView(v); return }),
+)
+
+func detailMember(name string, read func(*AuthorizationDetail, []byte) bool) jsonobj.Member[AuthorizationDetail] {
+	return jsonobj.Member[AuthorizationDetail]{Name: name, Read: read, Required: name == "type"}
+}
+
 func parseAuthorizationDetail(v []byte) (AuthorizationDetail, bool) {
 	d := AuthorizationDetail{raw: v}
 	if v[0] != '{' {
 		return d, false
 	}
-	var seen uint8
-	err := jsonobj.Members(v, func(name string, v []byte) error {
-		var bit uint8
-		ok := true
-		switch name {
-		case "type":
-			bit = 1 << 0
-			d.Type, ok = jsonobj.String(v)
-		case "locations":
-			bit = 1 << 1
-			d.Locations, ok = jsonobj.Strings(v)
-		case "actions":
-			bit = 1 << 2
-			d.Actions, ok = jsonobj.Strings(v)
-		case "datatypes":
-			bit = 1 << 3
-			d.Datatypes, ok = jsonobj.Strings(v)
-		case "identifier":
-			bit = 1 << 4
-			d.Identifier, ok = jsonobj.String(v)
-		case "privileges":
-			bit = 1 << 5
-			d.Privileges, ok = jsonobj.Strings(v)
-		default:
-			return nil
-		}
-		if !ok || seen&bit != 0 {
-			return ErrClaims
-		}
-		seen |= bit
-		return nil
-	})
+	_, err := detailTable.Read(v, &d)
 	return d, err == nil && d.Type != ""
 }
 

@@ -1,11 +1,9 @@
 package jsonobj
 
-import "encoding/json"
-
 // Elements calls fn with the raw value of each element of the JSON array in
 // data. It fails when data is not a valid JSON array or when fn fails.
 func Elements(data []byte, fn func(value []byte) error) error {
-	if !json.Valid(data) {
+	if !jsonValid(data) {
 		return ErrInvalid
 	}
 	i := skipWS(data, 0)

@@ -1,12 +1,14 @@
 // Package jsonobj reads the top-level members of one JSON object with exact,
 // case-sensitive member names, and no reflection or map on the way.
 //
-// JOSE headers, JWT claims and JWKs are read with it: RFC 7515 and RFC 7519
-// names are case-sensitive, whereas encoding/json matches struct fields
-// case-insensitively, so "Exp" or "Cnf" in a signed payload would override
-// "exp" or "cnf". Callers switch on the exact name and reject duplicates.
-// Input is first checked with json.Valid, so the walker only has to find
-// boundaries.
+// JOSE headers, JWT claims, DPoP proofs, JWKs and token endpoint answers
+// are read with it: RFC 7515 and RFC 7519 names are case-sensitive, whereas
+// encoding/json matches struct fields case-insensitively, so "Exp" or "Cnf"
+// in a signed payload would override "exp" or "cnf". A [Table] lists the
+// members a reader knows, each with its decoder, and enforces one policy for
+// all of them: exact names, no duplicates, the right JSON types, required
+// members present, unknown members ignored or refused. Input is first
+// checked with json.Valid, so the walker only has to find boundaries.
 package jsonobj
 
 import (
@@ -24,36 +26,28 @@ var ErrInvalid = errors.New("jsonobj: invalid JSON object")
 // top-level member of the JSON object in data. It fails when data is not a
 // valid JSON object or when fn fails.
 func Members(data []byte, fn func(name string, value []byte) error) error {
-	if !json.Valid(data) {
-		return ErrInvalid
-	}
-	i := skipWS(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return ErrInvalid
-	}
-	i = skipWS(data, i+1)
-	if data[i] == '}' {
-		return nil
+	w, err := newWalker(data)
+	if err != nil {
+		return err
 	}
 	for {
-		end := endOfString(data, i)
-		name, ok := String(data[i:end])
+		rawName, value, ok := w.next()
+		if !ok {
+			return nil
+		}
+		name, ok := String(rawName)
 		if !ok {
 			return ErrInvalid
 		}
-		i = skipWS(data, end) // at ':'
-		i = skipWS(data, i+1)
-		vend := endOfValue(data, i)
-		if err := fn(name, data[i:vend]); err != nil {
+		if err := fn(name, value); err != nil {
 			return err
 		}
-		i = skipWS(data, vend)
-		if data[i] != ',' {
-			return nil // '}' since data is valid
-		}
-		i = skipWS(data, i+1)
 	}
 }
+
+// jsonValid is the one full validation pass before any walk: the walkers
+// then only have to find boundaries.
+var jsonValid = Valid
 
 func skipWS(data []byte, i int) int {
 	for i < len(data) {

@@ -1,0 +1,160 @@
+package jsonobj_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/senderbound/senderbound/internal/jsonobj"
+)
+
+type tabled struct {
+	name, other string
+	n           float64
+	flag        bool
+}
+
+var testTable = jsonobj.NewTable(jsonobj.IgnoreUnknown,
+	jsonobj.Member[tabled]{Name: "name", Required: true, Read: func(d *tabled, v []byte) (ok bool) { d.name, ok = jsonobj.String(v); return }},
+	jsonobj.Member[tabled]{Name: "n", Read: func(d *tabled, v []byte) (ok bool) { d.n, ok = jsonobj.Number(v); return }},
+	jsonobj.Member[tabled]{Name: "flag", Read: func(d *tabled, _ []byte) bool { d.flag = true; return true }},
+	jsonobj.Member[tabled]{Name: "x#S256", Read: func(d *tabled, v []byte) (ok bool) { d.other, ok = jsonobj.StringView(v); return }},
+)
+
+var strictTable = jsonobj.NewTable(jsonobj.RejectUnknown,
+	jsonobj.Member[tabled]{Name: "name", Read: func(d *tabled, v []byte) (ok bool) { d.name, ok = jsonobj.String(v); return }},
+)
+
+var caseTable = jsonobj.NewTable(jsonobj.RejectCaseVariants,
+	jsonobj.Member[tabled]{Name: "x#S256", Read: func(d *tabled, v []byte) (ok bool) { d.other, ok = jsonobj.String(v); return }},
+)
+
+func TestTable(t *testing.T) {
+	var d tabled
+	seen, err := testTable.Read([]byte(` {"n": 2.5, "\u006eame":"a\u00e9", "unknown":{"name":1}, "flag":null, "x#S256":"t"} `), &d)
+	require.NoError(t, err)
+	assert.Equal(t, tabled{name: "aé", other: "t", n: 2.5, flag: true}, d)
+	assert.True(t, seen.Has(0) && seen.Has(1) && seen.Has(2) && seen.Has(3))
+
+	seen, err = testTable.Read([]byte(`{"name":"a"}`), &d)
+	require.NoError(t, err)
+	assert.True(t, seen.Has(0))
+	assert.False(t, seen.Has(1), "n absent")
+
+	for _, tc := range []struct {
+		table *jsonobj.Table[tabled]
+		in    string
+		want  error
+	}{
+		{testTable, `{"n":1}`, jsonobj.ErrMissing},
+		{testTable, `{"name":"a","name":"b"}`, jsonobj.ErrDuplicate},
+		{testTable, `{"name":"a","\u006eame":"b"}`, jsonobj.ErrDuplicate},
+		{testTable, `{"name":1}`, jsonobj.ErrType},
+		{testTable, `{"name":"a","n":"1"}`, jsonobj.ErrType},
+		{testTable, `{"name":"a",}`, jsonobj.ErrInvalid},
+		{testTable, `["name","a"]`, jsonobj.ErrInvalid},
+		{testTable, `{"name":"a"} {}`, jsonobj.ErrInvalid},
+		{testTable, ``, jsonobj.ErrInvalid},
+		{strictTable, `{"name":"a","other":1}`, jsonobj.ErrUnknown},
+		{strictTable, `{"Name":"a"}`, jsonobj.ErrUnknown},
+		{caseTable, `{"X#s256":"a"}`, jsonobj.ErrNameCase},
+		{caseTable, `{"x#S256":"a","X#S256":"b"}`, jsonobj.ErrNameCase},
+	} {
+		var d tabled
+		_, err := tc.table.Read([]byte(tc.in), &d)
+		assert.ErrorIs(t, err, tc.want, tc.in)
+	}
+	_, err = caseTable.Read([]byte(`{"x#S256":"a","other":1}`), &d)
+	require.NoError(t, err, "unrelated members stay allowed")
+	_, err = testTable.Read([]byte(`{"Name":"a"}`), &d)
+	require.ErrorIs(t, err, jsonobj.ErrMissing, "IgnoreUnknown skips case variants; names stay exact")
+}
+
+func TestNewTableRefusesMistakes(t *testing.T) {
+	m := jsonobj.Member[tabled]{Name: "a", Read: func(*tabled, []byte) bool { return true }}
+	assert.Panics(t, func() { jsonobj.NewTable(jsonobj.IgnoreUnknown, m, m) })
+	assert.Panics(t, func() { jsonobj.NewTable(jsonobj.IgnoreUnknown, jsonobj.Member[tabled]{Name: "b"}) })
+}
+
+// TestTableReadAllocates nothing of its own: the hot path of every token
+// and proof.
+func TestTableReadAllocatesNothing(t *testing.T) {
+	data := []byte(`{"name":"abc","n":1,"unknown":[1,2,{"x":"y"}],"x#S256":"v"}`)
+	var d tabled
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := caseTable.Read(data, &d); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs)
+}
+
+func TestStringView(t *testing.T) {
+	raw := []byte(`"abc"`)
+	s, ok := jsonobj.StringView(raw)
+	require.True(t, ok)
+	assert.Equal(t, "abc", s)
+	s, ok = jsonobj.StringView([]byte(`"a\nb"`))
+	require.True(t, ok)
+	assert.Equal(t, "a\nb", s)
+	for _, bad := range []string{``, `1`, `"`, `null`} {
+		_, ok := jsonobj.StringView([]byte(bad))
+		assert.False(t, ok, bad)
+	}
+}
+
+func TestValid(t *testing.T) {
+	for _, s := range []string{
+		`{}`, ` [ ] `, `0`, `-0.5e+10`, `1E-2`, `"a\u00e9\"\\\/\b\f\n\r\t"`, `true`, `false`, `null`,
+		`{"a":[1,{"b":null}],"c":"\ud800"}`, "\"\xff\"",
+		strings.Repeat("[", 10000) + strings.Repeat("]", 10000),
+	} {
+		assert.True(t, jsonobj.Valid([]byte(s)), s)
+		assert.True(t, json.Valid([]byte(s)), s)
+	}
+	for _, s := range []string{
+		``, ` `, `{`, `{"a"}`, `{"a":}`, `{"a":1,}`, `[1,]`, `01`, `-`, `1.`, `1e`, `.5`, `+1`, `"\x"`, `"\u12"`, "\"\x01\"",
+		`tru`, `nul`, `{} {}`, `[1] x`, `{"a":1 "b":2}`, `{1:2}`,
+		strings.Repeat("[", 10001) + strings.Repeat("]", 10001),
+	} {
+		assert.False(t, jsonobj.Valid([]byte(s)), s)
+		assert.False(t, json.Valid([]byte(s)), s)
+	}
+}
+
+// FuzzValid holds Valid to encoding/json's Valid.
+func FuzzValid(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2.5e3,"x\u0041",true,false,null]}`, `[`, `"\`, `-01`, `{"a":1}x`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if got, want := jsonobj.Valid(data), json.Valid(data); got != want {
+			t.Fatalf("Valid(%q) = %v, encoding/json says %v", data, got, want)
+		}
+	})
+}
+
+// FuzzTable: whatever a table accepts, its members hold what encoding/json
+// reads from the same object (which has no duplicates or case variants of
+// the listed names, else the table refused it).
+func FuzzTable(f *testing.F) {
+	for _, s := range []string{`{"name":"a","n":1}`, `{"name":"a","name":"b"}`, `{"x#S256":"\u0041"}`, `{"n":1e400}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var d tabled
+		seen, err := testTable.Read(data, &d)
+		if err != nil {
+			return
+		}
+		var m map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(data, &m))
+		var name string
+		require.NoError(t, json.Unmarshal(m["name"], &name))
+		assert.Equal(t, name, d.name)
+		assert.Equal(t, seen.Has(1), m["n"] != nil)
+	})
+}
