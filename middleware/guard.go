@@ -184,7 +184,8 @@ type input struct {
 	issuer, kid, clientID string
 	knownIssuer, knownKey bool
 	cacheHit              bool
-	certBound             bool // the token is certificate-bound
+	certBound             bool   // the token is certificate-bound
+	dst                   *Token // where bind writes the token, if not nil
 	r                     *http.Request
 	req                   *Request
 	urls                  *dpop.URLResolver
@@ -284,10 +285,23 @@ var headerTable = jsonobj.NewTable(jsonobj.IgnoreUnknown,
 // data is a decoded token, never modified.
 func parseHeader(data []byte) (header, error) {
 	var h header
-	if _, err := headerTable.Read(data, &h); err != nil {
-		return header{}, ErrMalformedToken
+	err := readHeader(data, &h)
+	return h, err
+}
+
+func readHeader(data []byte, h *header) error {
+	if _, err := headerTable.Read(data, h); err != nil {
+		return ErrMalformedToken
 	}
-	return h, nil
+	return nil
+}
+
+// tokenParts are a token's header and claims as read, in one allocation:
+// both leave the stack (the table's decoders and golang-jwt's Validator
+// take pointers), so one object instead of two.
+type tokenParts struct {
+	h header
+	p payload
 }
 
 // verifyToken returns the verified claims of in.token, from the cache when
@@ -323,8 +337,9 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	if !jose.DepthWithin(jws.Header, g.cfg.maxDepth) || !jose.DepthWithin(jws.Payload, g.cfg.maxDepth) {
 		return nil, g.tokenError(in, "malformed token", ErrMalformedToken)
 	}
-	h, err := parseHeader(jws.Header)
-	if err != nil {
+	parts := new(tokenParts)
+	h, p := &parts.h, &parts.p
+	if err := readHeader(jws.Header, h); err != nil {
 		return nil, g.tokenError(in, "malformed token", ErrMalformedToken)
 	}
 	// RFC 7515 §4.1.11: crit lists extensions that must be understood; this
@@ -336,8 +351,7 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 		return nil, g.tokenError(in, "wrong token type", ErrTokenType)
 	}
 	in.kid = h.Kid
-	p, err := parsePayload(jws.Payload)
-	if err != nil {
+	if err := readPayload(jws.Payload, p); err != nil {
 		return nil, g.tokenError(in, "malformed token claims", err)
 	}
 	in.issuer = p.Issuer
@@ -370,7 +384,7 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	if in.clientID == "" {
 		in.clientID = p.AZP
 	}
-	if err := g.validator.Validate(&p); err != nil {
+	if err := g.validator.Validate(p); err != nil {
 		return nil, g.tokenError(in, "invalid token claims", mapJWTError(err))
 	}
 	// RFC 9068 §2.2: the profile's required claims.
@@ -465,7 +479,11 @@ func mapJWTError(err error) error {
 // documentation) to a token whose signature and claims verified.
 func (g *Guard) bind(ctx context.Context, in *input, c *Claims) (*Token, *Error) {
 	cnf := c.cnf
-	tok := &Token{Claims: c, kid: in.kid}
+	tok := in.dst
+	if tok == nil {
+		tok = new(Token)
+	}
+	*tok = Token{Claims: c, kid: in.kid}
 	dpopScheme := in.scheme == SchemeDPoP
 	switch {
 	case cnf.JKT != "" && cnf.X5TS256 != "":
