@@ -186,6 +186,8 @@ type input struct {
 	cacheHit              bool
 	certBound             bool   // the token is certificate-bound
 	dst                   *Token // where bind writes the token, if not nil
+	tokenSum              [32]byte
+	hasSum                bool // tokenSum is SHA-256(token): the cache key, and the DPoP proof's ath
 	r                     *http.Request
 	req                   *Request
 	urls                  *dpop.URLResolver
@@ -310,6 +312,7 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	var sum [32]byte
 	if g.cache != nil {
 		sum = jose.SHA256(in.token)
+		in.tokenSum, in.hasSum = sum, true
 		if ent := g.cache.get(sum, g.cfg.now()); ent != nil {
 			if g.stillPublished(ctx, ent) {
 				in.issuer, in.kid, in.clientID = ent.issuer, ent.kid, ent.claims.clientID
@@ -538,12 +541,16 @@ func (g *Guard) proveDPoP(ctx context.Context, in *input, tok *Token) (*Token, *
 	if in.proof == "" {
 		return nil, g.proofError(CodeInvalidDPoPProof, "DPoP proof missing", ErrMissingProof)
 	}
-	p, err := g.dpop.Verify(ctx, in.proof, dpop.Request{
+	req := dpop.Request{
 		Method:      in.method,
 		URL:         in.url(),
 		AccessToken: in.token,
 		JKT:         tok.Claims.cnf.JKT,
-	})
+	}
+	if in.hasSum {
+		req.AccessTokenSHA256 = &in.tokenSum // hashed once for the cache key and ath
+	}
+	p, err := g.dpop.Verify(ctx, in.proof, req)
 	switch {
 	case err == nil:
 	case errors.Is(err, dpop.ErrReplayCacheUnavailable), errors.Is(err, dpop.ErrReplayCacheFull):
