@@ -189,16 +189,19 @@ type input struct {
 	tokenSum              [32]byte
 	hasSum                bool // tokenSum is SHA-256(token): the cache key, and the DPoP proof's ath
 	r                     *http.Request
-	req                   *Request
-	urls                  *dpop.URLResolver
-	certs                 *mtls.Source
+	// reqURL and reqCert are the plain Request's (Verify), copied rather
+	// than pointed to, so that the Request stays on the caller's stack.
+	reqURL  *url.URL
+	reqCert *x509.Certificate
+	urls    *dpop.URLResolver
+	certs   *mtls.Source
 }
 
 func (in *input) url() *url.URL {
 	if in.r != nil {
 		return in.urls.URL(in.r)
 	}
-	return in.req.URL
+	return in.reqURL
 }
 
 // certThumbprint is the RFC 8705 thumbprint of the client certificate:
@@ -208,17 +211,17 @@ func (in *input) certThumbprint() (string, error) {
 	if in.r != nil {
 		return in.certs.Thumbprint(in.r)
 	}
-	if in.req.Certificate == nil {
+	if in.reqCert == nil {
 		return "", mtls.ErrNoCertificate
 	}
-	return mtls.Thumbprint(in.req.Certificate), nil
+	return mtls.Thumbprint(in.reqCert), nil
 }
 
 // Verify verifies req's access token and its sender constraint. It returns
 // the verified token, or an *Error that says how to answer.
 func (g *Guard) Verify(ctx context.Context, req Request) (*Token, error) {
 	start := g.observeStart()
-	in := input{scheme: req.Scheme, token: req.Token, proof: req.Proof, method: req.Method, req: &req}
+	in := input{scheme: req.Scheme, token: req.Token, proof: req.Proof, method: req.Method, reqURL: req.URL, reqCert: req.Certificate}
 	var tok *Token
 	var e *Error
 	switch {

@@ -1,0 +1,154 @@
+package bench
+
+import (
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/senderbound/senderbound/jwks"
+	"github.com/senderbound/senderbound/middleware"
+)
+
+// The cost benchmarks use a fixed RSA key (testdata/rs256-bench-key.pem)
+// and a fixed token, so that a run's instruction count depends only on the
+// code measured: with a key generated per run, the prime search alone
+// varied callgrind's totals by more than a billion instructions. They build
+// only on jwks.New and middleware.New, so that the same file measures older
+// commits (bench/profile.sh, BENCHMARKS.md "Cost budget").
+
+const costIssuer = "https://issuer.example/"
+
+func costKey(tb testing.TB) *rsa.PrivateKey {
+	tb.Helper()
+	b, err := os.ReadFile("testdata/rs256-bench-key.pem")
+	require.NoError(tb, err)
+	block, _ := pem.Decode(b)
+	require.NotNil(tb, block)
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	require.NoError(tb, err)
+	return k.(*rsa.PrivateKey)
+}
+
+// costToken is an RFC 9068 access token of the usual size, signed RS256.
+func costToken(tb testing.TB, key *rsa.PrivateKey) string {
+	tb.Helper()
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
+		"iss": costIssuer, "sub": "user-1234", "aud": "https://api.example", "client_id": "client-42",
+		"exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix(), "jti": "0f8a7c1e-3b2d-4e5f-8a9b-1c2d3e4f5a6b",
+		"scope": "read:messages write:messages", "permissions": []string{"read:messages"},
+	})
+	t.Header["kid"] = "bench-1"
+	t.Header["typ"] = "at+jwt"
+	s, err := t.SignedString(key)
+	require.NoError(tb, err)
+	return s
+}
+
+// costJWKS serves key's public JWK as the issuer's JWKS.
+func costJWKS(tb testing.TB, key *rsa.PublicKey) *jwks.Keys {
+	tb.Helper()
+	b64 := base64.RawURLEncoding
+	body, err := json.Marshal(map[string]any{"keys": []map[string]string{{
+		"kty": "RSA", "kid": "bench-1", "use": "sig", "alg": "RS256",
+		"n": b64.EncodeToString(key.N.Bytes()), "e": b64.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
+	}}})
+	require.NoError(tb, err)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	tb.Cleanup(srv.Close)
+	k, err := jwks.New(context.Background(), jwks.WithIssuerJWKS(costIssuer, srv.URL))
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = k.Close() })
+	return k
+}
+
+// fixedKey is a KeySource of one key: Verify "with a fixed key".
+type fixedKey struct{ key crypto.PublicKey }
+
+func (f fixedKey) Key(context.Context, string, string, string) (crypto.PublicKey, error) {
+	return f.key, nil
+}
+
+type nopWriter struct{ h http.Header }
+
+func (w *nopWriter) Header() http.Header         { return w.h }
+func (w *nopWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *nopWriter) WriteHeader(int)             {}
+
+// BenchmarkCost measures cold Bearer RS256 on a fixed key and token: the
+// floor (SHA-256 and rsa.VerifyPKCS1v15), Guard.Verify with a fixed key,
+// Guard.Handler with the same fixed key, and Guard.Handler with keys from
+// jwks (on keyfunc), the outside harness's path. Each runs alone, for
+// instruction counts (callgrind) and profiles; BenchmarkRatio interleaves.
+func BenchmarkCost(b *testing.B) {
+	key := costKey(b)
+	tok := costToken(b, key)
+	i := strings.LastIndexByte(tok, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(tok[i+1:])
+	require.NoError(b, err)
+	input := []byte(tok[:i])
+	b.Run("floor-RS256", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			d := sha256.Sum256(input)
+			if rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, d[:], sig) != nil {
+				b.Fatal("bad signature")
+			}
+		}
+	})
+	guard := func(b *testing.B, keys middleware.KeySource) *middleware.Guard {
+		g, err := middleware.New(keys, middleware.WithAudience("https://api.example"), middleware.WithTokenCache(0, 0))
+		require.NoError(b, err)
+		return g
+	}
+	b.Run("verify-fixedkey-RS256-cold", func(b *testing.B) {
+		g := guard(b, fixedKey{&key.PublicKey})
+		ctx := context.Background()
+		req := middleware.Request{Scheme: "Bearer", Token: tok, Method: http.MethodGet}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := g.Verify(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, src := range []struct {
+		name string
+		keys func(b *testing.B) middleware.KeySource
+	}{
+		{"handler-fixedkey-RS256-cold", func(*testing.B) middleware.KeySource { return fixedKey{&key.PublicKey} }},
+		{"handler-jwks-RS256-cold", func(b *testing.B) middleware.KeySource { return costJWKS(b, &key.PublicKey) }},
+	} {
+		b.Run(src.name, func(b *testing.B) {
+			served := 0
+			h := guard(b, src.keys(b)).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ }))
+			r := httptest.NewRequest(http.MethodGet, "https://api.example/resource", nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			w := &nopWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(w, r)
+			}
+			if served != b.N {
+				b.Fatalf("%d of %d requests served", served, b.N)
+			}
+		})
+	}
+}

@@ -1,0 +1,77 @@
+package middleware_test
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
+)
+
+// The allocation counts of the hot paths (BENCHMARKS.md, "Cost budget"),
+// pinned so that a regression fails go test, not only a benchmark run.
+const (
+	// warmBearerAllocs: the request's context with its token (one
+	// object) and the request copy of http.Request.WithContext.
+	warmBearerAllocs = 2
+	// coldBearerOwnAllocs: a cold RS256 Bearer request's allocations
+	// beyond those of the standard library's rsa.VerifyPKCS1v15: the
+	// decoded token, header and claims, aud and permissions lists, the
+	// scopes, the Claims, the Validator's error list, the cache entry,
+	// the request's context and the request copy.
+	coldBearerOwnAllocs = 10
+)
+
+// TestWarmBearerAllocations: a Bearer token seen before costs
+// warmBearerAllocs allocations through Guard.Handler.
+func TestWarmBearerAllocations(t *testing.T) {
+	iss := newIssuer(t)
+	tok := mint(t, iss, oauthtest.Token{Scope: "read:messages", Permissions: []string{"read:messages"}})
+	g := newGuard(t, iss, middleware.WithTokenCache(100, time.Minute))
+	served := 0
+	h := g.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ }))
+	r := bearer(tok)
+	w := &discard{h: http.Header{}}
+	h.ServeHTTP(w, r)
+	require.Equal(t, 1, served)
+	allocs := testing.AllocsPerRun(200, func() { h.ServeHTTP(w, r) })
+	assert.Equal(t, 202, served, "every request reached the handler")
+	assert.Equal(t, float64(warmBearerAllocs), allocs)
+}
+
+// TestColdBearerAllocations: a cold RS256 Bearer request allocates
+// coldBearerOwnAllocs more than the signature verification itself.
+func TestColdBearerAllocations(t *testing.T) {
+	iss := newIssuer(t)
+	tok := mint(t, iss, oauthtest.Token{Scope: "read:messages", Permissions: []string{"read:messages"}})
+	pub := iss.PublicKey(iss.CurrentKeyID()).(*rsa.PublicKey)
+	i := strings.LastIndexByte(tok, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(tok[i+1:])
+	require.NoError(t, err)
+	input := []byte(tok[:i])
+	floor := testing.AllocsPerRun(100, func() {
+		d := sha256.Sum256(input)
+		if rsa.VerifyPKCS1v15(pub, crypto.SHA256, d[:], sig) != nil {
+			t.Fatal("bad signature")
+		}
+	})
+
+	g := newGuard(t, iss, middleware.WithTokenCache(0, 0))
+	served := 0
+	h := g.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ }))
+	r := bearer(tok)
+	w := &discard{h: http.Header{}}
+	h.ServeHTTP(w, r)
+	require.Equal(t, 1, served)
+	allocs := testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) })
+	assert.Equal(t, float64(coldBearerOwnAllocs), allocs-floor, "%v allocations, %v of them the standard library's", allocs, floor)
+}
