@@ -113,8 +113,9 @@ func BenchmarkCost(b *testing.B) {
 			}
 		}
 	})
-	guard := func(b *testing.B, keys middleware.KeySource) *middleware.Guard {
-		g, err := middleware.New(keys, middleware.WithAudience("https://api.example"), middleware.WithTokenCache(0, 0))
+	guard := func(b *testing.B, keys middleware.KeySource, opts ...middleware.Option) *middleware.Guard {
+		opts = append([]middleware.Option{middleware.WithAudience("https://api.example"), middleware.WithTokenCache(0, 0)}, opts...)
+		g, err := middleware.New(keys, opts...)
 		require.NoError(b, err)
 		return g
 	}
@@ -129,16 +130,20 @@ func BenchmarkCost(b *testing.B) {
 			}
 		}
 	})
+	fixed := func(*testing.B) middleware.KeySource { return fixedKey{&key.PublicKey} }
+	fromJWKS := func(b *testing.B) middleware.KeySource { return costJWKS(b, &key.PublicKey) }
 	for _, src := range []struct {
 		name string
 		keys func(b *testing.B) middleware.KeySource
+		opts []middleware.Option
 	}{
-		{"handler-fixedkey-RS256-cold", func(*testing.B) middleware.KeySource { return fixedKey{&key.PublicKey} }},
-		{"handler-jwks-RS256-cold", func(b *testing.B) middleware.KeySource { return costJWKS(b, &key.PublicKey) }},
+		{"handler-fixedkey-RS256-cold", fixed, nil},
+		{"handler-jwks-RS256-cold", fromJWKS, nil},
+		{"handler-jwks-RS256-warm", fromJWKS, []middleware.Option{middleware.WithTokenCache(1000, time.Minute)}},
 	} {
 		b.Run(src.name, func(b *testing.B) {
 			served := 0
-			h := guard(b, src.keys(b)).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ }))
+			h := guard(b, src.keys(b), src.opts...).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ }))
 			r := httptest.NewRequest(http.MethodGet, "https://api.example/resource", nil)
 			r.Header.Set("Authorization", "Bearer "+tok)
 			w := &nopWriter{h: http.Header{}}

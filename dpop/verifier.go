@@ -214,11 +214,6 @@ type Request struct {
 	// AccessToken, when not empty, is the access token that came with the
 	// proof: ath must equal base64url(SHA-256(AccessToken)).
 	AccessToken string
-	// AccessTokenSHA256, when not nil, is SHA-256(AccessToken), which the
-	// caller computed already (a resource server hashes each token for its
-	// cache key): Verify uses it for ath instead of hashing the token again.
-	// It must be the hash of this AccessToken.
-	AccessTokenSHA256 *[32]byte
 	// JKT, when not empty, is the token's cnf.jkt: the proof key's
 	// thumbprint must equal it.
 	JKT string
@@ -495,12 +490,7 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 
 	// RFC 9449 §4.3 (12): ath is the hash of this access token.
 	if req.AccessToken != "" {
-		var sum [32]byte
-		if req.AccessTokenSHA256 != nil {
-			sum = *req.AccessTokenSHA256
-		} else {
-			sum = jose.SHA256(req.AccessToken)
-		}
+		sum := jose.SHA256(req.AccessToken)
 		var enc [43]byte
 		b64.Encode(enc[:], sum[:])
 		if !MatchThumbprint(c.ath, string(enc[:])) {

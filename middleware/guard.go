@@ -186,8 +186,6 @@ type input struct {
 	cacheHit              bool
 	certBound             bool   // the token is certificate-bound
 	dst                   *Token // where bind writes the token, if not nil
-	tokenSum              [32]byte
-	hasSum                bool // tokenSum is SHA-256(token): the cache key, and the DPoP proof's ath
 	r                     *http.Request
 	// reqURL and reqCert are the plain Request's (Verify), copied rather
 	// than pointed to, so that the Request stays on the caller's stack.
@@ -312,17 +310,16 @@ type tokenParts struct {
 // verifyToken returns the verified claims of in.token, from the cache when
 // the token was verified before and its key is still published.
 func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
-	var sum [32]byte
+	var key uint64
 	if g.cache != nil {
-		sum = jose.SHA256(in.token)
-		in.tokenSum, in.hasSum = sum, true
-		if ent := g.cache.get(sum, g.cfg.now()); ent != nil {
+		key = g.cache.key(in.token)
+		if ent := g.cache.get(key, in.token, g.cfg.now()); ent != nil {
 			if g.stillPublished(ctx, ent) {
 				in.issuer, in.kid, in.clientID = ent.issuer, ent.kid, ent.claims.clientID
 				in.knownIssuer, in.knownKey, in.cacheHit = true, true, true
 				return ent.claims, nil
 			}
-			g.cache.remove(sum)
+			g.cache.remove(key, in.token)
 		}
 	}
 	compact := in.token
@@ -407,7 +404,8 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	}
 	if g.cache != nil {
 		ent.claims = claims
-		g.cache.put(sum, ent, g.cfg.now())
+		ent.token = strings.Clone(in.token) // not the request's header text
+		g.cache.put(key, ent, g.cfg.now())
 	}
 	return claims, nil
 }
@@ -549,9 +547,6 @@ func (g *Guard) proveDPoP(ctx context.Context, in *input, tok *Token) (*Token, *
 		URL:         in.url(),
 		AccessToken: in.token,
 		JKT:         tok.Claims.cnf.JKT,
-	}
-	if in.hasSum {
-		req.AccessTokenSHA256 = &in.tokenSum // hashed once for the cache key and ath
 	}
 	p, err := g.dpop.Verify(ctx, in.proof, req)
 	switch {
