@@ -83,3 +83,19 @@ func TestVerifyHotAllocations(t *testing.T) {
 		}
 	}))
 }
+
+// TestSplitRefusesEveryOtherSpelling: a byte outside base64url and "." in
+// any part fails, including the \r and \n that Go's decoder would skip,
+// padding, and standard-base64 characters.
+func TestSplitRefusesEveryOtherSpelling(t *testing.T) {
+	good := "eyJhbGciOiJFUzI1NiJ9.e30.AQID"
+	_, err := Split(good)
+	require.NoError(t, err)
+	for _, bad := range []string{"\r", "\n", "\r\n", "=", "+", "/", " ", "\t", "\x00", "\xff", "é"} {
+		for _, at := range []int{0, 5, 21, 24, len(good)} {
+			s := good[:at] + bad + good[at:]
+			_, err := Split(s)
+			assert.ErrorIs(t, err, ErrMalformed, "%q at %d", bad, at)
+		}
+	}
+}
