@@ -3,9 +3,13 @@ package bench
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -44,10 +48,28 @@ func costKey(tb testing.TB) *rsa.PrivateKey {
 	return k.(*rsa.PrivateKey)
 }
 
+// costECKey and costEdKey are fixed test keys, derived from constants.
+func costECKey(tb testing.TB) *ecdsa.PrivateKey {
+	tb.Helper()
+	d := sha256.Sum256([]byte("senderbound bench ES256 key"))
+	k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d[:])
+	require.NoError(tb, err)
+	return k
+}
+
+func costEdKey() ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte("senderbound bench EdDSA key"))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
+
 // costToken is an RFC 9068 access token of the usual size, signed RS256.
 func costToken(tb testing.TB, key *rsa.PrivateKey) string {
+	return costTokenSigned(tb, jwt.SigningMethodRS256, key)
+}
+
+func costTokenSigned(tb testing.TB, m jwt.SigningMethod, key crypto.Signer) string {
 	tb.Helper()
-	t := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
+	t := jwt.NewWithClaims(m, jwt.MapClaims{
 		"iss": costIssuer, "sub": "user-1234", "aud": "https://api.example", "client_id": "client-42",
 		"exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix(), "jti": "0f8a7c1e-3b2d-4e5f-8a9b-1c2d3e4f5a6b",
 		"scope": "read:messages write:messages", "permissions": []string{"read:messages"},
@@ -60,13 +82,24 @@ func costToken(tb testing.TB, key *rsa.PrivateKey) string {
 }
 
 // costJWKS serves key's public JWK as the issuer's JWKS.
-func costJWKS(tb testing.TB, key *rsa.PublicKey) *jwks.Keys {
+func costJWKS(tb testing.TB, key crypto.PublicKey) *jwks.Keys {
 	tb.Helper()
 	b64 := base64.RawURLEncoding
-	body, err := json.Marshal(map[string]any{"keys": []map[string]string{{
-		"kty": "RSA", "kid": "bench-1", "use": "sig", "alg": "RS256",
-		"n": b64.EncodeToString(key.N.Bytes()), "e": b64.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
-	}}})
+	var jwk map[string]string
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		jwk = map[string]string{"kty": "RSA", "alg": "RS256",
+			"n": b64.EncodeToString(k.N.Bytes()), "e": b64.EncodeToString(big.NewInt(int64(k.E)).Bytes())}
+	case *ecdsa.PublicKey:
+		p, err := k.Bytes()
+		require.NoError(tb, err)
+		jwk = map[string]string{"kty": "EC", "alg": "ES256", "crv": "P-256",
+			"x": b64.EncodeToString(p[1:33]), "y": b64.EncodeToString(p[33:])}
+	case ed25519.PublicKey:
+		jwk = map[string]string{"kty": "OKP", "alg": "EdDSA", "crv": "Ed25519", "x": b64.EncodeToString(k)}
+	}
+	jwk["kid"], jwk["use"] = "bench-1", "sig"
+	body, err := json.Marshal(map[string]any{"keys": []map[string]string{jwk}})
 	require.NoError(tb, err)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -144,6 +177,57 @@ func BenchmarkCost(b *testing.B) {
 		b.Run(src.name, func(b *testing.B) {
 			served := 0
 			h := guard(b, src.keys(b), src.opts...).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ }))
+			r := httptest.NewRequest(http.MethodGet, "https://api.example/resource", nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			w := &nopWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(w, r)
+			}
+			if served != b.N {
+				b.Fatalf("%d of %d requests served", served, b.N)
+			}
+		})
+	}
+
+	// ES256 and EdDSA, cold, keys from jwks, beside their floors.
+	ec, ed := costECKey(b), costEdKey()
+	for _, alg := range []struct {
+		name   string
+		m      jwt.SigningMethod
+		signer crypto.Signer
+		// floor verifies sig (for ES256: in ASN.1, converted before the
+		// timed loop, as crypto/ecdsa takes it).
+		floor func(input, sig []byte) bool
+	}{
+		{"ES256", jwt.SigningMethodES256, ec, func(input, sig []byte) bool {
+			d := sha256.Sum256(input)
+			return ecdsa.VerifyASN1(&ec.PublicKey, d[:], sig)
+		}},
+		{"EdDSA", jwt.SigningMethodEdDSA, ed, func(input, sig []byte) bool {
+			return ed25519.Verify(ed.Public().(ed25519.PublicKey), input, sig)
+		}},
+	} {
+		tok := costTokenSigned(b, alg.m, alg.signer)
+		i := strings.LastIndexByte(tok, '.')
+		sig, err := base64.RawURLEncoding.DecodeString(tok[i+1:])
+		require.NoError(b, err)
+		if alg.name == "ES256" {
+			sig, err = asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])})
+			require.NoError(b, err)
+		}
+		input := []byte(tok[:i])
+		b.Run("floor-"+alg.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !alg.floor(input, sig) {
+					b.Fatal("bad signature")
+				}
+			}
+		})
+		b.Run("handler-jwks-"+alg.name+"-cold", func(b *testing.B) {
+			served := 0
+			h := guard(b, costJWKS(b, alg.signer.Public())).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ }))
 			r := httptest.NewRequest(http.MethodGet, "https://api.example/resource", nil)
 			r.Header.Set("Authorization", "Bearer "+tok)
 			w := &nopWriter{h: http.Header{}}
