@@ -1,6 +1,7 @@
 package middleware_test
 
 import (
+	"context"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -74,4 +75,43 @@ func TestColdBearerAllocations(t *testing.T) {
 	require.Equal(t, 1, served)
 	allocs := testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) })
 	assert.Equal(t, float64(coldBearerOwnAllocs), allocs-floor, "%v allocations, %v of them the standard library's", allocs, floor)
+}
+
+type ctxKey struct{}
+
+// TestVerifyContext: the context VerifyContext returns carries the token
+// for TokenFromContext and ClaimsFromContext, keeps the parent's values,
+// deadline and cancellation, and a warm request costs one allocation; a
+// rejection returns no context.
+func TestVerifyContext(t *testing.T) {
+	iss := newIssuer(t)
+	tok := mint(t, iss, oauthtest.Token{Scope: "read:messages"})
+	g := newGuard(t, iss, middleware.WithTokenCache(100, time.Minute))
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "v"))
+	req := middleware.Request{Scheme: "Bearer", Token: tok, Method: http.MethodGet}
+
+	ctx, got, err := g.VerifyContext(parent, req)
+	require.NoError(t, err)
+	fromCtx, ok := middleware.TokenFromContext(ctx)
+	require.True(t, ok)
+	assert.Same(t, got, fromCtx)
+	claims, ok := middleware.ClaimsFromContext(ctx)
+	require.True(t, ok)
+	assert.True(t, claims.HasScope("read:messages"))
+	assert.Equal(t, "v", ctx.Value(ctxKey{}))
+	cancel()
+	<-ctx.Done()
+	assert.ErrorIs(t, ctx.Err(), context.Canceled)
+
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, _, err := g.VerifyContext(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Equal(t, 1.0, allocs)
+
+	ctx, got, err = g.VerifyContext(context.Background(), middleware.Request{Scheme: "Bearer", Token: tok + "x"})
+	require.Error(t, err)
+	assert.Nil(t, ctx)
+	assert.Nil(t, got)
 }
