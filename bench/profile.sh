@@ -27,7 +27,7 @@ declare -A pkg=(
 	[Bearer/RS256/floor]=./middleware [Bearer/RS256/cold]=./middleware [Bearer/RS256/warm]=./middleware
 	[Bearer/ES256/cold]=./middleware [Bearer/EdDSA/cold]=./middleware
 	[DPoP/cold]=./middleware [DPoP/warm]=./middleware
-	[MTLS/bound]=./middleware
+	[MTLS/bearer]=./middleware [MTLS/mtls]=./middleware
 	[grpc/unary-bearer-warm]=./grpcguard
 	[dpop/Verify]=./dpop
 	[jwks/KeyKnownKid]=./jwks
@@ -37,12 +37,12 @@ declare -A bench=(
 	[Bearer/RS256/warm]='^BenchmarkBearer$/^RS256$/^warm$'
 	[Bearer/ES256/cold]='^BenchmarkBearer$/^ES256$/^cold$' [Bearer/EdDSA/cold]='^BenchmarkBearer$/^EdDSA$/^cold$'
 	[DPoP/cold]='^BenchmarkDPoP$/^cold$' [DPoP/warm]='^BenchmarkDPoP$/^warm$'
-	[MTLS/bound]='^BenchmarkMTLS$/^bound$'
+	[MTLS/bearer]='^BenchmarkMTLS$/^bearer$' [MTLS/mtls]='^BenchmarkMTLS$/^mtls$'
 	[grpc/unary-bearer-warm]='^BenchmarkUnary$/^bearer-warm$'
 	[dpop/Verify]='^BenchmarkVerify$'
 	[jwks/KeyKnownKid]='^BenchmarkKeyKnownKid$'
 )
-paths=${PATHS:-Bearer/RS256/floor Bearer/RS256/cold Bearer/RS256/warm Bearer/ES256/cold Bearer/EdDSA/cold DPoP/cold DPoP/warm MTLS/bound grpc/unary-bearer-warm dpop/Verify jwks/KeyKnownKid}
+paths=${PATHS:-Bearer/RS256/floor Bearer/RS256/cold Bearer/RS256/warm Bearer/ES256/cold Bearer/EdDSA/cold DPoP/cold DPoP/warm MTLS/bearer MTLS/mtls grpc/unary-bearer-warm dpop/Verify jwks/KeyKnownKid}
 
 {
 	echo "commit:   $(git rev-parse HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)')"
