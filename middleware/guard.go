@@ -186,7 +186,12 @@ type input struct {
 	cacheHit              bool
 	certBound             bool   // the token is certificate-bound
 	dst                   *Token // where bind writes the token, if not nil
-	r                     *http.Request
+	// lookedUp is the token that extract looked up in the token cache,
+	// under cacheKey, finding cached (nil on a miss).
+	lookedUp string
+	cacheKey uint64
+	cached   *cacheEntry
+	r        *http.Request
 	// reqURL and reqCert are the plain Request's (Verify), copied rather
 	// than pointed to, so that the Request stays on the caller's stack.
 	reqURL  *url.URL
@@ -330,8 +335,14 @@ type tokenParts struct {
 func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	var key uint64
 	if g.cache != nil {
-		key = g.cache.key(in.token)
-		if ent := g.cache.get(key, in.token, g.cfg.now()); ent != nil {
+		var ent *cacheEntry
+		if in.lookedUp == in.token && in.lookedUp != "" {
+			key, ent = in.cacheKey, in.cached // looked up by extract
+		} else {
+			key = g.cache.key(in.token)
+			ent = g.cache.get(key, in.token, g.cfg.now())
+		}
+		if ent != nil {
 			if g.stillPublished(ctx, ent) {
 				in.issuer, in.kid, in.clientID = ent.issuer, ent.kid, ent.claims.clientID
 				in.knownIssuer, in.knownKey, in.cacheHit = true, true, true

@@ -158,7 +158,7 @@ func (g *Guard) extract(r *http.Request, in *input) *Error {
 			in.scheme = SchemeDPoP
 		}
 		if in.scheme != "" {
-			if !ok || !token68(token) {
+			if !ok || !g.wellFormed(in, token) {
 				return newError(CodeInvalidRequest, "malformed Authorization header", ErrMalformedRequest)
 			}
 			in.token = token
@@ -182,6 +182,22 @@ func (g *Guard) extract(r *http.Request, in *input) *Error {
 	}
 	in.r, in.urls, in.certs = r, &g.cfg.urls, g.certs
 	return nil
+}
+
+// wellFormed reports whether token has token68 syntax. With a token cache,
+// it first looks token up there (verifyToken reuses the lookup): a token
+// found there has the syntax, because only tokens that verified are
+// cached, and a verified token is a compact JWS or JWE, all of whose
+// characters (base64url and ".") are token68's; the cache's exact
+// comparison (sameToken) is cheaper than the per-character scan.
+func (g *Guard) wellFormed(in *input, token string) bool {
+	if g.cache != nil {
+		in.lookedUp, in.cacheKey = token, g.cache.key(token)
+		if in.cached = g.cache.get(in.cacheKey, token, g.cfg.now()); in.cached != nil {
+			return true
+		}
+	}
+	return token68(token)
 }
 
 // token68Chars marks the characters of token68 before its padding.
