@@ -27,9 +27,9 @@ const (
 	// coldBearerOwnAllocs: a cold RS256 Bearer request's allocations
 	// beyond those of the standard library's rsa.VerifyPKCS1v15: the
 	// decoded token, header and claims, aud and permissions lists, the
-	// scopes, the Claims, the Validator's error list, the cache entry,
+	// scopes, the Claims, the Validator's error list,
 	// the request's context and the request copy.
-	coldBearerOwnAllocs = 10
+	coldBearerOwnAllocs = 9
 )
 
 // TestWarmBearerAllocations: a Bearer token seen before costs

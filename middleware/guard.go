@@ -387,7 +387,10 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 		return nil, g.tokenError(in, "malformed token claims", err)
 	}
 	in.issuer = p.Issuer
-	ent := &cacheEntry{issuer: p.Issuer, kid: h.Kid, alg: h.Alg}
+	// The entry is built on the stack and copied to the heap only when the
+	// cache keeps it: a Guard without a cache allocates none.
+	entry := cacheEntry{issuer: p.Issuer, kid: h.Kid, alg: h.Alg}
+	ent := &entry
 	if secret, ok := g.cfg.hmac[p.Issuer]; ok && h.Alg == "HS256" {
 		ent.hmac = true
 		in.knownIssuer = true
@@ -432,9 +435,10 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 		return nil, g.tokenError(in, "invalid token claims", err)
 	}
 	if g.cache != nil {
-		ent.claims = claims
-		ent.token = strings.Clone(in.token) // not the request's header text
-		g.cache.put(key, ent, g.cfg.now())
+		kept := entry
+		kept.claims = claims
+		kept.token = strings.Clone(in.token) // not the request's header text
+		g.cache.put(key, &kept, g.cfg.now())
 	}
 	return claims, nil
 }
