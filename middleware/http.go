@@ -139,7 +139,7 @@ func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
 // sizes before anything is parsed.
 func (g *Guard) extract(r *http.Request, in *input) *Error {
 	in.method = r.Method
-	auth := r.Header.Values("Authorization")
+	auth := r.Header["Authorization"] // canonical already: no per-request canonicalization
 	if len(auth) > 1 {
 		return newError(CodeInvalidRequest, "more than one Authorization header", ErrMultipleCredentials)
 	}
