@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/senderbound/senderbound/jwks"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/mtls"
 )
 
 // The cost benchmarks use a fixed RSA key (testdata/rs256-bench-key.pem)
@@ -68,12 +70,21 @@ func costToken(tb testing.TB, key *rsa.PrivateKey) string {
 }
 
 func costTokenSigned(tb testing.TB, m jwt.SigningMethod, key crypto.Signer) string {
+	return costTokenWith(tb, m, key, nil)
+}
+
+// costTokenWith signs the cost token, with cnf when not nil.
+func costTokenWith(tb testing.TB, m jwt.SigningMethod, key crypto.Signer, cnf map[string]string) string {
 	tb.Helper()
-	t := jwt.NewWithClaims(m, jwt.MapClaims{
+	claims := jwt.MapClaims{
 		"iss": costIssuer, "sub": "user-1234", "aud": "https://api.example", "client_id": "client-42",
 		"exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix(), "jti": "0f8a7c1e-3b2d-4e5f-8a9b-1c2d3e4f5a6b",
 		"scope": "read:messages write:messages", "permissions": []string{"read:messages"},
-	})
+	}
+	if cnf != nil {
+		claims["cnf"] = cnf
+	}
+	t := jwt.NewWithClaims(m, claims)
 	t.Header["kid"] = "bench-1"
 	t.Header["typ"] = "at+jwt"
 	s, err := t.SignedString(key)
@@ -230,6 +241,35 @@ func BenchmarkCost(b *testing.B) {
 			h := guard(b, costJWKS(b, alg.signer.Public())).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ }))
 			r := httptest.NewRequest(http.MethodGet, "https://api.example/resource", nil)
 			r.Header.Set("Authorization", "Bearer "+tok)
+			w := &nopWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(w, r)
+			}
+			if served != b.N {
+				b.Fatalf("%d of %d requests served", served, b.N)
+			}
+		})
+	}
+
+	// mTLS: a certificate-bound token beside a plain one, both over a TLS
+	// connection state carrying the client certificate.
+	cert := clientCert(b)
+	state := &tls.ConnectionState{HandshakeComplete: true, PeerCertificates: []*x509.Certificate{cert}}
+	for _, row := range []struct {
+		name string
+		cnf  map[string]string
+	}{
+		{"handler-jwks-RS256-tls-plain-cold", nil},
+		{"handler-jwks-RS256-tls-bound-cold", map[string]string{"x5t#S256": mtls.Thumbprint(cert)}},
+	} {
+		tok := costTokenWith(b, jwt.SigningMethodRS256, key, row.cnf)
+		b.Run(row.name, func(b *testing.B) {
+			served := 0
+			h := guard(b, fromJWKS(b)).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ }))
+			r := httptest.NewRequest(http.MethodGet, "https://api.example/resource", nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			r.TLS = state
 			w := &nopWriter{h: http.Header{}}
 			b.ReportAllocs()
 			for b.Loop() {

@@ -18,7 +18,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-rows=${ROWS:-floor-RS256 verify-fixedkey-RS256-cold handler-fixedkey-RS256-cold handler-jwks-RS256-cold handler-jwks-RS256-warm floor-ES256 handler-jwks-ES256-cold floor-EdDSA handler-jwks-EdDSA-cold}
+rows=${ROWS:-floor-RS256 verify-fixedkey-RS256-cold handler-fixedkey-RS256-cold handler-jwks-RS256-cold handler-jwks-RS256-warm floor-ES256 handler-jwks-ES256-cold floor-EdDSA handler-jwks-EdDSA-cold handler-jwks-RS256-tls-plain-cold handler-jwks-RS256-tls-bound-cold}
 bin=$(mktemp -d)/bench.test
 trap 'rm -rf "$(dirname "$bin")"' EXIT
 go test -c -o "$bin" ./bench

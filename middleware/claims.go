@@ -225,13 +225,14 @@ func readPayload(data []byte, p *payload) error {
 }
 
 // stringsView reads a JSON array of strings, sharing v's memory (see
-// jsonobj.StringView).
+// jsonobj.StringView). v is a member value that a table's Read received,
+// already validated with its object.
 func stringsView(v []byte) ([]string, bool) {
 	if len(v) == 0 || v[0] != '[' {
 		return nil, false
 	}
 	list := []string{}
-	err := jsonobj.Elements(v, func(e []byte) error {
+	err := jsonobj.MemberElements(v, func(e []byte) error {
 		s, ok := jsonobj.StringView(e)
 		if !ok {
 			return ErrClaims
@@ -263,7 +264,7 @@ func (c *confirmationJSON) parse(v []byte) bool {
 		return false
 	}
 	c.present = true
-	_, err := confirmationTable.Read(v, c)
+	_, err := confirmationTable.ReadMember(v, c) // validated with the payload
 	return err == nil
 }
 
