@@ -253,8 +253,6 @@ type proofClaims struct {
 	seen                      jsonobj.Seen
 }
 
-var errBadMember = errors.New("dpop: member has the wrong type")
-
 // headerTable reads a proof's JOSE header; typ, alg and jwk are required
 // (RFC 9449 §4.3 (3)), and crit fails: no extension is understood here
 // (RFC 7515 §4.1.11). Strings share the decoded proof's memory, which is
