@@ -186,18 +186,7 @@ func BenchmarkCost(b *testing.B) {
 		{"handler-jwks-RS256-warm", fromJWKS, []middleware.Option{middleware.WithTokenCache(1000, time.Minute)}},
 	} {
 		b.Run(src.name, func(b *testing.B) {
-			served := 0
-			h := guard(b, src.keys(b), src.opts...).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ }))
-			r := httptest.NewRequest(http.MethodGet, "https://api.example/resource", nil)
-			r.Header.Set("Authorization", "Bearer "+tok)
-			w := &nopWriter{h: http.Header{}}
-			b.ReportAllocs()
-			for b.Loop() {
-				h.ServeHTTP(w, r)
-			}
-			if served != b.N {
-				b.Fatalf("%d of %d requests served", served, b.N)
-			}
+			serveCost(b, guard(b, src.keys(b), src.opts...), tok, nil)
 		})
 	}
 
@@ -237,18 +226,7 @@ func BenchmarkCost(b *testing.B) {
 			}
 		})
 		b.Run("handler-jwks-"+alg.name+"-cold", func(b *testing.B) {
-			served := 0
-			h := guard(b, costJWKS(b, alg.signer.Public())).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ }))
-			r := httptest.NewRequest(http.MethodGet, "https://api.example/resource", nil)
-			r.Header.Set("Authorization", "Bearer "+tok)
-			w := &nopWriter{h: http.Header{}}
-			b.ReportAllocs()
-			for b.Loop() {
-				h.ServeHTTP(w, r)
-			}
-			if served != b.N {
-				b.Fatalf("%d of %d requests served", served, b.N)
-			}
+			serveCost(b, guard(b, costJWKS(b, alg.signer.Public())), tok, nil)
 		})
 	}
 
@@ -265,19 +243,26 @@ func BenchmarkCost(b *testing.B) {
 	} {
 		tok := costTokenWith(b, jwt.SigningMethodRS256, key, row.cnf)
 		b.Run(row.name, func(b *testing.B) {
-			served := 0
-			h := guard(b, fromJWKS(b)).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ }))
-			r := httptest.NewRequest(http.MethodGet, "https://api.example/resource", nil)
-			r.Header.Set("Authorization", "Bearer "+tok)
-			r.TLS = state
-			w := &nopWriter{h: http.Header{}}
-			b.ReportAllocs()
-			for b.Loop() {
-				h.ServeHTTP(w, r)
-			}
-			if served != b.N {
-				b.Fatalf("%d of %d requests served", served, b.N)
-			}
+			serveCost(b, guard(b, fromJWKS(b)), tok, state)
 		})
+	}
+}
+
+// serveCost sends one Bearer request with tok through g's Handler b.N
+// times (over the TLS connection state, if not nil), failing unless every request
+// reached the handler.
+func serveCost(b *testing.B, g *middleware.Guard, tok string, state *tls.ConnectionState) {
+	served := 0
+	h := g.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ }))
+	r := httptest.NewRequest(http.MethodGet, "https://api.example/resource", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	r.TLS = state
+	w := &nopWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, r)
+	}
+	if served != b.N {
+		b.Fatalf("%d of %d requests served", served, b.N)
 	}
 }
