@@ -9,46 +9,66 @@ import (
 const (
 	keyCacheShards   = 16
 	keyCachePerShard = 256
+	// keyCacheMaxJWK is the longest JWK text remembered: an RSA-4096 JWK
+	// is about 750 bytes; longer texts are parsed every time.
+	keyCacheMaxJWK = 1024
 )
 
-// keyCache maps JWK thumbprints to parsed public keys, so that a client's
-// key is decoded and checked once rather than on every proof. A thumbprint
-// is a SHA-256 over the key's required members, so equal thumbprints mean
-// equal keys. It holds at most keyCacheShards × keyCachePerShard keys; a full
-// shard forgets an arbitrary entry. It is safe for concurrent use.
+// keyCache maps the exact text of a proof's jwk header member to what
+// reading it gave: the RFC 7638 thumbprint and the parsed public key, so
+// that a client's key is read, checked, decoded and hashed once rather than
+// on every proof. Reading a JWK (parseJWK, publicKey, thumbprint) is a pure
+// function of its bytes, so an entry can only skip recomputing, never
+// change a verdict; only texts that read successfully are kept. It holds at
+// most keyCacheShards × keyCachePerShard entries of at most keyCacheMaxJWK
+// bytes each; a full shard forgets an arbitrary entry. It is safe for
+// concurrent use.
 type keyCache struct {
 	seed   maphash.Seed
 	shards [keyCacheShards]keyShard
 }
 
+type keyEntry struct {
+	thumbprint string
+	key        crypto.PublicKey
+}
+
 type keyShard struct {
 	mu sync.RWMutex
-	m  map[string]crypto.PublicKey
+	m  map[string]keyEntry
 	_  [32]byte
 }
 
 func newKeyCache() *keyCache {
 	c := &keyCache{seed: maphash.MakeSeed()}
 	for i := range c.shards {
-		c.shards[i].m = make(map[string]crypto.PublicKey)
+		c.shards[i].m = make(map[string]keyEntry)
 	}
 	return c
 }
 
-func (c *keyCache) shard(thumbprint string) *keyShard {
-	return &c.shards[maphash.String(c.seed, thumbprint)%keyCacheShards]
+func (c *keyCache) shard(jwk []byte) *keyShard {
+	return &c.shards[maphash.Bytes(c.seed, jwk)%keyCacheShards]
 }
 
-func (c *keyCache) get(thumbprint string) (crypto.PublicKey, bool) {
-	sh := c.shard(thumbprint)
+// get returns what reading the JWK text jwk gave before.
+func (c *keyCache) get(jwk []byte) (keyEntry, bool) {
+	if len(jwk) > keyCacheMaxJWK {
+		return keyEntry{}, false
+	}
+	sh := c.shard(jwk)
 	sh.mu.RLock()
-	k, ok := sh.m[thumbprint]
+	e, ok := sh.m[string(jwk)] // no allocation for the lookup
 	sh.mu.RUnlock()
-	return k, ok
+	return e, ok
 }
 
-func (c *keyCache) put(thumbprint string, key crypto.PublicKey) {
-	sh := c.shard(thumbprint)
+// put remembers that the JWK text jwk read as e.
+func (c *keyCache) put(jwk []byte, e keyEntry) {
+	if len(jwk) > keyCacheMaxJWK {
+		return
+	}
+	sh := c.shard(jwk)
 	sh.mu.Lock()
 	if len(sh.m) >= keyCachePerShard {
 		for k := range sh.m {
@@ -56,6 +76,6 @@ func (c *keyCache) put(thumbprint string, key crypto.PublicKey) {
 			break
 		}
 	}
-	sh.m[thumbprint] = key
+	sh.m[string(jwk)] = e
 	sh.mu.Unlock()
 }

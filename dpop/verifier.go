@@ -253,8 +253,6 @@ type proofClaims struct {
 	seen                      jsonobj.Seen
 }
 
-var errBadMember = errors.New("dpop: member has the wrong type")
-
 // headerTable reads a proof's JOSE header; typ, alg and jwk are required
 // (RFC 9449 §4.3 (3)), and crit fails: no extension is understood here
 // (RFC 7515 §4.1.11). Strings share the decoded proof's memory, which is
@@ -302,16 +300,31 @@ func proofClaim(name string, required bool, read func(*proofClaims, []byte) bool
 
 func parseHeader(data []byte) (proofHeader, error) {
 	var h proofHeader
-	var err error
-	h.seen, err = headerTable.Read(data, &h)
+	err := h.read(data)
 	return h, err
+}
+
+func (h *proofHeader) read(data []byte) (err error) {
+	h.seen, err = headerTable.Read(data, h)
+	return err
 }
 
 func parseClaims(data []byte) (proofClaims, error) {
 	var c proofClaims
-	var err error
-	c.seen, err = claimsTable.Read(data, &c)
+	err := c.read(data)
 	return c, err
+}
+
+func (c *proofClaims) read(data []byte) (err error) {
+	c.seen, err = claimsTable.Read(data, c)
+	return err
+}
+
+// proofParts are a proof's header and claims as read, in one allocation
+// (both leave the stack through the tables' decoders).
+type proofParts struct {
+	h proofHeader
+	c proofClaims
 }
 
 // jwsChars marks the bytes of a compact JWS: base64url and ".".
@@ -357,14 +370,16 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 	}
 
 	// RFC 9449 §4.3 (3): required members present, with the right types.
-	h, err := parseHeader(jws.Header)
+	parts := new(proofParts)
+	h, c := &parts.h, &parts.c
+	err = h.read(jws.Header)
 	if errors.Is(err, jsonobj.ErrMissing) {
 		return nil, fmt.Errorf("header lacks typ, alg or jwk: %w", ErrMalformed)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("header: %w", ErrMalformed)
 	}
-	c, err := parseClaims(jws.Payload)
+	err = c.read(jws.Payload)
 	if errors.Is(err, jsonobj.ErrMissing) || err == nil && c.jti == "" {
 		return nil, fmt.Errorf("claims lack jti, htm, htu or iat: %w", ErrMalformed)
 	}
@@ -386,21 +401,22 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 		return nil, ErrAlgorithm
 	}
 
-	// RFC 9449 §4.3 (7): the jwk holds no private key material.
-	k, err := parseJWK(h.jwk)
-	if err != nil {
-		return nil, err
-	}
-
-	// RFC 9449 §4.3 (6): the key suits alg and the signature verifies.
-	thumb := k.thumbprint()
-	key, ok := v.keys.get(thumb)
+	// RFC 9449 §4.3 (7): the jwk holds no private key material; (6) the
+	// key suits alg (below). A JWK text read before is not read again: the
+	// cache holds what reading exactly these bytes gave.
+	ent, ok := v.keys.get(h.jwk)
 	if !ok {
-		if key, err = k.publicKey(); err != nil {
+		k, err := parseJWK(h.jwk)
+		if err != nil {
 			return nil, err
 		}
-		v.keys.put(thumb, key)
+		if ent.key, err = k.publicKey(); err != nil {
+			return nil, err
+		}
+		ent.thumbprint = k.thumbprint()
+		v.keys.put(h.jwk, ent)
 	}
+	thumb, key := ent.thumbprint, ent.key
 	if rk, ok := key.(*rsa.PublicKey); ok && rk.N.BitLen() > maxRSABits {
 		return nil, fmt.Errorf("RSA key over %d bits: %w", maxRSABits, ErrKey)
 	}
@@ -428,12 +444,17 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 	if err != nil {
 		return nil, fmt.Errorf("request URL: %w", err)
 	}
-	got, err := NormalizeURI(c.htu)
-	if err != nil {
-		return nil, fmt.Errorf("htu: %w", err)
-	}
-	if got != want {
-		return nil, ErrURL
+	// An htu already in normal form, as clients usually send it, is not
+	// normalized again: NormalizeURI is idempotent (FuzzNormalizeURI), so
+	// c.htu == want implies NormalizeURI(c.htu) == want.
+	if c.htu != want {
+		got, err := NormalizeURI(c.htu)
+		if err != nil {
+			return nil, fmt.Errorf("htu: %w", err)
+		}
+		if got != want {
+			return nil, ErrURL
+		}
 	}
 
 	// RFC 9449 §4.3 (10): the nonce is one this server issued and accepts.

@@ -193,11 +193,11 @@ func (i *Interceptor) Unary(ctx context.Context, req any, info *grpc.UnaryServer
 	if i.skip[info.FullMethod] {
 		return handler(ctx, req)
 	}
-	tok, err := i.authenticate(ctx, info.FullMethod, func(md metadata.MD) error { return grpc.SetHeader(ctx, md) })
+	tokCtx, err := i.authenticate(ctx, info.FullMethod, func(md metadata.MD) error { return grpc.SetHeader(ctx, md) })
 	if err != nil {
 		return nil, err
 	}
-	return handler(middleware.NewContext(ctx, tok), req)
+	return handler(tokCtx, req)
 }
 
 // Stream is a [grpc.StreamServerInterceptor]: install it with
@@ -208,11 +208,11 @@ func (i *Interceptor) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 		return handler(srv, ss)
 	}
 	ctx := ss.Context()
-	tok, err := i.authenticate(ctx, info.FullMethod, ss.SetHeader)
+	tokCtx, err := i.authenticate(ctx, info.FullMethod, ss.SetHeader)
 	if err != nil {
 		return err
 	}
-	return handler(srv, &serverStream{ServerStream: ss, ctx: middleware.NewContext(ctx, tok)})
+	return handler(srv, &serverStream{ServerStream: ss, ctx: tokCtx})
 }
 
 // serverStream is a ServerStream whose context carries the verified token.
@@ -225,10 +225,11 @@ func (s *serverStream) Context() context.Context { return s.ctx }
 
 // authenticate verifies the call's credentials for method and checks its
 // scopes. On success it sends a fresh DPoP nonce, if the Guard has one,
-// through setHeader; on failure it sends the challenge metadata through
-// setHeader and returns the status error.
-func (i *Interceptor) authenticate(ctx context.Context, method string, setHeader func(metadata.MD) error) (*middleware.Token, error) {
-	tok, e := i.verify(ctx, method)
+// through setHeader, and returns ctx carrying the token
+// (middleware.TokenFromContext finds it); on failure it sends the challenge
+// metadata through setHeader and returns the status error.
+func (i *Interceptor) authenticate(ctx context.Context, method string, setHeader func(metadata.MD) error) (context.Context, error) {
+	tokCtx, tok, e := i.verify(ctx, method)
 	// only names the scheme whose challenge carries the error, for the
 	// rejections this package makes itself; the Guard places its own.
 	var only string
@@ -258,17 +259,19 @@ func (i *Interceptor) authenticate(ctx context.Context, method string, setHeader
 	if tok.DPoPNonce != "" {
 		_ = setHeader(metadata.Pairs(headerDPoPNonce, tok.DPoPNonce))
 	}
-	return tok, nil
+	return tokCtx, nil
 }
 
-func (i *Interceptor) verify(ctx context.Context, method string) (*middleware.Token, *middleware.Error) {
+// verify returns the verified token and ctx carrying it (one allocation
+// for both, Guard.VerifyContext).
+func (i *Interceptor) verify(ctx context.Context, method string) (context.Context, *middleware.Token, *middleware.Error) {
 	// One key at a time: metadata.FromIncomingContext copies every key.
 	cred, e := extract(
 		metadata.ValueFromIncomingContext(ctx, "authorization"),
 		metadata.ValueFromIncomingContext(ctx, "dpop"),
 		i.maxToken)
 	if e != nil {
-		return nil, e
+		return nil, nil, e
 	}
 	p, _ := peer.FromContext(ctx)
 	var secure bool
@@ -290,7 +293,7 @@ func (i *Interceptor) verify(ctx context.Context, method string) (*middleware.To
 	}
 	var certErr error
 	req.Certificate, req.CertificateThumbprint, certErr = i.certificate(ctx, p, peerCerts)
-	tok, err := i.guard.Verify(ctx, req)
+	tokCtx, tok, err := i.guard.VerifyContext(ctx, req)
 	if err != nil {
 		var me *middleware.Error
 		if !errors.As(err, &me) {
@@ -301,9 +304,9 @@ func (i *Interceptor) verify(ctx context.Context, method string) (*middleware.To
 			// forwarded header), as the HTTP adapter does.
 			me.Err = errors.Join(me.Err, certErr)
 		}
-		return nil, me
+		return nil, nil, me
 	}
-	return tok, nil
+	return tokCtx, tok, nil
 }
 
 // log writes the rejection e of a call of method to the Guard's logger, as

@@ -6,7 +6,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"fmt"
 	"math/big"
 	"slices"
@@ -22,6 +21,16 @@ func entry(raw int, exp time.Time) *cacheEntry {
 	return &cacheEntry{claims: &Claims{raw: []byte(strings.Repeat("x", raw)), expiresAt: exp}}
 }
 
+// put stores e for token as verifyToken does.
+func (c *tokenCache) putToken(token string, e *cacheEntry, now time.Time) {
+	e.token = token
+	c.put(c.key(token), e, now)
+}
+
+func (c *tokenCache) getToken(token string, now time.Time) *cacheEntry {
+	return c.get(c.key(token), token, now)
+}
+
 func TestTokenCacheBounds(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	exp := now.Add(time.Hour)
@@ -29,7 +38,7 @@ func TestTokenCacheBounds(t *testing.T) {
 	t.Run("entry count", func(t *testing.T) {
 		c := newTokenCache(cacheShards*4, time.Minute)
 		for i := range 10_000 {
-			c.put(sha256.Sum256([]byte(fmt.Sprint(i))), entry(10, exp), now)
+			c.putToken(fmt.Sprint(i), entry(10, exp), now)
 		}
 		n := 0
 		for i := range c.shards {
@@ -41,7 +50,7 @@ func TestTokenCacheBounds(t *testing.T) {
 	t.Run("bytes, whatever the token sizes", func(t *testing.T) {
 		c := newTokenCache(1_000_000, time.Minute)
 		for i := range 5_000 {
-			c.put(sha256.Sum256([]byte(fmt.Sprint(i))), entry(16<<10, exp), now)
+			c.putToken(fmt.Sprint(i), entry(16<<10, exp), now)
 		}
 		total := 0
 		for i := range c.shards {
@@ -52,24 +61,45 @@ func TestTokenCacheBounds(t *testing.T) {
 	})
 	t.Run("expiry at exp, capped by max age", func(t *testing.T) {
 		c := newTokenCache(100, time.Minute)
-		k1, k2 := sha256.Sum256([]byte("a")), sha256.Sum256([]byte("b"))
-		c.put(k1, entry(1, now.Add(10*time.Second)), now)
-		c.put(k2, entry(1, now.Add(time.Hour)), now)
-		assert.NotNil(t, c.get(k1, now.Add(9*time.Second)))
-		assert.Nil(t, c.get(k1, now.Add(10*time.Second)), "gone at exp")
-		assert.NotNil(t, c.get(k2, now.Add(59*time.Second)))
-		assert.Nil(t, c.get(k2, now.Add(time.Minute)), "gone at max age")
+		c.putToken("a", entry(1, now.Add(10*time.Second)), now)
+		c.putToken("b", entry(1, now.Add(time.Hour)), now)
+		assert.NotNil(t, c.getToken("a", now.Add(9*time.Second)))
+		assert.Nil(t, c.getToken("a", now.Add(10*time.Second)), "gone at exp")
+		assert.NotNil(t, c.getToken("b", now.Add(59*time.Second)))
+		assert.Nil(t, c.getToken("b", now.Add(time.Minute)), "gone at max age")
 	})
 	t.Run("replacing and removing keep the byte count right", func(t *testing.T) {
 		c := newTokenCache(100, time.Minute)
-		k := sha256.Sum256([]byte("a"))
-		c.put(k, entry(100, exp), now)
-		c.put(k, entry(100, exp), now)
-		s := c.shard(k)
-		assert.Equal(t, 100+entryOverhead, s.bytes)
-		c.remove(k)
+		c.putToken("a", entry(100, exp), now)
+		c.putToken("a", entry(100, exp), now)
+		s := c.shard(c.key("a"))
+		assert.Equal(t, 1+100+entryOverhead, s.bytes)
+		c.remove(c.key("a"), "a")
 		assert.Equal(t, 0, s.bytes)
 	})
+	t.Run("a hash collision is a miss, never a hit", func(t *testing.T) {
+		c := newTokenCache(100, time.Minute)
+		c.putToken("token-a", entry(1, exp), now)
+		// Another token under the same key, as a collision would put it.
+		assert.Nil(t, c.get(c.key("token-a"), "token-b", now))
+		assert.Nil(t, c.get(c.key("token-a"), "token-", now))
+		assert.NotNil(t, c.get(c.key("token-a"), "token-a", now))
+		c.remove(c.key("token-a"), "token-b")
+		assert.NotNil(t, c.getToken("token-a", now), "removing another token's entry does nothing")
+	})
+}
+
+func TestSameToken(t *testing.T) {
+	long := strings.Repeat("abcdefgh", 100) + "xyz"
+	for i := range len(long) {
+		b := []byte(long)
+		b[i] ^= 1
+		assert.False(t, sameToken(long, string(b)), "byte %d differs", i)
+	}
+	assert.True(t, sameToken(long, strings.Clone(long)))
+	assert.True(t, sameToken("", ""))
+	assert.False(t, sameToken(long, long[:len(long)-1]))
+	assert.False(t, sameToken("a", ""))
 }
 
 func TestSameKey(t *testing.T) {

@@ -211,20 +211,28 @@ func claim(name string, read func(*payload, []byte) bool) jsonobj.Member[payload
 // parsePayload reads a token's claims with payloadTable.
 func parsePayload(data []byte) (payload, error) {
 	var p payload
-	if _, err := payloadTable.Read(data, &p); err != nil {
-		return payload{}, ErrClaims
+	if err := readPayload(data, &p); err != nil {
+		return payload{}, err
 	}
 	return p, nil
 }
 
+func readPayload(data []byte, p *payload) error {
+	if _, err := payloadTable.Read(data, p); err != nil {
+		return ErrClaims
+	}
+	return nil
+}
+
 // stringsView reads a JSON array of strings, sharing v's memory (see
-// jsonobj.StringView).
+// jsonobj.StringView). v is a member value that a table's Read received,
+// already validated with its object.
 func stringsView(v []byte) ([]string, bool) {
 	if len(v) == 0 || v[0] != '[' {
 		return nil, false
 	}
 	list := []string{}
-	err := jsonobj.Elements(v, func(e []byte) error {
+	err := jsonobj.MemberElements(v, func(e []byte) error {
 		s, ok := jsonobj.StringView(e)
 		if !ok {
 			return ErrClaims
@@ -256,7 +264,7 @@ func (c *confirmationJSON) parse(v []byte) bool {
 		return false
 	}
 	c.present = true
-	_, err := confirmationTable.Read(v, c)
+	_, err := confirmationTable.ReadMember(v, c) // validated with the payload
 	return err == nil
 }
 

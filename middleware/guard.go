@@ -206,18 +206,28 @@ type input struct {
 	knownIssuer, knownKey bool
 	undecidedIssuer       bool
 	cacheHit              bool
-	certBound             bool // the token is certificate-bound
-	r                     *http.Request
-	req                   *Request
-	urls                  *dpop.URLResolver
-	certs                 *mtls.Source
+	certBound             bool   // the token is certificate-bound
+	dst                   *Token // where bind writes the token, if not nil
+	// lookedUp is the token that extract looked up in the token cache,
+	// under cacheKey, finding cached (nil on a miss).
+	lookedUp string
+	cacheKey uint64
+	cached   *cacheEntry
+	r        *http.Request
+	// reqURL and reqCert are the plain Request's (Verify), copied rather
+	// than pointed to, so that the Request stays on the caller's stack.
+	reqURL        *url.URL
+	reqCert       *x509.Certificate
+	reqThumbprint string
+	urls          *dpop.URLResolver
+	certs         *mtls.Source
 }
 
 func (in *input) url() *url.URL {
 	if in.r != nil {
 		return in.urls.URL(in.r)
 	}
-	return in.req.URL
+	return in.reqURL
 }
 
 // certThumbprint is the RFC 8705 thumbprint of the client certificate:
@@ -227,20 +237,38 @@ func (in *input) certThumbprint() (string, error) {
 	if in.r != nil {
 		return in.certs.Thumbprint(in.r)
 	}
-	if in.req.Certificate == nil {
-		if in.req.CertificateThumbprint != "" {
-			return in.req.CertificateThumbprint, nil
+	if in.reqCert == nil {
+		if in.reqThumbprint != "" {
+			return in.reqThumbprint, nil
 		}
 		return "", mtls.ErrNoCertificate
 	}
-	return mtls.Thumbprint(in.req.Certificate), nil
+	return mtls.Thumbprint(in.reqCert), nil
 }
 
 // Verify verifies req's access token and its sender constraint. It returns
 // the verified token, or an *Error that says how to answer.
 func (g *Guard) Verify(ctx context.Context, req Request) (*Token, error) {
+	return g.verifyRequest(ctx, req, nil)
+}
+
+// VerifyContext is [Guard.Verify] for transport adapters: on success it
+// also returns ctx carrying the token, as [NewContext](ctx, tok) would make
+// it, with one allocation for the token and the context together (on a
+// warm request, that is most of what remains to allocate).
+func (g *Guard) VerifyContext(ctx context.Context, req Request) (context.Context, *Token, error) {
+	tc := new(tokenContext)
+	tok, err := g.verifyRequest(ctx, req, &tc.tok)
+	if err != nil {
+		return nil, nil, err
+	}
+	tc.Context = ctx
+	return tc, tok, nil
+}
+
+func (g *Guard) verifyRequest(ctx context.Context, req Request, dst *Token) (*Token, error) {
 	start := g.observeStart()
-	in := input{scheme: req.Scheme, token: req.Token, proof: req.Proof, method: req.Method, req: &req}
+	in := input{scheme: req.Scheme, token: req.Token, proof: req.Proof, method: req.Method, reqURL: req.URL, reqCert: req.Certificate, reqThumbprint: req.CertificateThumbprint, dst: dst}
 	var tok *Token
 	var e *Error
 	switch {
@@ -309,25 +337,44 @@ var headerTable = jsonobj.NewTable(jsonobj.IgnoreUnknown,
 // data is a decoded token, never modified.
 func parseHeader(data []byte) (header, error) {
 	var h header
-	if _, err := headerTable.Read(data, &h); err != nil {
-		return header{}, ErrMalformedToken
+	err := readHeader(data, &h)
+	return h, err
+}
+
+func readHeader(data []byte, h *header) error {
+	if _, err := headerTable.Read(data, h); err != nil {
+		return ErrMalformedToken
 	}
-	return h, nil
+	return nil
+}
+
+// tokenParts are a token's header and claims as read, in one allocation:
+// both leave the stack (the table's decoders and golang-jwt's Validator
+// take pointers), so one object instead of two.
+type tokenParts struct {
+	h header
+	p payload
 }
 
 // verifyToken returns the verified claims of in.token, from the cache when
 // the token was verified before and its key is still published.
 func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
-	var sum [32]byte
+	var key uint64
 	if g.cache != nil {
-		sum = jose.SHA256(in.token)
-		if ent := g.cache.get(sum, g.cfg.now()); ent != nil {
+		var ent *cacheEntry
+		if in.lookedUp == in.token && in.lookedUp != "" {
+			key, ent = in.cacheKey, in.cached // looked up by extract
+		} else {
+			key = g.cache.key(in.token)
+			ent = g.cache.get(key, in.token, g.cfg.now())
+		}
+		if ent != nil {
 			if g.stillPublished(ctx, ent) {
 				in.issuer, in.kid, in.clientID = ent.issuer, ent.kid, ent.claims.clientID
 				in.knownIssuer, in.knownKey, in.cacheHit = true, true, true
 				return ent.claims, nil
 			}
-			g.cache.remove(sum)
+			g.cache.remove(key, in.token)
 		}
 	}
 	if g.opaque(in.token) {
@@ -335,7 +382,7 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 		// Kept no longer than the introspection client reuses the answer
 		// (its cache time, the revocation latency; zero: not cached).
 		if e == nil && g.cache != nil && !until.IsZero() {
-			g.cache.put(sum, &cacheEntry{claims: claims, issuer: in.issuer, introspected: true, until: until}, g.cfg.now())
+			g.cache.put(key, &cacheEntry{token: strings.Clone(in.token), claims: claims, issuer: in.issuer, introspected: true, until: until}, g.cfg.now())
 		}
 		return claims, e
 	}
@@ -357,8 +404,9 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	if !jose.DepthWithin(jws.Header, g.cfg.maxDepth) || !jose.DepthWithin(jws.Payload, g.cfg.maxDepth) {
 		return nil, g.tokenError(in, "malformed token", ErrMalformedToken)
 	}
-	h, err := parseHeader(jws.Header)
-	if err != nil {
+	parts := new(tokenParts)
+	h, p := &parts.h, &parts.p
+	if err := readHeader(jws.Header, h); err != nil {
 		return nil, g.tokenError(in, "malformed token", ErrMalformedToken)
 	}
 	// RFC 7515 §4.1.11: crit lists extensions that must be understood; this
@@ -370,12 +418,14 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 		return nil, g.tokenError(in, "wrong token type", ErrTokenType)
 	}
 	in.kid = h.Kid
-	p, err := parsePayload(jws.Payload)
-	if err != nil {
+	if err := readPayload(jws.Payload, p); err != nil {
 		return nil, g.tokenError(in, "malformed token claims", err)
 	}
 	in.issuer = p.Issuer
-	ent := &cacheEntry{issuer: p.Issuer, kid: h.Kid, alg: h.Alg}
+	// The entry is built on the stack and copied to the heap only when the
+	// cache keeps it: a Guard without a cache allocates none.
+	entry := cacheEntry{issuer: p.Issuer, kid: h.Kid, alg: h.Alg}
+	ent := &entry
 	if secret, ok := g.cfg.hmac[p.Issuer]; ok && h.Alg == "HS256" {
 		ent.hmac = true
 		in.knownIssuer = true
@@ -404,7 +454,7 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	if in.clientID == "" {
 		in.clientID = p.AZP
 	}
-	if err := g.validator.Validate(&p); err != nil {
+	if err := g.validator.Validate(p); err != nil {
 		return nil, g.tokenError(in, "invalid token claims", mapJWTError(err))
 	}
 	// RFC 9068 §2.2: the profile's required claims.
@@ -420,8 +470,10 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 		return nil, g.tokenError(in, "invalid token claims", err)
 	}
 	if g.cache != nil {
-		ent.claims = claims
-		g.cache.put(sum, ent, g.cfg.now())
+		kept := entry
+		kept.claims = claims
+		kept.token = strings.Clone(in.token) // not the request's header text
+		g.cache.put(key, &kept, g.cfg.now())
 	}
 	return claims, nil
 }
@@ -503,7 +555,11 @@ func mapJWTError(err error) error {
 // documentation) to a token whose signature and claims verified.
 func (g *Guard) bind(ctx context.Context, in *input, c *Claims) (*Token, *Error) {
 	cnf := c.cnf
-	tok := &Token{Claims: c, kid: in.kid}
+	tok := in.dst
+	if tok == nil {
+		tok = new(Token)
+	}
+	*tok = Token{Claims: c, kid: in.kid}
 	dpopScheme := in.scheme == SchemeDPoP
 	switch {
 	case cnf.JKT != "" && cnf.X5TS256 != "":
@@ -558,12 +614,13 @@ func (g *Guard) proveDPoP(ctx context.Context, in *input, tok *Token) (*Token, *
 	if in.proof == "" {
 		return nil, g.proofError(CodeInvalidDPoPProof, "DPoP proof missing", ErrMissingProof)
 	}
-	p, err := g.dpop.Verify(ctx, in.proof, dpop.Request{
+	req := dpop.Request{
 		Method:      in.method,
 		URL:         in.url(),
 		AccessToken: in.token,
 		JKT:         tok.Claims.cnf.JKT,
-	})
+	}
+	p, err := g.dpop.Verify(ctx, in.proof, req)
 	switch {
 	case err == nil:
 	case errors.Is(err, dpop.ErrReplayCacheUnavailable), errors.Is(err, dpop.ErrReplayCacheFull):

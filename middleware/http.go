@@ -21,14 +21,22 @@ func (g *Guard) Check(r *http.Request) (*Token, error) {
 }
 
 // check extracts and verifies r's credentials and reports the decision.
-func (g *Guard) check(r *http.Request) (*Token, *Error) {
+func (g *Guard) check(r *http.Request) (*Token, *Error) { return g.checkInto(r, nil) }
+
+// checkInto is check, writing an accepted token to dst when dst is not nil
+// (Handler passes the Token of the context it will hand on). The request's
+// input stays on the stack.
+func (g *Guard) checkInto(r *http.Request, dst *Token) (*Token, *Error) {
 	start := g.observeStart()
-	in, e := g.extract(r)
+	var in input
+	var extracted *input // nil for the observer when extraction failed
+	e := g.extract(r, &in)
 	var tok *Token
 	if e == nil {
-		tok, e = g.verify(r.Context(), in)
+		extracted, in.dst = &in, dst
+		tok, e = g.verify(r.Context(), &in)
 	}
-	g.observe(r.Context(), start, in, tok, e)
+	g.observe(r.Context(), start, extracted, tok, e)
 	return tok, e
 }
 
@@ -40,7 +48,8 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 		if g.cfg.fapi != nil {
 			setInteractionID(w, r)
 		}
-		tok, e := g.check(r)
+		tc := new(tokenContext)
+		tok, e := g.checkInto(r, &tc.tok)
 		if e != nil {
 			g.reject(w, r, e)
 			return
@@ -48,7 +57,8 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 		if tok.DPoPNonce != "" {
 			w.Header().Set("DPoP-Nonce", tok.DPoPNonce)
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
+		tc.Context = r.Context()
+		next.ServeHTTP(w, r.WithContext(tc))
 	})
 }
 
@@ -92,6 +102,22 @@ func (g *Guard) reject(w http.ResponseWriter, r *http.Request, e *Error) {
 
 type tokenKey struct{}
 
+// tokenContext is a request's context carrying its verified token, as
+// NewContext would make it, in one allocation where context.WithValue and
+// the Token were two (Handler's hot path).
+type tokenContext struct {
+	context.Context
+	tok Token
+}
+
+// Value returns the token for tokenKey, else the parent's value.
+func (c *tokenContext) Value(key any) any {
+	if _, ok := key.(tokenKey); ok {
+		return &c.tok
+	}
+	return c.Context.Value(key)
+}
+
 // TokenFromContext returns the token that [Guard.Handler] verified for this
 // request.
 func TokenFromContext(ctx context.Context) (*Token, bool) {
@@ -111,11 +137,11 @@ func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
 
 // extract reads the credentials of r (RFC 6750 §2, RFC 9449 §7), checking
 // sizes before anything is parsed.
-func (g *Guard) extract(r *http.Request) (*input, *Error) {
-	in := &input{method: r.Method}
-	auth := r.Header.Values("Authorization")
+func (g *Guard) extract(r *http.Request, in *input) *Error {
+	in.method = r.Method
+	auth := r.Header["Authorization"] // canonical already: no per-request canonicalization
 	if len(auth) > 1 {
-		return nil, newError(CodeInvalidRequest, "more than one Authorization header", ErrMultipleCredentials)
+		return newError(CodeInvalidRequest, "more than one Authorization header", ErrMultipleCredentials)
 	}
 	if len(auth) == 1 {
 		scheme, token, ok := strings.Cut(auth[0], " ")
@@ -123,7 +149,7 @@ func (g *Guard) extract(r *http.Request) (*input, *Error) {
 		// token68. Only spaces: a tab or other whitespace stays malformed.
 		token = strings.TrimLeft(token, " ")
 		if len(token) > g.cfg.maxTokenSize {
-			return nil, newError(CodeInvalidToken, "token too large", ErrTokenTooLarge)
+			return newError(CodeInvalidToken, "token too large", ErrTokenTooLarge)
 		}
 		switch {
 		case strings.EqualFold(scheme, SchemeBearer):
@@ -132,31 +158,56 @@ func (g *Guard) extract(r *http.Request) (*input, *Error) {
 			in.scheme = SchemeDPoP
 		}
 		if in.scheme != "" {
-			if !ok || !token68(token) {
-				return nil, newError(CodeInvalidRequest, "malformed Authorization header", ErrMalformedRequest)
+			if !ok || !g.wellFormed(in, token) {
+				return newError(CodeInvalidRequest, "malformed Authorization header", ErrMalformedRequest)
 			}
 			in.token = token
 		}
 	}
 	if g.cfg.queryTokens || g.cfg.formTokens {
 		if e := g.extractParam(r, in, len(auth) == 0); e != nil {
-			return nil, e
+			return e
 		}
 	}
 	if in.token == "" {
-		return nil, newError(CodeNone, "", ErrNoCredentials)
+		return newError(CodeNone, "", ErrNoCredentials)
 	}
-	proofs := r.Header.Values("DPoP")
+	proofs := r.Header["Dpop"] // the canonical form of "DPoP", without canonicalizing it per request
 	if len(proofs) > 1 {
 		// RFC 9449 §4.3 (1): not more than one DPoP header field.
-		return nil, g.proofError(CodeInvalidDPoPProof, "more than one DPoP header", ErrMultipleProofs)
+		return g.proofError(CodeInvalidDPoPProof, "more than one DPoP header", ErrMultipleProofs)
 	}
 	if len(proofs) == 1 {
 		in.proof = proofs[0]
 	}
 	in.r, in.urls, in.certs = r, &g.cfg.urls, g.certs
-	return in, nil
+	return nil
 }
+
+// wellFormed reports whether token has token68 syntax. With a token cache,
+// it first looks token up there (verifyToken reuses the lookup): a token
+// found there has the syntax, because only tokens that verified are
+// cached, and a verified token is a compact JWS or JWE, all of whose
+// characters (base64url and ".") are token68's; the cache's exact
+// comparison (sameToken) is cheaper than the per-character scan.
+func (g *Guard) wellFormed(in *input, token string) bool {
+	if g.cache != nil {
+		in.lookedUp, in.cacheKey = token, g.cache.key(token)
+		if in.cached = g.cache.get(in.cacheKey, token, g.cfg.now()); in.cached != nil {
+			return true
+		}
+	}
+	return token68(token)
+}
+
+// token68Chars marks the characters of token68 before its padding.
+var token68Chars = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+	}
+	return t
+}()
 
 // extractParam reads access_token from the query or a form body, when those
 // methods are enabled. A second credential is a 400 (RFC 6750 §2). The body
@@ -201,9 +252,7 @@ func token68(s string) bool {
 	}
 	i := 0
 	for ; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
+		if !token68Chars[s[i]] {
 			break
 		}
 	}

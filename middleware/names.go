@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"bytes"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -19,11 +20,24 @@ import (
 // It runs once per verified token (the token cache keeps the result), on a
 // payload that passed json.Valid and the depth limit.
 func unambiguousNames(data []byte) bool {
-	// Room for the names of a usual access token: two small allocations.
-	w := nameWalker{data: data, folded: make([]byte, 0, 256), ends: make([]int, 0, 2*maxLinearNames)}
+	w := nameWalkers.Get().(*nameWalker)
+	w.data, w.folded, w.ends = data, w.folded[:0], w.ends[:0]
 	i, ok := w.value(w.skipWS(0), 0)
-	return ok && w.skipWS(i) == len(data)
+	ok = ok && w.skipWS(i) == len(data)
+	w.data = nil
+	if cap(w.folded) <= 4096 && cap(w.ends) <= 1024 { // keep no outsized buffer
+		nameWalkers.Put(w)
+	}
+	return ok
 }
+
+// nameWalkers keeps walkers with their buffers between tokens: the walk is
+// recursive, so buffers on the stack would escape anyway, and this check
+// runs on every token verified.
+var nameWalkers = sync.Pool{New: func() any {
+	// Room for the names of a usual access token.
+	return &nameWalker{folded: make([]byte, 0, 256), ends: make([]int, 0, 2*maxLinearNames)}
+}}
 
 // nameWalker walks a JSON value. The folded names of the objects on the
 // current path are kept back to back in folded, ends[k] being the end of the

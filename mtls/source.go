@@ -184,6 +184,7 @@ type Source struct {
 	verified   string
 	verifiedOK string
 	maxSize    int
+	conns      connCerts // thumbprints of the live connections' certificates
 }
 
 // NewSource returns a Source. Without options it uses only the TLS
@@ -260,7 +261,7 @@ func (s *Source) Thumbprint(r *http.Request) (string, error) {
 		return "", err
 	}
 	if !fromProxy {
-		return Thumbprint(r.TLS.PeerCertificates[0]), nil
+		return s.conns.thumbprint(r.TLS.PeerCertificates[0]), nil
 	}
 	return encodeSum(&fw.sum), nil
 }

@@ -49,13 +49,13 @@ var b64 = base64.RawURLEncoding.Strict()
 // Split parses a compact JWS of exactly three base64url parts, without
 // padding. It allocates one buffer for all decoded parts.
 func Split(compact string) (JWS, error) {
-	// Go's decoder skips \r and \n even in strict mode: refuse every byte
-	// outside the base64url alphabet and "." first, so that one token has
-	// exactly one spelling.
-	for i := 0; i < len(compact); i++ {
-		if !jwsByte[compact[i]] {
-			return JWS{}, ErrMalformed
-		}
+	// Go's decoder skips \r and \n even in strict mode and refuses every
+	// other byte outside the base64url alphabet (with "=" too: no padding):
+	// refuse those two first, so that one token has exactly one spelling
+	// (FuzzSplit holds Split to re-encoding to its input). Two vectorised
+	// searches instead of a table lookup per byte.
+	if strings.IndexByte(compact, '\r') >= 0 || strings.IndexByte(compact, '\n') >= 0 {
+		return JWS{}, ErrMalformed
 	}
 	h, rest, ok := strings.Cut(compact, ".")
 	if !ok {
@@ -84,14 +84,6 @@ func Split(compact string) (JWS, error) {
 	out.SigningInput = compact[:len(h)+1+len(p)]
 	return out, nil
 }
-
-// jwsByte marks the bytes of a compact serialization: base64url and ".".
-var jwsByte = func() (t [256]bool) {
-	for c := range 256 {
-		t[c] = c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
-	}
-	return t
-}()
 
 // IsCompactJWE reports whether token has the five-part shape of a compact
 // JWE (four dots). It does not validate the parts.
@@ -191,10 +183,79 @@ func Verify(alg, signingInput string, sig []byte, key any) error {
 	} else if err := KeyFits(alg, key); err != nil {
 		return err
 	}
+	if verified, done := verifyHot(alg, signingInput, sig, key); done {
+		if !verified {
+			return ErrSignature
+		}
+		return nil
+	}
 	if err := m.Verify(signingInput, sig, key); err != nil {
 		return ErrSignature
 	}
 	return nil
+}
+
+// verifyHot verifies the algorithms that carry nearly every token and proof
+// (RS256, ES256, EdDSA) with the standard library directly, and reports
+// done = false for every other algorithm, which golang-jwt's signing
+// methods verify. It replaces one step of golang-jwt's, and only for
+// allocations: golang-jwt hashes through a hash.Hash (two allocations),
+// copies the signing input for Ed25519, and builds two big.Ints for ECDSA
+// that crypto/ecdsa turns back into ASN.1 bytes; here the digest stays on
+// the stack and the ASN.1 signature is written into a stack buffer. The
+// checks are golang-jwt's: the key fits alg (checked by Verify before),
+// an ES256 signature is exactly 64 bytes, r and s are positive (ecdsa.Verify
+// refuses zero), and the verification itself is the standard library's.
+func verifyHot(alg, signingInput string, sig []byte, key any) (verified, done bool) {
+	input := unsafe.Slice(unsafe.StringData(signingInput), len(signingInput)) // read only
+	switch alg {
+	case "RS256":
+		k := key.(*rsa.PublicKey) // KeyFits
+		d := sha256.Sum256(input)
+		return rsa.VerifyPKCS1v15(k, crypto.SHA256, d[:], sig) == nil, true
+	case "ES256":
+		k := key.(*ecdsa.PublicKey) // KeyFits
+		if len(sig) != 64 {
+			return false, true
+		}
+		var buf [72]byte
+		der, ok := appendECDSASignature(buf[:0], sig[:32], sig[32:])
+		if !ok {
+			return false, true
+		}
+		d := sha256.Sum256(input)
+		return ecdsa.VerifyASN1(k, d[:], der), true
+	case "EdDSA", "Ed25519":
+		return ed25519.Verify(key.(ed25519.PublicKey), input, sig), true // KeyFits
+	}
+	return false, false
+}
+
+// appendECDSASignature appends the DER SEQUENCE of the INTEGERs r and s
+// (big-endian, unsigned, at most 32 bytes each) as crypto/ecdsa encodes
+// it; false when r or s is zero.
+func appendECDSASignature(b, r, s []byte) ([]byte, bool) {
+	r, s = bytesTrimZeros(r), bytesTrimZeros(s)
+	if len(r) == 0 || len(s) == 0 {
+		return nil, false
+	}
+	intLen := func(x []byte) int { return 2 + len(x) + int(x[0]>>7) }
+	b = append(b, 0x30, byte(intLen(r)+intLen(s)))
+	for _, x := range [2][]byte{r, s} {
+		b = append(b, 0x02, byte(len(x)+int(x[0]>>7)))
+		if x[0]&0x80 != 0 {
+			b = append(b, 0)
+		}
+		b = append(b, x...)
+	}
+	return b, true
+}
+
+func bytesTrimZeros(x []byte) []byte {
+	for len(x) > 0 && x[0] == 0 {
+		x = x[1:]
+	}
+	return x
 }
 
 // DepthWithin reports whether the JSON text b nests objects and arrays no

@@ -6,6 +6,15 @@ func Elements(data []byte, fn func(value []byte) error) error {
 	if !jsonValid(data) {
 		return ErrInvalid
 	}
+	return elements(data, fn)
+}
+
+// MemberElements is Elements for a value that a Member's Read function
+// received: the enclosing object was validated as a whole, so the array is
+// not validated again. Passing it anything else is a programming error.
+func MemberElements(value []byte, fn func(value []byte) error) error { return elements(value, fn) }
+
+func elements(data []byte, fn func(value []byte) error) error {
 	i := skipWS(data, 0)
 	if i >= len(data) || data[i] != '[' {
 		return ErrInvalid

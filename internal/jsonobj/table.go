@@ -95,8 +95,21 @@ func NewTable[T any](unknown Unknown, members ...Member[T]) *Table[T] {
 // object, and with the errors listed on [Table]; dst may then be partly
 // filled.
 func (t *Table[T]) Read(data []byte, dst *T) (Seen, error) {
+	if !jsonValid(data) {
+		return 0, ErrInvalid
+	}
+	return t.read(data, dst)
+}
+
+// ReadMember is Read for a value that a Member's Read function received
+// (a nested object): the enclosing object was validated as a whole, so the
+// value is not validated again. Passing it anything else is a programming
+// error.
+func (t *Table[T]) ReadMember(value []byte, dst *T) (Seen, error) { return t.read(value, dst) }
+
+func (t *Table[T]) read(data []byte, dst *T) (Seen, error) {
 	var seen Seen
-	w, err := newWalker(data)
+	w, err := startWalk(data)
 	if err != nil {
 		return 0, err
 	}
@@ -173,6 +186,11 @@ func newWalker(data []byte) (walker, error) {
 	if !jsonValid(data) {
 		return walker{}, ErrInvalid
 	}
+	return startWalk(data)
+}
+
+// startWalk starts a walk of data, which must be valid JSON.
+func startWalk(data []byte) (walker, error) {
 	i := skipWS(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return walker{}, ErrInvalid

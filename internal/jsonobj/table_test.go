@@ -158,3 +158,29 @@ func FuzzTable(f *testing.F) {
 		assert.Equal(t, seen.Has(1), m["n"] != nil)
 	})
 }
+
+// TestReadMember: a nested object handed to a Read function is read
+// without validating it again, with the same rules.
+func TestReadMember(t *testing.T) {
+	type outer struct{ inner tabled }
+	var readInner error
+	outerTable := jsonobj.NewTable(jsonobj.IgnoreUnknown,
+		jsonobj.Member[outer]{Name: "inner", Read: func(o *outer, v []byte) bool {
+			_, readInner = testTable.ReadMember(v, &o.inner)
+			return readInner == nil
+		}},
+		jsonobj.Member[outer]{Name: "list", Read: func(o *outer, v []byte) bool {
+			n := 0
+			return jsonobj.MemberElements(v, func([]byte) error { n++; return nil }) == nil && n == 2
+		}},
+	)
+	var o outer
+	_, err := outerTable.Read([]byte(`{"inner": {"name":"a","n":1}, "list": [1, {"x":[]}]}`), &o)
+	require.NoError(t, err)
+	assert.Equal(t, "a", o.inner.name)
+	_, err = outerTable.Read([]byte(`{"inner": {"name":"a","name":"b"}}`), &o)
+	require.ErrorIs(t, err, jsonobj.ErrType)
+	require.ErrorIs(t, readInner, jsonobj.ErrDuplicate)
+	_, err = outerTable.Read([]byte(`{"inner": {"name":"a",}}`), &o)
+	require.ErrorIs(t, err, jsonobj.ErrInvalid, "the whole is validated first")
+}
