@@ -21,6 +21,9 @@
 //	-public-url URL         external base URL, for htu matching behind a proxy
 //	-metrics                serve senderbound's OpenTelemetry metrics on GET /metrics
 //	                        (Prometheus text format); off by default
+//	-introspect, -introspection-url, -client-id, -client-secret, -introspection-jwt,
+//	-introspection-cache    opaque access tokens, verified at the issuer's RFC 7662
+//	                        introspection endpoint (see introspect.go)
 //
 // Endpoints: GET /healthz (no auth), GET /readyz (no auth; 503 until the
 // issuer's keys are loaded, with each issuer's key status as JSON),
@@ -85,6 +88,7 @@ type options struct {
 	tlsCert, tlsKey, publicURL                 string
 	metrics                                    bool
 	observer                                   *observe.Observer // set by run with -metrics
+	introspection                              introspection     // opaque tokens: introspect.go
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -102,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.dpopNonce, "dpop-nonce", false, "require server-issued DPoP nonces")
 	fs.StringVar(&o.publicURL, "public-url", "", "external base `URL` for htu matching (default: from the request)")
 	fs.BoolVar(&o.metrics, "metrics", false, "serve OpenTelemetry metrics on /metrics (Prometheus format)")
+	o.introspection.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -141,6 +146,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	default:
 		errs = append(errs, fmt.Errorf("-mechanism %q: want none, dpop or mtls", o.mechanism))
 	}
+	errs = append(errs, o.introspection.check(fs, o.issuer))
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
