@@ -2,9 +2,6 @@ package dpop
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/senderbound/senderbound/clientauth"
 	"github.com/senderbound/senderbound/internal/jsonobj"
 )
 
@@ -72,50 +70,7 @@ const (
 	maxTokenResponse = 1 << 20
 	// defaultExpiryMargin is how long before its expiry a token is replaced.
 	defaultExpiryMargin = time.Minute
-	// assertionLifetime is the exp of a client assertion after its iat:
-	// short, as RFC 7523 §3 and Auth0 (at most five minutes) ask.
-	assertionLifetime = time.Minute
-	// assertionType is RFC 7523 §2.2's client_assertion_type.
-	assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 )
-
-// ClientAuth is how a client authenticates to the token endpoint. Make one
-// with [ClientSecretBasic], [ClientSecretPost] or [PrivateKeyJWT].
-type ClientAuth struct {
-	method string // "client_secret_basic", "client_secret_post" or "private_key_jwt"
-	id     string
-	secret string
-	key    *Signer
-	kid    string
-}
-
-// ClientSecretBasic authenticates with the client ID and secret in an HTTP
-// Basic Authorization header, each form-urlencoded first as RFC 6749 §2.3.1
-// requires (a secret with ":", "%" or "+" survives). Auth0 names this
-// method "client_secret_basic".
-func ClientSecretBasic(clientID, clientSecret string) ClientAuth {
-	return ClientAuth{method: "client_secret_basic", id: clientID, secret: clientSecret}
-}
-
-// ClientSecretPost authenticates with client_id and client_secret in the
-// request body (RFC 6749 §2.3.1). It is Auth0's default for applications
-// created through its dashboard ("client_secret_post").
-func ClientSecretPost(clientID, clientSecret string) ClientAuth {
-	return ClientAuth{method: "client_secret_post", id: clientID, secret: clientSecret}
-}
-
-// PrivateKeyJWT authenticates with a JWT signed by the client's key (RFC
-// 7523 §2.2; OpenID Connect's "private_key_jwt"), sent as client_assertion.
-// Each token request carries a new assertion: iss and sub are clientID, aud
-// the token endpoint URL (see [WithAssertionAudience] for Auth0), a random
-// jti, iat now by key's clock and exp one minute later. keyID, when not
-// empty, is sent as the kid header (Auth0's credential ID). key's algorithm
-// must be one the authorization server registered for the client; for RSA
-// keys choose it with [WithSignerAlgorithm] (Auth0 accepts RS256, RS384 and
-// PS256). key should not be the DPoP key: they serve different purposes.
-func PrivateKeyJWT(clientID string, key *Signer, keyID string) ClientAuth {
-	return ClientAuth{method: "private_key_jwt", id: clientID, key: key, kid: keyID}
-}
 
 // ClientCredentialsOption configures [NewClientCredentials].
 type ClientCredentialsOption func(*tokenConfig)
@@ -154,7 +109,7 @@ func WithScopes(scopes ...string) ClientCredentialsOption {
 	}
 }
 
-// WithAssertionAudience sets the aud of [PrivateKeyJWT] client assertions
+// WithAssertionAudience sets the aud of [clientauth.PrivateKeyJWT] client assertions
 // (default the token endpoint URL, as RFC 7523 §3 and OpenID Connect Core
 // §9 allow). Auth0 wants its tenant URL with the trailing slash,
 // "https://TENANT.auth0.com/" (or the custom domain): its issuer
@@ -230,7 +185,7 @@ func WithExpiryMargin(d time.Duration) ClientCredentialsOption {
 type ClientCredentials struct {
 	tokenURL     string
 	signer       *Signer
-	auth         ClientAuth
+	auth         clientauth.Method
 	audience     string
 	assertionAud string
 	scope        string
@@ -258,7 +213,7 @@ type tokenFlight struct {
 // whose tokens are bound to signer's key, authenticating with auth.
 // Invalid arguments and options are all reported at once, each wrapping
 // [ErrConfig].
-func NewClientCredentials(tokenURL string, signer *Signer, auth ClientAuth, opts ...ClientCredentialsOption) (*ClientCredentials, error) {
+func NewClientCredentials(tokenURL string, signer *Signer, auth clientauth.Method, opts ...ClientCredentialsOption) (*ClientCredentials, error) {
 	cfg := tokenConfig{client: http.DefaultClient, now: time.Now, margin: defaultExpiryMargin}
 	for _, o := range opts {
 		o(&cfg)
@@ -270,17 +225,10 @@ func NewClientCredentials(tokenURL string, signer *Signer, auth ClientAuth, opts
 	if signer == nil {
 		errs = append(errs, fmt.Errorf("nil signer: %w", ErrConfig))
 	}
-	switch {
-	case auth.method == "":
-		errs = append(errs, fmt.Errorf("no client authentication: %w", ErrConfig))
-	case auth.id == "":
-		errs = append(errs, fmt.Errorf("empty client ID: %w", ErrConfig))
-	case auth.method == "private_key_jwt" && auth.key == nil:
-		errs = append(errs, fmt.Errorf("private_key_jwt without a key: %w", ErrConfig))
-	case auth.method != "private_key_jwt" && auth.secret == "":
-		errs = append(errs, fmt.Errorf("empty client secret: %w", ErrConfig))
+	if err := auth.Check(); err != nil {
+		errs = append(errs, errors.Join(ErrConfig, err))
 	}
-	if cfg.assertionAud != "" && auth.method != "private_key_jwt" {
+	if cfg.assertionAud != "" && auth.Name() != clientauth.NamePrivateKeyJWT {
 		errs = append(errs, fmt.Errorf("an assertion audience needs PrivateKeyJWT: %w", ErrConfig))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -427,30 +375,17 @@ func (c *ClientCredentials) request(ctx context.Context, nonce string) (*tokenRe
 	if c.audience != "" {
 		form.Set("audience", c.audience)
 	}
-	switch c.auth.method {
-	case "client_secret_post":
-		form.Set("client_id", c.auth.id)
-		form.Set("client_secret", c.auth.secret)
-	case "private_key_jwt":
-		assertion, err := c.assertion()
-		if err != nil {
-			return nil, err
-		}
-		form.Set("client_id", c.auth.id)
-		form.Set("client_assertion_type", assertionType)
-		form.Set("client_assertion", assertion)
+	h := http.Header{}
+	if err := c.auth.Apply(h, form, c.assertionAud); err != nil {
+		return nil, errors.Join(ErrSigner, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, fmt.Errorf("dpop: token request: %w", err)
 	}
+	req.Header = h
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	if c.auth.method == "client_secret_basic" {
-		// RFC 6749 §2.3.1: form-urlencode each, then Basic.
-		cred := url.QueryEscape(c.auth.id) + ":" + url.QueryEscape(c.auth.secret)
-		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cred)))
-	}
 	// RFC 9449 §5: htm POST, htu the token endpoint, no ath.
 	proof, err := c.signer.Proof(http.MethodPost, c.tokenURL, "", nonce)
 	if err != nil {
@@ -482,41 +417,6 @@ func (c *ClientCredentials) request(ctx context.Context, nonce string) (*tokenRe
 		r.err = parseTokenError(resp.StatusCode, body)
 	}
 	return r, nil
-}
-
-// assertion returns a new RFC 7523 client assertion.
-func (c *ClientCredentials) assertion() (string, error) {
-	s := c.auth.key
-	now := s.now()
-	header := map[string]string{"alg": s.alg, "typ": "JWT"}
-	if c.auth.kid != "" {
-		header["kid"] = c.auth.kid
-	}
-	claims := struct {
-		Iss string `json:"iss"`
-		Sub string `json:"sub"`
-		Aud string `json:"aud"`
-		JTI string `json:"jti"`
-		IAT int64  `json:"iat"`
-		Exp int64  `json:"exp"`
-	}{c.auth.id, c.auth.id, c.assertionAud, rand.Text(), now.Unix(), now.Add(assertionLifetime).Unix()}
-	h, err := json.Marshal(header)
-	if err != nil {
-		return "", errors.Join(ErrSigner, err)
-	}
-	p, err := json.Marshal(claims)
-	if err != nil {
-		return "", errors.Join(ErrSigner, err)
-	}
-	input := b64.AppendEncode(nil, h)
-	input = append(input, '.')
-	input = b64.AppendEncode(input, p)
-	sig, err := s.sign(input)
-	if err != nil {
-		return "", errors.Join(ErrSigner, err)
-	}
-	input = append(input, '.')
-	return string(b64.AppendEncode(input, sig)), nil
 }
 
 // tokenResponse is the part of a successful answer (RFC 6749 §5.1) used.

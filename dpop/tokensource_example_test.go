@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 
+	"github.com/senderbound/senderbound/clientauth"
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks"
 	"github.com/senderbound/senderbound/middleware"
@@ -41,7 +42,7 @@ func ExampleClientCredentials() {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	signer, _ := dpop.NewSigner(key)
 	source, err := dpop.NewClientCredentials(iss.TokenURL(), signer,
-		dpop.ClientSecretPost("my-service", "its-secret"),
+		clientauth.ClientSecretPost("my-service", "its-secret"),
 		dpop.WithTokenAudience("https://api.example.com"))
 	if err != nil {
 		fmt.Println(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/senderbound/senderbound/clientauth"
 	"github.com/senderbound/senderbound/dpop"
 )
 
@@ -40,7 +41,7 @@ func TestClientCredentialsNeverFollowsRedirects(t *testing.T) {
 			require.NoError(t, err)
 			s, err := dpop.NewSigner(key)
 			require.NoError(t, err)
-			for _, auth := range []dpop.ClientAuth{dpop.ClientSecretPost("client", "s3cret"), dpop.ClientSecretBasic("client", "s3cret")} {
+			for _, auth := range []clientauth.Method{clientauth.ClientSecretPost("client", "s3cret"), clientauth.ClientSecretBasic("client", "s3cret")} {
 				for _, opts := range [][]dpop.ClientCredentialsOption{nil, {dpop.WithTokenHTTPClient(&http.Client{})}} {
 					cc, err := dpop.NewClientCredentials(as.URL+"/token", s, auth, opts...)
 					require.NoError(t, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/senderbound/senderbound/clientauth"
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/internal/jose"
 	"github.com/senderbound/senderbound/oauthtest"
@@ -69,9 +70,9 @@ func claimsOf(t *testing.T, tok string) map[string]any {
 func TestClientCredentialsBindsToTheSigner(t *testing.T) {
 	t.Parallel()
 	iss, c := issuerWithClient(t, oauthtest.Token{Scope: "read:messages write:messages"})
-	for name, auth := range map[string]dpop.ClientAuth{
-		"basic": dpop.ClientSecretBasic(c.ID, c.Secret),
-		"post":  dpop.ClientSecretPost(c.ID, c.Secret),
+	for name, auth := range map[string]clientauth.Method{
+		"basic": clientauth.ClientSecretBasic(c.ID, c.Secret),
+		"post":  clientauth.ClientSecretPost(c.ID, c.Secret),
 	} {
 		t.Run(name, func(t *testing.T) {
 			signer := newDPoPSigner(t)
@@ -92,7 +93,7 @@ func TestClientCredentialsBindsToTheSigner(t *testing.T) {
 func TestClientCredentialsAnswersNonceDemand(t *testing.T) {
 	t.Parallel()
 	iss, c := issuerWithClient(t, oauthtest.Token{})
-	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), dpop.ClientSecretBasic(c.ID, c.Secret),
+	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), clientauth.ClientSecretBasic(c.ID, c.Secret),
 		dpop.WithExpiryMargin(0), dpop.WithTokenClock((&clock{t: time.Now()}).Now))
 	require.NoError(t, err)
 	_, err = src.Token(context.Background())
@@ -105,7 +106,7 @@ func TestClientCredentialsRememberedNonce(t *testing.T) {
 	t.Parallel()
 	iss, c := issuerWithClient(t, oauthtest.Token{ExpiresIn: time.Minute})
 	clk := &clock{t: time.Now()}
-	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), dpop.ClientSecretPost(c.ID, c.Secret),
+	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), clientauth.ClientSecretPost(c.ID, c.Secret),
 		dpop.WithTokenClock(clk.Now))
 	require.NoError(t, err)
 	_, err = src.Token(context.Background())
@@ -121,7 +122,7 @@ func TestClientCredentialsCachesUntilShortlyBeforeExpiry(t *testing.T) {
 	t.Parallel()
 	iss, c := issuerWithClient(t, oauthtest.Token{Dialect: oauthtest.RFC9068, ExpiresIn: 10 * time.Minute}) // a jti each
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
-	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), dpop.ClientSecretBasic(c.ID, c.Secret),
+	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), clientauth.ClientSecretBasic(c.ID, c.Secret),
 		dpop.WithTokenClock(clk.Now), dpop.WithExpiryMargin(time.Minute))
 	require.NoError(t, err)
 	ctx := context.Background()
@@ -162,7 +163,7 @@ func TestClientCredentialsShortLivedTokens(t *testing.T) {
 	// is still reused for a while instead of fetched on every call.
 	iss, c := issuerWithClient(t, oauthtest.Token{ExpiresIn: 30 * time.Second})
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
-	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), dpop.ClientSecretBasic(c.ID, c.Secret),
+	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), clientauth.ClientSecretBasic(c.ID, c.Secret),
 		dpop.WithTokenClock(clk.Now), dpop.WithExpiryMargin(5*time.Minute))
 	require.NoError(t, err)
 	ctx := context.Background()
@@ -186,7 +187,7 @@ func TestClientCredentialsOneFetchForManyCallers(t *testing.T) {
 	require.NoError(t, iss.RegisterClient(oauthtest.Client{ID: "svc", Secret: "secret"}))
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
-	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), dpop.ClientSecretBasic("svc", "secret"),
+	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), clientauth.ClientSecretBasic("svc", "secret"),
 		dpop.WithTokenHTTPClient(&http.Client{Transport: tr}))
 	require.NoError(t, err)
 
@@ -217,7 +218,7 @@ func TestClientCredentialsRefusesUnboundToken(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(iss.Close)
 	require.NoError(t, iss.RegisterClient(oauthtest.Client{ID: "svc", Secret: "secret", IgnoreDPoP: true}))
-	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), dpop.ClientSecretPost("svc", "secret"))
+	src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), clientauth.ClientSecretPost("svc", "secret"))
 	require.NoError(t, err)
 	for range 2 {
 		tok, err := src.Token(context.Background())
@@ -280,7 +281,7 @@ func TestClientCredentialsRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv, n := stubEndpoint(t, tt.answer)
-			src, err := dpop.NewClientCredentials(srv.URL+"/oauth/token", newDPoPSigner(t), dpop.ClientSecretPost("svc", "hunter2"))
+			src, err := dpop.NewClientCredentials(srv.URL+"/oauth/token", newDPoPSigner(t), clientauth.ClientSecretPost("svc", "hunter2"))
 			require.NoError(t, err)
 			_, err = src.Token(context.Background())
 			if tt.want == nil {
@@ -313,7 +314,7 @@ func TestClientCredentialsRequest(t *testing.T) {
 		jsonAnswer(200, `{"access_token":"tok","token_type":"DPoP","expires_in":60}`)(w, r)
 	})
 	tokenURL := srv.URL + "/oauth/token"
-	src, err := dpop.NewClientCredentials(tokenURL+"?x=1", signer, dpop.ClientSecretBasic("my client", "p:w%+"),
+	src, err := dpop.NewClientCredentials(tokenURL+"?x=1", signer, clientauth.ClientSecretBasic("my client", "p:w%+"),
 		dpop.WithTokenAudience("https://api.test"), dpop.WithScopes("a", "b"))
 	require.NoError(t, err)
 	_, err = src.Token(context.Background())
@@ -365,9 +366,7 @@ func TestClientCredentialsPrivateKeyJWT(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertionSigner, err := dpop.NewSigner(tt.key)
-			require.NoError(t, err)
-			src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), dpop.PrivateKeyJWT(tt.id, assertionSigner, "kid-1"), tt.opts...)
+			src, err := dpop.NewClientCredentials(iss.TokenURL(), newDPoPSigner(t), clientauth.PrivateKeyJWT(tt.id, tt.key, clientauth.WithKeyID("kid-1")), tt.opts...)
 			require.NoError(t, err)
 			tok, err := src.Token(context.Background())
 			if !tt.ok {
@@ -396,7 +395,7 @@ func TestClientCredentialsWaitersRespectContext(t *testing.T) {
 		}
 		jsonAnswer(200, `{"access_token":"tok","token_type":"DPoP","expires_in":600}`)(w, r)
 	})
-	src, err := dpop.NewClientCredentials(srv.URL+"/token", newDPoPSigner(t), dpop.ClientSecretPost("svc", "s"))
+	src, err := dpop.NewClientCredentials(srv.URL+"/token", newDPoPSigner(t), clientauth.ClientSecretPost("svc", "s"))
 	require.NoError(t, err)
 
 	leaderCtx, cancelLeader := context.WithCancel(context.Background())
@@ -434,18 +433,18 @@ func TestNewClientCredentialsReportsEveryProblem(t *testing.T) {
 		name     string
 		url      string
 		signer   *dpop.Signer
-		auth     dpop.ClientAuth
+		auth     clientauth.Method
 		opts     []dpop.ClientCredentialsOption
 		problems []string
 	}{
-		{"everything wrong", "http://auth.example.com/token", nil, dpop.ClientAuth{},
+		{"everything wrong", "http://auth.example.com/token", nil, clientauth.Method{},
 			[]dpop.ClientCredentialsOption{dpop.WithTokenAudience(""), dpop.WithScopes("a b"), dpop.WithTokenClock(nil), dpop.WithTokenHTTPClient(nil), dpop.WithExpiryMargin(-1)},
 			[]string{"want https", "nil signer", "no client authentication", "empty audience", "not a scope token", "nil clock", "nil HTTP client", "expiry margin"}},
-		{"relative URL", "/token", signer, dpop.ClientSecretPost("a", "b"), nil, []string{"not an absolute URL"}},
-		{"empty secret", "https://a.example/token", signer, dpop.ClientSecretBasic("a", ""), nil, []string{"empty client secret"}},
-		{"empty client ID", "https://a.example/token", signer, dpop.ClientSecretBasic("", "s"), nil, []string{"empty client ID"}},
-		{"jwt without key", "https://a.example/token", signer, dpop.PrivateKeyJWT("a", nil, ""), nil, []string{"without a key"}},
-		{"assertion audience with a secret", "https://a.example/token", signer, dpop.ClientSecretPost("a", "b"),
+		{"relative URL", "/token", signer, clientauth.ClientSecretPost("a", "b"), nil, []string{"not an absolute URL"}},
+		{"empty secret", "https://a.example/token", signer, clientauth.ClientSecretBasic("a", ""), nil, []string{"empty client secret"}},
+		{"empty client ID", "https://a.example/token", signer, clientauth.ClientSecretBasic("", "s"), nil, []string{"empty client ID"}},
+		{"jwt without key", "https://a.example/token", signer, clientauth.PrivateKeyJWT("a", nil), nil, []string{"without a key"}},
+		{"assertion audience with a secret", "https://a.example/token", signer, clientauth.ClientSecretPost("a", "b"),
 			[]dpop.ClientCredentialsOption{dpop.WithAssertionAudience("https://a.example/")}, []string{"needs PrivateKeyJWT"}},
 	}
 	for _, tt := range tests {
@@ -457,7 +456,7 @@ func TestNewClientCredentialsReportsEveryProblem(t *testing.T) {
 			}
 		})
 	}
-	_, err := dpop.NewClientCredentials("http://127.0.0.1:1/token", signer, dpop.ClientSecretPost("a", "b"))
+	_, err := dpop.NewClientCredentials("http://127.0.0.1:1/token", signer, clientauth.ClientSecretPost("a", "b"))
 	assert.NoError(t, err, "http on loopback is allowed for tests")
 }
 
@@ -481,7 +480,7 @@ func BenchmarkClientCredentialsCached(b *testing.B) {
 	require.NoError(b, err)
 	signer, err := dpop.NewSigner(key)
 	require.NoError(b, err)
-	src, err := dpop.NewClientCredentials(srv.URL+"/token", signer, dpop.ClientSecretPost("svc", "s"))
+	src, err := dpop.NewClientCredentials(srv.URL+"/token", signer, clientauth.ClientSecretPost("svc", "s"))
 	require.NoError(b, err)
 	ctx := context.Background()
 	_, err = src.Token(ctx)

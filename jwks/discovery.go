@@ -9,26 +9,16 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/senderbound/senderbound/internal/oauthmeta"
 )
 
-// discoveryURLs returns where to look for issuer's metadata, in order:
-// OpenID Connect Discovery 1.0 §4 (append to the issuer), RFC 8414 §3.1
-// (insert the well-known segment between host and path), and, for issuers
-// with a path, the appended RFC 8414 form that many servers use. A trailing
-// "/" of the issuer (Auth0: "https://tenant.auth0.com/") never yields "//".
+// discoveryURLs returns where to look for issuer's metadata, in order
+// (internal/oauthmeta: one rule for jwks and introspect).
 func discoveryURLs(issuer string) ([]string, error) {
-	u, err := url.Parse(issuer)
+	urls, err := oauthmeta.URLs(issuer)
 	if err != nil {
 		return nil, fmt.Errorf("%w: issuer is not a URL", ErrDiscovery)
-	}
-	trimmed := strings.TrimSuffix(issuer, "/")
-	path := strings.TrimSuffix(u.EscapedPath(), "/")
-	urls := []string{
-		trimmed + "/.well-known/openid-configuration",
-		u.Scheme + "://" + u.Host + "/.well-known/oauth-authorization-server" + path,
-	}
-	if path != "" {
-		urls = append(urls, trimmed+"/.well-known/oauth-authorization-server")
 	}
 	return urls, nil
 }

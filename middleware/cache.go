@@ -56,6 +56,11 @@ type cacheEntry struct {
 	issuer, kid, alg string
 	key              crypto.PublicKey
 	hmac             bool
+	// introspected: the claims are an introspection answer, reused no
+	// later than until (the introspection client's own reuse bound).
+	introspected bool
+	until        time.Time
+	stored       time.Time
 }
 
 func newTokenCache(entries int, maxAge time.Duration) *tokenCache {
@@ -73,16 +78,22 @@ func (c *tokenCache) get(sum [32]byte, now time.Time) *cacheEntry {
 	s.mu.RLock()
 	e := s.m[sum]
 	s.mu.RUnlock()
-	if e == nil || !now.Before(e.expires) {
+	// An entry stored after now means the clock stepped back: its life
+	// is not stretched by the step.
+	if e == nil || !now.Before(e.expires) || now.Before(e.stored) {
 		return nil
 	}
 	return e
 }
 
 func (c *tokenCache) put(sum [32]byte, e *cacheEntry, now time.Time) {
+	e.stored = now
 	e.expires = now.Add(c.maxAge)
 	if exp := e.claims.expiresAt; !exp.IsZero() && exp.Before(e.expires) {
 		e.expires = exp
+	}
+	if !e.until.IsZero() && e.until.Before(e.expires) {
+		e.expires = e.until
 	}
 	cost := e.cost()
 	if cost > c.perShardBytes {

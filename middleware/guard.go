@@ -31,13 +31,16 @@ type Guard struct {
 	keys      KeySource
 	cfg       config
 	validator *jwt.Validator
-	dpop      *dpop.Verifier
-	certs     *mtls.Source
-	cache     *tokenCache
-	jwe       *jwe.Decrypter
-	challenge challenge
-	logger    *slog.Logger
-	hooks     hooks
+	// introspected validates introspection answers: as validator, but exp
+	// is optional (RFC 7662 §2.2).
+	introspected *jwt.Validator
+	dpop         *dpop.Verifier
+	certs        *mtls.Source
+	cache        *tokenCache
+	jwe          *jwe.Decrypter
+	challenge    challenge
+	logger       *slog.Logger
+	hooks        hooks
 }
 
 // New returns a Guard that takes signing keys from keys (usually a
@@ -56,8 +59,8 @@ func New(keys KeySource, opts ...Option) (*Guard, error) {
 		o(&c)
 	}
 	c.applyFAPI2()
-	if keys == nil && len(c.hmac) == 0 {
-		c.fail("nil key source")
+	if keys == nil && len(c.hmac) == 0 && c.introspection == nil {
+		c.fail("nil key source (and no WithHMACSecret or WithIntrospection)")
 	}
 	g := &Guard{keys: keys, cfg: c, logger: c.logger, hooks: newHooks(c.observer)}
 	if g.logger == nil {
@@ -96,6 +99,12 @@ func New(keys KeySource, opts ...Option) (*Guard, error) {
 		jwt.WithLeeway(c.leeway),
 		jwt.WithAudience(c.audiences...),
 		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(c.now),
+	)
+	g.introspected = jwt.NewValidator(
+		jwt.WithLeeway(c.leeway),
+		jwt.WithAudience(c.audiences...),
 		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(c.now),
 	)
@@ -319,6 +328,9 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 			g.cache.remove(sum)
 		}
 	}
+	if g.opaque(in.token) {
+		return g.introspectToken(ctx, in, sum)
+	}
 	compact := in.token
 	if jose.IsCompactJWE(compact) {
 		if g.jwe == nil {
@@ -428,7 +440,7 @@ func (g *Guard) keyError(in *input, err error) *Error {
 // still the one its issuer publishes, so that revocation takes effect at the
 // next JWKS refresh even for cached tokens.
 func (g *Guard) stillPublished(ctx context.Context, ent *cacheEntry) bool {
-	if ent.hmac {
+	if ent.hmac || ent.introspected {
 		return true
 	}
 	key, err := g.keys.Key(ctx, ent.issuer, ent.kid, ent.alg)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/senderbound/senderbound/dpop"
+	"github.com/senderbound/senderbound/introspect"
 	"github.com/senderbound/senderbound/jwks"
 	"github.com/senderbound/senderbound/mtls"
 	"github.com/senderbound/senderbound/observe"
@@ -120,6 +121,11 @@ var reasons = []struct {
 	{dpop.ErrReplayCacheUnavailable, "replay_store_unavailable"},
 	{dpop.ErrNoNonces, "nonces_unavailable"},
 	{jwks.ErrUnavailable, "keys_unavailable"},
+	{introspect.ErrLimited, "introspection_limited"},
+	{introspect.ErrClientAuth, "introspection_client_auth"},
+	{introspect.ErrResponse, "introspection_response"},
+	{introspect.ErrUnavailable, "introspection_unavailable"},
+	{ErrInactive, "inactive"},
 	{ErrNonceRequired, "nonce_required"},
 	{dpop.ErrMalformed, "proof_malformed"},
 	{dpop.ErrTooLarge, "proof_too_large"},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/internal/jose"
+	"github.com/senderbound/senderbound/introspect"
 	"github.com/senderbound/senderbound/mtls"
 	"github.com/senderbound/senderbound/observe"
 )
@@ -88,6 +89,7 @@ type config struct {
 	popSet         bool // WithProofOfPossession was given
 	algsSet        bool // WithAlgorithms was given
 	now            func() time.Time
+	introspection  *introspect.Client
 	errs           []error
 }
 

@@ -14,7 +14,8 @@
 // A middleware Guard reports with middleware.WithObserver: one [Request]
 // per decision of Handler, Check and Verify (a later Require or RequireScopes
 // rejection is logged, not reported again), [Observer.ReplayStoreError] and
-// [Observer.NonceIssued]. The jwks key source reports [Refresh] events.
+// [Observer.NonceIssued]. The jwks key source reports [Refresh] events, an
+// introspect client [Introspection] events.
 //
 // No event ever holds a token, a proof, a nonce or a claim value (the
 // subject included): only outcomes, error codes, sentinel causes,
@@ -47,6 +48,12 @@ type Observer struct {
 	// a use_dpop_nonce answer, or as a fresh nonce sent with an accepted
 	// request before the client's one expires.
 	NonceIssued func(ctx context.Context)
+
+	// Introspection is called once per token an introspection client was
+	// asked about (RFC 7662): answered from its cache, by a call to the
+	// authorization server, or refused by its call limits. It is called
+	// before Request reports the request that asked.
+	Introspection func(ctx context.Context, e Introspection)
 }
 
 // Outcome is how a request ended.
@@ -115,6 +122,69 @@ type Request struct {
 	KeyID  string
 	// CacheHit reports whether the verified-token cache answered.
 	CacheHit bool
+}
+
+// IntrospectionOutcome is how one introspection ended.
+type IntrospectionOutcome int
+
+// The outcomes of an introspection.
+const (
+	// IntrospectionActive: the authorization server said active: true.
+	IntrospectionActive IntrospectionOutcome = iota + 1
+	// IntrospectionInactive: active: false (a revoked, expired or unknown
+	// token); the request is refused with 401.
+	IntrospectionInactive
+	// IntrospectionFailed: no usable answer (a timeout, a connection
+	// error, a 5xx, our client authentication refused, an oversized or
+	// malformed answer, an untrustworthy signed answer); the request fails
+	// closed with 503.
+	IntrospectionFailed
+	// IntrospectionLimited: the client's bound on concurrent or
+	// per-second calls refused to make the call; the request fails closed
+	// with 503 and Retry-After. Many of these mean a flood of unknown
+	// tokens, or limits set too low.
+	IntrospectionLimited
+)
+
+// String returns "active", "inactive", "failed" or "limited".
+func (o IntrospectionOutcome) String() string {
+	switch o {
+	case IntrospectionActive:
+		return "active"
+	case IntrospectionInactive:
+		return "inactive"
+	case IntrospectionFailed:
+		return "failed"
+	case IntrospectionLimited:
+		return "limited"
+	}
+	return "unknown"
+}
+
+// Introspection describes one answer of an introspection client: from its
+// cache (CacheHit), from a call to the authorization server, or a refusal
+// by its limits. A caller that waited for another caller's call for the
+// same token (single flight) reports the shared call's outcome, with
+// Shared set and Duration its own wait.
+type Introspection struct {
+	// Issuer is the configured issuer whose endpoint was asked.
+	Issuer string
+	// Start is when the caller asked; Duration how long it took.
+	Start    time.Time
+	Duration time.Duration
+	Outcome  IntrospectionOutcome
+	// CacheHit reports an answer from the cache (no call).
+	CacheHit bool
+	// Shared reports that this caller waited for a call another caller
+	// made for the same token.
+	Shared bool
+	// Status is the HTTP status the authorization server answered (0 for
+	// a cache hit, a refusal by the limits or a connection error).
+	Status int
+	// Err is the cause of IntrospectionFailed or IntrospectionLimited,
+	// errors.Is-able against the introspect package's sentinels; it never
+	// holds the token or the answer's body.
+	Err error
 }
 
 // Refresh describes one attempt to load an issuer's keys.

@@ -47,6 +47,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/senderbound/senderbound/clientauth"
 	"github.com/senderbound/senderbound/dpop"
 	"github.com/senderbound/senderbound/jwks"
 	"github.com/senderbound/senderbound/middleware"
@@ -223,9 +224,9 @@ func callWithFlags(ctx context.Context, o *options, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		auth := dpop.ClientSecretPost(o.clientID, o.clientSecret)
+		auth := clientauth.ClientSecretPost(o.clientID, o.clientSecret)
 		if o.auth == "basic" {
-			auth = dpop.ClientSecretBasic(o.clientID, o.clientSecret)
+			auth = clientauth.ClientSecretBasic(o.clientID, o.clientSecret)
 		}
 		opts := []dpop.ClientCredentialsOption{dpop.WithTokenHTTPClient(client)}
 		if o.audience != "" {
