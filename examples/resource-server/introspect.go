@@ -1,10 +1,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"time"
+
+	"github.com/senderbound/senderbound/clientauth"
+	"github.com/senderbound/senderbound/introspect"
+	"github.com/senderbound/senderbound/jwks"
+	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/observe"
 )
 
 // introspection holds the flags of opaque access tokens, verified at the
@@ -26,11 +34,12 @@ type introspection struct {
 	clientID, clientSecret string
 	jwt                    bool
 	cache                  time.Duration
+	client                 *introspect.Client // set by start
 }
 
 // defaultIntrospectionCache is -introspection-cache's default, the
 // library's default cache age.
-const defaultIntrospectionCache = time.Minute
+const defaultIntrospectionCache = introspect.DefaultCacheMaxAge
 
 // register defines the flags on fs.
 func (in *introspection) register(fs *flag.FlagSet) {
@@ -72,4 +81,41 @@ func (in *introspection) check(fs *flag.FlagSet, issuer string) error {
 		errs = append(errs, fmt.Errorf("-introspection-cache %v: negative", in.cache))
 	}
 	return errors.Join(errs...)
+}
+
+// start builds the introspection client for issuer, when the flags ask for
+// one; close ends it. Without -introspection-url the issuer's discovery
+// document must name its introspection_endpoint, and be reachable now. With
+// -introspection-jwt, keys verify the signed answers (they know issuer).
+func (in *introspection) start(ctx context.Context, issuer string, keys *jwks.Keys, logger *slog.Logger, observer *observe.Observer) (stop func(), err error) {
+	if !in.enabled {
+		return func() {}, nil
+	}
+	opts := []introspect.Option{
+		introspect.WithClientAuth(clientauth.ClientSecretBasic(in.clientID, in.clientSecret)),
+		introspect.WithCache(in.cache),
+		introspect.WithLogger(logger),
+	}
+	if in.url != "" {
+		opts = append(opts, introspect.WithEndpoint(in.url))
+	}
+	if in.jwt {
+		opts = append(opts, introspect.WithJWTResponse(keys, in.clientID))
+	}
+	if observer != nil {
+		opts = append(opts, introspect.WithObserver(observer))
+	}
+	if in.client, err = introspect.New(ctx, issuer, opts...); err != nil {
+		return nil, err
+	}
+	return func() { in.client.Close() }, nil
+}
+
+// guardOptions are the Guard's options for opaque tokens: none without
+// -introspect. JWTs are still verified locally with the issuer's keys.
+func (in *introspection) guardOptions() []middleware.Option {
+	if in.client == nil {
+		return nil
+	}
+	return []middleware.Option{middleware.WithIntrospection(in.client)}
 }

@@ -249,6 +249,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer keys.Close()
+	closeIntrospection, err := o.introspection.start(startup, issuer, keys, logger, o.observer)
+	if err != nil {
+		return err
+	}
+	defer closeIntrospection()
 
 	guard, err := newGuard(keys, o, base, logger)
 	if err != nil {
@@ -360,6 +365,7 @@ func newGuard(keys *jwks.Keys, o *options, base string, logger *slog.Logger) (*m
 		}
 		opts = append(opts, middleware.WithDPoP(verifier))
 	}
+	opts = append(opts, o.introspection.guardOptions()...)
 	return middleware.New(keys, opts...)
 }
 
