@@ -23,5 +23,16 @@
 // ([Client].Token), and a request's authorization_details parameter (RFC
 // 9396) is copied into its token.
 //
+// Its introspection endpoint ([IntrospectionPath], advertised as
+// introspection_endpoint) answers RFC 7662 requests from registered clients
+// about opaque tokens ([Issuer.MintOpaque], or the token endpoint for a
+// client registered with Opaque): their claims with active true, token_type
+// DPoP and cnf.jkt for a DPoP-bound token, cnf["x5t#S256"] for a
+// certificate-bound one, and active false once revoked
+// ([Issuer.RevokeToken]) or expired. Asked with Accept:
+// application/token-introspection+jwt it answers with an RFC 9701 signed
+// JWT. [Issuer.SetIntrospectionFault] makes it slow, down, oversized,
+// malformed, or sign for the wrong iss or aud.
+//
 // It does not need a testing.TB, so examples and demo programs can embed it.
 package oauthtest

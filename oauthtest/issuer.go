@@ -103,6 +103,16 @@ type Fault struct {
 	Oversized int64
 	// Status answers with this HTTP status code and an empty body.
 	Status int
+
+	// The following apply to introspection answers only
+	// ([Issuer.SetIntrospectionFault]).
+
+	// ActiveAsString writes active as the string "true" or "false".
+	ActiveAsString bool
+	// WrongIssuer signs RFC 9701 answers with another iss.
+	WrongIssuer bool
+	// WrongAudience signs RFC 9701 answers for another aud.
+	WrongAudience bool
 }
 
 // Issuer is a fake OAuth 2.0 authorization server for tests. It is safe for
@@ -124,6 +134,9 @@ type Issuer struct {
 	current   string
 	next      string
 	fault     Fault
+
+	introspectionFault Fault
+	introspections     atomic.Int64
 
 	jwksFetches      atomic.Int64
 	discoveryFetches atomic.Int64
@@ -178,6 +191,7 @@ func NewIssuer(opts ...Option) (*Issuer, error) {
 	mux.HandleFunc("GET "+OAuthMetadataPath, i.serveDiscovery)
 	mux.HandleFunc("GET "+JWKSPath, i.serveJWKS)
 	mux.HandleFunc("POST "+TokenPath, i.serveToken)
+	mux.HandleFunc("POST "+IntrospectionPath, i.serveIntrospection)
 	i.srv = httptest.NewUnstartedServer(mux)
 	i.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // clients that distrust the TLS certificate are expected
 	if c.mtlsToken {
@@ -360,10 +374,7 @@ func randomID() string {
 
 // faultResponse applies the current fault. It reports whether it answered;
 // oversized is the valid body to pad for an Oversized fault.
-func (i *Issuer) faultResponse(w http.ResponseWriter, r *http.Request, oversized []byte) bool {
-	i.mu.RLock()
-	f := i.fault
-	i.mu.RUnlock()
+func (i *Issuer) faultResponse(w http.ResponseWriter, r *http.Request, oversized []byte, f Fault) bool {
 	if f.Delay > 0 {
 		t := time.NewTimer(f.Delay)
 		defer t.Stop()
@@ -402,6 +413,8 @@ func (i *Issuer) metadata() []byte {
 		"jwks_uri":                                         i.JWKSURL(),
 		"authorization_endpoint":                           i.iss + "authorize",
 		"token_endpoint":                                   i.iss + "oauth/token",
+		"introspection_endpoint":                           i.IntrospectionURL(),
+		"introspection_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 		"response_types_supported":                         []string{"code"},
 		"subject_types_supported":                          []string{"public"},
 		"id_token_signing_alg_values_supported":            []string{i.alg},
@@ -421,7 +434,7 @@ func (i *Issuer) metadata() []byte {
 func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	i.discoveryFetches.Add(1)
 	body := i.metadata()
-	if i.faultResponse(w, r, body) {
+	if i.faultResponse(w, r, body, i.currentFault()) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -435,11 +448,17 @@ func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cannot marshal keys", http.StatusInternalServerError)
 		return
 	}
-	if i.faultResponse(w, r, body) {
+	if i.faultResponse(w, r, body, i.currentFault()) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(body)
+}
+
+func (i *Issuer) currentFault() Fault {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	return i.fault
 }
 
 // jwksJSON marshals the published public keys with kid, kty, use "sig" and alg.

@@ -61,6 +61,10 @@ type Client struct {
 	// bind tokens for this client does (RFC 9449 §5 lets a client detect
 	// it by token_type).
 	IgnoreDPoP bool
+	// Opaque issues opaque (reference) tokens to the client instead of
+	// JWTs ([Issuer.MintOpaque]): only the introspection endpoint knows
+	// what they mean.
+	Opaque bool
 }
 
 // RegisterClient registers c at the token endpoint, replacing a client with
@@ -145,6 +149,7 @@ type tokenEndpoint struct {
 	mu       sync.Mutex
 	clients  map[string]Client
 	jtis     map[string]time.Time // client assertion IDs → their exp
+	opaque   map[string]*opaqueToken
 	requests int
 	issued   int
 }
@@ -160,7 +165,7 @@ func newTokenEndpoint(now func() time.Time) (*tokenEndpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tokenEndpoint{dpop: v, clients: make(map[string]Client), jtis: make(map[string]time.Time)}, nil
+	return &tokenEndpoint{dpop: v, clients: make(map[string]Client), jtis: make(map[string]time.Time), opaque: make(map[string]*opaqueToken)}, nil
 }
 
 // oauthError is an RFC 6749 §5.2 error answer.
@@ -289,7 +294,11 @@ func (i *Issuer) issueToken(w http.ResponseWriter, r *http.Request) ([]byte, *oa
 		t.Claims = cloneClaims(t.Claims)
 		t.Claims["authorization_details"] = details
 	}
-	access, err := i.Mint(t)
+	mint := i.Mint
+	if client.Opaque {
+		mint = i.MintOpaque
+	}
+	access, err := mint(t)
 	if err != nil {
 		return nil, &oauthError{http.StatusInternalServerError, "server_error", "cannot mint"}
 	}
@@ -419,7 +428,7 @@ func (i *Issuer) verifyAssertion(assertion, formID string, lookup func(string) (
 		return Client{}, invalid
 	}
 	aud, _ := claims.GetAudience()
-	if !slices.Contains(aud, i.TokenURL()) && !slices.Contains(aud, i.iss) &&
+	if !slices.Contains(aud, i.TokenURL()) && !slices.Contains(aud, i.iss) && !slices.Contains(aud, i.IntrospectionURL()) &&
 		(i.MTLSTokenURL() == "" || !slices.Contains(aud, i.MTLSTokenURL())) {
 		return Client{}, invalid
 	}
