@@ -2,16 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/senderbound/senderbound/clientauth"
 	"github.com/senderbound/senderbound/introspect"
 	"github.com/senderbound/senderbound/jwks"
 	"github.com/senderbound/senderbound/middleware"
+	"github.com/senderbound/senderbound/oauthtest"
 	"github.com/senderbound/senderbound/observe"
 )
 
@@ -118,4 +123,78 @@ func (in *introspection) guardOptions() []middleware.Option {
 		return nil
 	}
 	return []middleware.Option{middleware.WithIntrospection(in.client)}
+}
+
+// The clients registered at the embedded issuer with -introspect.
+const (
+	// embeddedResourceServerID is this server's own client, which
+	// introspects, unless -client-id names another.
+	embeddedResourceServerID = "resource-server"
+	// exampleOpaqueClientID gets opaque tokens from the token endpoint.
+	exampleOpaqueClientID = "example-opaque-client"
+)
+
+// printEmbedded prepares the embedded issuer for -introspect and tells how
+// to try it: it registers this server as a client of the introspection
+// endpoint (with -client-id and -client-secret, or fresh credentials),
+// prints an opaque bearer token, and registers a client that gets opaque
+// tokens from the token endpoint, with the examples/client commands that
+// get a bearer, a DPoP-bound and (over HTTPS) a certificate-bound one.
+// Without -introspect it does nothing. cleanup removes the files of the
+// certificate-bound path.
+func (in *introspection) printEmbedded(w io.Writer, iss *oauthtest.Issuer, base string, o *options) (cleanup func(), err error) {
+	cleanup = func() {}
+	if !in.enabled {
+		return cleanup, nil
+	}
+	if in.clientID == "" {
+		in.clientID, in.clientSecret = embeddedResourceServerID, rand.Text()
+	}
+	if err := iss.RegisterClient(oauthtest.Client{ID: in.clientID, Secret: in.clientSecret}); err != nil {
+		return nil, err
+	}
+	tok, err := iss.MintOpaque(oauthtest.Token{Scope: "read:messages"})
+	if err != nil {
+		return nil, err
+	}
+	secret := rand.Text()
+	if err := iss.RegisterClient(oauthtest.Client{
+		ID:     exampleOpaqueClientID,
+		Secret: secret,
+		Token:  oauthtest.Token{Scope: "read:messages"},
+		Opaque: true,
+	}); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "opaque tokens are verified at %s as client %s\n", iss.IntrospectionURL(), in.clientID)
+	fmt.Fprintf(w, "an opaque bearer token with scope read:messages, valid for an hour:\n")
+	fmt.Fprintf(w, "OPAQUE_TOKEN=%s\n", tok)
+	insecure := ""
+	if strings.HasPrefix(base, "https:") {
+		insecure = "-k " // a self-signed test certificate
+	}
+	fmt.Fprintf(w, "try: curl %s-H \"Authorization: Bearer $OPAQUE_TOKEN\" %s/api/scoped\n", insecure, base)
+
+	common := fmt.Sprintf("-client-id %s -client-secret %s -audience %s -api %s", exampleOpaqueClientID, secret, o.audience, base+"/api/scoped")
+	var files clientFiles
+	if strings.HasPrefix(base, "https:") {
+		dir, err := os.MkdirTemp("", "resource-server-opaque")
+		if err != nil {
+			return nil, err
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+		if files, err = writeClientFiles(dir, iss, o.tlsCert); err != nil {
+			cleanup()
+			return nil, err
+		}
+		common += " -ca " + files.ca
+	}
+	fmt.Fprintf(w, "its token endpoint issues opaque tokens to client %s; from the repository root:\n", exampleOpaqueClientID)
+	fmt.Fprintf(w, "opaque bearer token: go run ./examples/client -token-url %s %s\n", iss.TokenURL(), common)
+	fmt.Fprintf(w, "opaque DPoP-bound token: go run ./examples/client -token-url %s %s -dpop\n", iss.TokenURL(), common)
+	if files.cert != "" {
+		fmt.Fprintf(w, "opaque certificate-bound token: go run ./examples/client -token-url %s %s -cert %s -key %s\n",
+			iss.MTLSTokenURL(), common, files.cert, files.key)
+	}
+	return cleanup, nil
 }

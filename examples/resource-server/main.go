@@ -227,6 +227,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer cleanup()
+		cleanupOpaque, err := o.introspection.printEmbedded(stdout, iss, base, o)
+		if err != nil {
+			return err
+		}
+		defer cleanupOpaque()
 	}
 	// The start-up deadline bounds only the initial key load; the keys
 	// refresh in the background until Close. An issuer that is down does not
