@@ -2,19 +2,15 @@ package dpop
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/asn1"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/url"
 	"time"
+
+	"github.com/senderbound/senderbound/internal/jose"
 )
 
 // ErrSigner reports that a [Signer] cannot be built or cannot make a proof.
@@ -25,10 +21,8 @@ var ErrSigner = errors.New("dpop: cannot sign proof")
 // [crypto.Signer] interface is used. A Signer is safe for concurrent use
 // when its key is.
 type Signer struct {
-	key    crypto.Signer
+	js     *jose.KeySigner // the key, the algorithm and the signing
 	alg    string
-	opts   crypto.SignerOpts
-	ecSize int    // bytes of r and of s for ES*, else 0
 	header string // base64url of the JOSE header, then "."
 	thumb  string
 	now    func() time.Time
@@ -73,57 +67,15 @@ func NewSigner(key crypto.Signer, opts ...SignerOption) (*Signer, error) {
 	if key == nil {
 		return nil, fmt.Errorf("nil key: %w", ErrConfig)
 	}
-	s := &Signer{key: key, now: cfg.now}
-	switch pub := key.Public().(type) {
-	case *ecdsa.PublicKey:
-		switch pub.Curve.Params().Name {
-		case "P-256":
-			s.alg, s.opts, s.ecSize = "ES256", crypto.SHA256, 32
-		case "P-384":
-			s.alg, s.opts, s.ecSize = "ES384", crypto.SHA384, 48
-		case "P-521":
-			s.alg, s.opts, s.ecSize = "ES512", crypto.SHA512, 66
-		}
-		if cfg.alg != "" && cfg.alg != s.alg {
-			cfg.errs = append(cfg.errs, fmt.Errorf("algorithm %q does not fit the key: %w", cfg.alg, ErrConfig))
-		}
-	case ed25519.PublicKey:
-		s.alg, s.opts = "EdDSA", crypto.Hash(0)
-		switch cfg.alg {
-		case "", "EdDSA":
-		case "Ed25519":
-			s.alg = cfg.alg
-		default:
-			cfg.errs = append(cfg.errs, fmt.Errorf("algorithm %q does not fit the key: %w", cfg.alg, ErrConfig))
-		}
-	case *rsa.PublicKey:
-		if pub.N.BitLen() < 2048 {
-			cfg.errs = append(cfg.errs, fmt.Errorf("RSA key under 2048 bits: %w", ErrConfig))
-		}
-		alg := cfg.alg
-		if alg == "" {
-			alg = "PS256"
-		}
-		hashes := map[string]crypto.Hash{"256": crypto.SHA256, "384": crypto.SHA384, "512": crypto.SHA512}
-		h, ok := hashes[alg[min(2, len(alg)):]]
-		switch {
-		case !ok:
-			cfg.errs = append(cfg.errs, fmt.Errorf("algorithm %q does not fit an RSA key: %w", alg, ErrConfig))
-		case alg[:2] == "PS":
-			s.opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
-		case alg[:2] == "RS":
-			s.opts = h
-		default:
-			cfg.errs = append(cfg.errs, fmt.Errorf("algorithm %q does not fit an RSA key: %w", alg, ErrConfig))
-		}
-		s.alg = alg
-	}
-	if s.alg == "" {
-		cfg.errs = append(cfg.errs, fmt.Errorf("unsupported key type %T: %w", key.Public(), ErrConfig))
+	js, err := jose.NewKeySigner(key, cfg.alg)
+	if err != nil {
+		// jose's messages name the problem; the sentinel is ours.
+		cfg.errs = append(cfg.errs, fmt.Errorf("%w: %w", ErrConfig, err))
 	}
 	if err := errors.Join(cfg.errs...); err != nil {
 		return nil, err
 	}
+	s := &Signer{js: js, alg: js.Algorithm(), now: cfg.now}
 	k, err := jwkOf(key.Public())
 	if err != nil {
 		return nil, errors.Join(ErrConfig, err)
@@ -190,31 +142,4 @@ func (s *Signer) Proof(method, uri, accessToken, nonce string) (string, error) {
 	return string(b64.AppendEncode(input, sig)), nil
 }
 
-func (s *Signer) sign(input []byte) ([]byte, error) {
-	digest := input
-	switch s.opts.HashFunc() {
-	case crypto.SHA256:
-		d := sha256.Sum256(input)
-		digest = d[:]
-	case crypto.SHA384:
-		d := sha512.Sum384(input)
-		digest = d[:]
-	case crypto.SHA512:
-		d := sha512.Sum512(input)
-		digest = d[:]
-	}
-	sig, err := s.key.Sign(rand.Reader, digest, s.opts)
-	if err != nil || s.ecSize == 0 {
-		return sig, err
-	}
-	// crypto.Signer gives ECDSA signatures in ASN.1; JWS wants r || s.
-	var rs struct{ R, S *big.Int }
-	if rest, err := asn1.Unmarshal(sig, &rs); err != nil || len(rest) != 0 ||
-		rs.R.Sign() <= 0 || rs.S.Sign() <= 0 || rs.R.BitLen() > 8*s.ecSize || rs.S.BitLen() > 8*s.ecSize {
-		return nil, errors.New("dpop: key returned an invalid ECDSA signature")
-	}
-	out := make([]byte, 2*s.ecSize)
-	rs.R.FillBytes(out[:s.ecSize])
-	rs.S.FillBytes(out[s.ecSize:])
-	return out, nil
-}
+func (s *Signer) sign(input []byte) ([]byte, error) { return s.js.Sign(input) }

@@ -81,6 +81,8 @@ type env struct {
 type envConfig struct {
 	guard []middleware.Option
 	grpc  []grpcguard.Option
+	// guardFor adds Guard options that need the issuer.
+	guardFor func(t testing.TB, iss *oauthtest.Issuer) []middleware.Option
 }
 
 func newEnv(t testing.TB, cfg envConfig) *env {
@@ -91,6 +93,9 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	keys, err := jwks.New(context.Background(), jwks.WithIssuer(iss.Issuer()))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = keys.Close() })
+	if cfg.guardFor != nil {
+		cfg.guard = append(cfg.guard, cfg.guardFor(t, iss)...)
+	}
 	g, err := middleware.New(keys, append([]middleware.Option{middleware.WithAudience(iss.Audience())}, cfg.guard...)...)
 	require.NoError(t, err)
 	in, err := grpcguard.New(g, append([]grpcguard.Option{

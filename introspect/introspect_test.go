@@ -378,3 +378,23 @@ func TestFloodBound(t *testing.T) {
 	}
 	assert.Equal(t, calls+5, iss.IntrospectionRequests())
 }
+
+// TestPrivateKeyJWTAtTheIssuer: the resource server authenticates with an
+// RFC 7523 assertion whose aud is the introspection endpoint.
+func TestPrivateKeyJWTAtTheIssuer(t *testing.T) {
+	iss := newIssuer(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	require.NoError(t, iss.RegisterClient(oauthtest.Client{ID: "jwt-rs", PublicKey: key.Public()}))
+	c := newClient(t, iss, introspect.WithClientAuth(clientauth.PrivateKeyJWT("jwt-rs", key)), introspect.WithCache(0))
+	tok := opaque(t, iss, oauthtest.Token{})
+	for range 2 { // a fresh assertion (jti) per call
+		_, err = c.Introspect(context.Background(), tok)
+		require.NoError(t, err)
+	}
+	wrong, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	c = newClient(t, iss, introspect.WithClientAuth(clientauth.PrivateKeyJWT("jwt-rs", wrong)), introspect.WithLogger(discard()))
+	_, err = c.Introspect(context.Background(), tok)
+	require.ErrorIs(t, err, introspect.ErrClientAuth)
+}

@@ -138,7 +138,9 @@ func (i *Issuer) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 	if ok && !rec.revoked && (rec.expires.IsZero() || i.now().Before(rec.expires)) {
 		answer = cloneClaims(rec.claims)
 		answer["active"] = true
-		answer["token_type"] = rec.tokenType
+		if _, set := answer["token_type"]; !set { // Token.Claims may set it
+			answer["token_type"] = rec.tokenType
+		}
 	}
 	i.tokens.mu.Unlock()
 	if f.ActiveAsString {

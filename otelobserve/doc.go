@@ -22,6 +22,14 @@
 //	senderbound.jwks.keys               {key}      senderbound.issuer (gauge)
 //	senderbound.replay_store.errors     {error}    error.type (unavailable, full, timeout, canceled)
 //	senderbound.dpop.nonces.issued      {nonce}
+//	senderbound.introspections          {answer}   senderbound.issuer, .introspection.outcome, .introspection.cache.hit
+//	senderbound.introspection.duration  s          senderbound.issuer, .introspection.outcome (calls, not cache hits)
+//
+// An introspection's outcome is active, inactive, failed (no usable answer:
+// the request failed closed) or limited (the client's call limits refused
+// to call: a flood of unknown tokens, or limits set too low). Its cache
+// hit ratio is senderbound.introspections with
+// senderbound.introspection.cache.hit=true over all of them.
 //
 // The outcome is accepted, rejected or unavailable (failed closed with
 // 503); the reason is the stable name of the rejection's sentinel
@@ -38,7 +46,11 @@
 //
 // # Spans
 //
-// Each decision is one span "senderbound.verify", from the event's Start to
+// Each introspection that was not a cache hit is one span
+// "senderbound.introspect" (kind client) with the issuer, the outcome, the
+// authorization server's status and, for a failure, error.type (limited,
+// client_auth, response, closed, timeout, canceled, unavailable). Each
+// decision is one span "senderbound.verify", from the event's Start to
 // Start+Duration, a child of the span in the request's context (such as the
 // HTTP server span of otelhttp). Its attributes are the outcome,
 // http.response.status_code, the mechanism, the token-cache hit, the

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/senderbound/senderbound/dpop"
+	"github.com/senderbound/senderbound/introspect"
 	"github.com/senderbound/senderbound/observe"
 )
 
@@ -35,6 +36,12 @@ const (
 	AttrCacheHit  = attribute.Key("senderbound.token_cache.hit")
 	AttrStatus    = attribute.Key("http.response.status_code")
 	AttrErrorType = attribute.Key("error.type")
+	// AttrIntrospectionOutcome is an introspection's outcome: active,
+	// inactive, failed or limited.
+	AttrIntrospectionOutcome = attribute.Key("senderbound.introspection.outcome")
+	// AttrIntrospectionCacheHit says whether the introspection client's
+	// cache answered.
+	AttrIntrospectionCacheHit = attribute.Key("senderbound.introspection.cache.hit")
 )
 
 // durationBuckets suit verification, which takes microseconds when the
@@ -118,6 +125,7 @@ func New(opts ...Option) (*observe.Observer, error) {
 		Refresh:          a.refresh,
 		ReplayStoreError: a.replayStoreError,
 		NonceIssued:      a.nonceIssued,
+		Introspection:    a.introspection,
 	}, nil
 }
 
@@ -127,6 +135,8 @@ type adapter struct {
 
 	requests, cacheLookups, refreshes, replayErrors, nonces metric.Int64Counter
 	duration, refreshDuration                               metric.Float64Histogram
+	introspections                                          metric.Int64Counter
+	introspectionDuration                                   metric.Float64Histogram
 
 	// attrs caches the attribute sets of the request metrics: their values
 	// are bounded, so a few sets serve every request without allocating.
@@ -179,7 +189,7 @@ type issuerState struct {
 }
 
 func (a *adapter) instruments(m metric.Meter) error {
-	var errs [9]error
+	var errs [11]error
 	a.requests, errs[0] = m.Int64Counter("senderbound.requests",
 		metric.WithUnit("{request}"),
 		metric.WithDescription("Requests decided by a Guard, by outcome, reason, mechanism, error code and issuer."))
@@ -211,6 +221,13 @@ func (a *adapter) instruments(m metric.Meter) error {
 	keys, errs[8] = m.Int64ObservableGauge("senderbound.jwks.keys",
 		metric.WithUnit("{key}"),
 		metric.WithDescription("Usable signing keys held for the issuer after its last successful load."))
+	a.introspections, errs[9] = m.Int64Counter("senderbound.introspections",
+		metric.WithUnit("{answer}"),
+		metric.WithDescription("Answers of an introspection client (RFC 7662), by issuer, outcome and whether its cache answered."))
+	a.introspectionDuration, errs[10] = m.Float64Histogram("senderbound.introspection.duration",
+		metric.WithUnit("s"),
+		metric.WithDescription("How long an introspection took when the cache did not answer (a call to the authorization server, or a wait for one)."),
+		metric.WithExplicitBucketBoundaries(durationBuckets...))
 	if err := errors.Join(errs[:]...); err != nil {
 		return err
 	}
@@ -362,3 +379,59 @@ func (a *adapter) replayStoreError(ctx context.Context, err error) {
 }
 
 func (a *adapter) nonceIssued(ctx context.Context) { a.nonces.Add(ctx, 1) }
+
+// introspection counts one answer of an introspection client and, when it
+// was not a cache hit, records its duration and a span
+// "senderbound.introspect". Nothing of the token or the answer is
+// recorded: only the issuer (configured), the outcome, the HTTP status and
+// the kind of failure.
+func (a *adapter) introspection(ctx context.Context, e observe.Introspection) {
+	issuer := a.issuerName(e.Issuer)
+	outcome := e.Outcome.String()
+	a.introspections.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(
+		AttrIssuer.String(issuer), AttrIntrospectionOutcome.String(outcome), AttrIntrospectionCacheHit.Bool(e.CacheHit))))
+	if e.CacheHit {
+		return
+	}
+	a.introspectionDuration.Record(ctx, e.Duration.Seconds(), metric.WithAttributeSet(attribute.NewSet(
+		AttrIssuer.String(issuer), AttrIntrospectionOutcome.String(outcome))))
+	if a.tracer == nil {
+		return
+	}
+	_, span := a.tracer.Start(ctx, "senderbound.introspect", trace.WithTimestamp(e.Start), clientSpan)
+	if span.IsRecording() {
+		attrs := []attribute.KeyValue{AttrIssuer.String(e.Issuer), AttrIntrospectionOutcome.String(outcome)}
+		if e.Status != 0 {
+			attrs = append(attrs, AttrStatus.Int(e.Status))
+		}
+		if e.Err != nil {
+			kind := introspectionErrorType(e.Err)
+			attrs = append(attrs, AttrErrorType.String(kind))
+			span.SetStatus(codes.Error, kind)
+		}
+		span.SetAttributes(attrs...)
+	}
+	span.End(trace.WithTimestamp(e.Start.Add(e.Duration)))
+}
+
+var clientSpan = trace.WithSpanKind(trace.SpanKindClient)
+
+// introspectionErrorType names the kind of an introspection failure, from
+// a fixed set.
+func introspectionErrorType(err error) string {
+	switch {
+	case errors.Is(err, introspect.ErrLimited):
+		return "limited"
+	case errors.Is(err, introspect.ErrClientAuth):
+		return "client_auth"
+	case errors.Is(err, introspect.ErrResponse):
+		return "response"
+	case errors.Is(err, introspect.ErrClosed):
+		return "closed"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	}
+	return "unavailable"
+}
