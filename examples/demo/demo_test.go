@@ -20,12 +20,12 @@ func TestDemo(t *testing.T) {
 	err := run(ctx, &out)
 	require.NoError(t, err, "transcript:\n%s", out.String())
 	transcript := out.String()
-	assert.Contains(t, transcript, "all 12 steps behaved as expected")
+	assert.Contains(t, transcript, "all 14 steps behaved as expected")
 	assert.NotContains(t, transcript, "UNEXPECTED")
 	for _, s := range []string{`error="invalid_token"`, `error="invalid_dpop_proof"`, `error="use_dpop_nonce"`, `error="insufficient_scope"`, `error="insufficient_user_authentication"`} {
 		assert.Contains(t, transcript, s)
 	}
-	assert.Equal(t, 5, strings.Count(transcript, "-> 200 OK"), "only steps 1, 2, 6, 7 and 11 succeed")
+	assert.Equal(t, 6, strings.Count(transcript, "-> 200 OK"), "only steps 1, 2, 6, 7, 11 and 13 succeed")
 }
 
 // TestWantCheck makes sure the demo's own verdicts cannot pass vacuously.

@@ -29,7 +29,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/senderbound/senderbound/clientauth"
 	"github.com/senderbound/senderbound/dpop"
+	"github.com/senderbound/senderbound/introspect"
 	"github.com/senderbound/senderbound/jwks"
 	"github.com/senderbound/senderbound/middleware"
 	"github.com/senderbound/senderbound/mtls"
@@ -60,7 +62,15 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	defer keys.Close()
 
-	srv, err := startAPI(keys)
+	// Opaque tokens: the API asks the issuer's introspection endpoint
+	// (RFC 7662), found by discovery, as its own registered client.
+	introspection, err := introspectAt(ctx, iss)
+	if err != nil {
+		return err
+	}
+	defer introspection.Close()
+
+	srv, err := startAPI(keys, introspection)
 	if err != nil {
 		return err
 	}
@@ -111,6 +121,12 @@ func run(ctx context.Context, out io.Writer) error {
 		"actions":          []any{"initiate"},
 		"instructedAmount": map[string]any{"currency": "EUR", "cents": 10000},
 	}}}})
+	if err != nil {
+		return err
+	}
+	// An opaque (reference) token bound to Alice's key: it means nothing
+	// without the issuer, whose introspection answer carries cnf.jkt.
+	opaqueDPoPTok, err := iss.MintOpaque(oauthtest.Token{Subject: "grace", Scope: "read:messages", JKT: alice.Thumbprint()})
 	if err != nil {
 		return err
 	}
@@ -240,6 +256,20 @@ func run(ctx context.Context, out io.Writer) error {
 				return send(ctx, plain, transfers+"?cents=10001", http.Header{"Authorization": {"Bearer " + transferTok}})
 			},
 		},
+		{
+			title: "An opaque DPoP-bound token, verified by introspection (RFC 7662), with its proof",
+			want:  want{status: http.StatusOK},
+			do: func() (*http.Response, error) {
+				return send(ctx, &dpop.Transport{Base: plain, Signer: alice, Source: dpop.StaticToken(opaqueDPoPTok)}, messages, nil)
+			},
+		},
+		{
+			title: "That opaque token stolen and sent as Bearer (downgrade)",
+			want:  want{status: http.StatusUnauthorized, code: "invalid_token"},
+			do: func() (*http.Response, error) {
+				return send(ctx, plain, messages, http.Header{"Authorization": {"Bearer " + opaqueDPoPTok}})
+			},
+		},
 	}
 
 	var failed []string
@@ -272,8 +302,10 @@ func run(ctx context.Context, out io.Writer) error {
 // GET /api/strict/messages requires DPoP with server nonces; GET
 // /api/account requires a login with multi-factor authentication (RFC 9470);
 // GET /api/transfers?cents=N requires a money_transfer authorization detail
-// (RFC 9396) of at least N euro cents.
-func startAPI(keys *jwks.Keys) (*httptest.Server, error) {
+// (RFC 9396) of at least N euro cents. Opaque tokens on /api/messages
+// are verified at the issuer's introspection endpoint through
+// introspection; JWTs stay local.
+func startAPI(keys *jwks.Keys, introspection *introspect.Client) (*httptest.Server, error) {
 	// The listener exists before the server starts, so the API knows its
 	// external URL: DPoP proofs must name it in htu (RFC 9449 §4.3 (9)).
 	mux := http.NewServeMux()
@@ -288,6 +320,7 @@ func startAPI(keys *jwks.Keys) (*httptest.Server, error) {
 	guard, err := middleware.New(keys,
 		middleware.WithAudience(oauthtest.DefaultAudience),
 		middleware.WithProofOfPossession(middleware.MechanismDPoP, false),
+		middleware.WithIntrospection(introspection),
 		middleware.WithPublicURL(publicURL),
 		middleware.WithRealm("demo"))
 	if err != nil {
@@ -341,6 +374,18 @@ func startAPI(keys *jwks.Keys) (*httptest.Server, error) {
 	srv.StartTLS()
 	started = true
 	return srv, nil
+}
+
+// introspectAt registers the API as a client of iss and returns its
+// introspection client (client_secret_basic), with the endpoint from the
+// issuer's discovery document.
+func introspectAt(ctx context.Context, iss *oauthtest.Issuer) (*introspect.Client, error) {
+	const apiClientID = "demo-api"
+	secret := rand.Text()
+	if err := iss.RegisterClient(oauthtest.Client{ID: apiClientID, Secret: secret}); err != nil {
+		return nil, err
+	}
+	return introspect.New(ctx, iss.Issuer(), introspect.WithClientAuth(clientauth.ClientSecretBasic(apiClientID, secret)))
 }
 
 // covers returns whether a money_transfer detail covers the request's

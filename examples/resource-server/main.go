@@ -31,6 +31,9 @@
 //	                        request's Host, and the middleware warns about it)
 //	-metrics                serve senderbound's OpenTelemetry metrics on GET /metrics
 //	                        (Prometheus text format); off by default
+//	-introspect, -introspection-url, -client-id, -client-secret, -introspection-jwt,
+//	-introspection-cache    opaque access tokens, verified at the issuer's RFC 7662
+//	                        introspection endpoint (see introspect.go)
 //
 // With the embedded issuer, the printed commands match the mechanism: one
 // that the API refuses (a bearer token where DPoP is required) is labelled
@@ -105,6 +108,7 @@ type options struct {
 	tlsDir                                     string
 	observer                                   *observe.Observer // set by run with -metrics
 	selfSigned                                 *tlsFiles         // set by run with -tls-self-signed
+	introspection                              introspection     // opaque tokens: introspect.go
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -124,6 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.metrics, "metrics", false, "serve OpenTelemetry metrics on /metrics (Prometheus format)")
 	fs.BoolVar(&o.tlsSelfSigned, "tls-self-signed", false, "serve HTTPS with a self-signed certificate made at start, and make a client certificate for mutual TLS")
 	fs.StringVar(&o.tlsDir, "tls-dir", "", "`directory` for the -tls-self-signed files, kept (default: a temporary one, removed at exit)")
+	o.introspection.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -169,6 +174,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	default:
 		errs = append(errs, fmt.Errorf("-mechanism %q: want none, dpop or mtls", o.mechanism))
 	}
+	errs = append(errs, o.introspection.check(fs, o.issuer))
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -258,6 +264,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer cleanup()
+		cleanupOpaque, err := o.introspection.printEmbedded(stdout, iss, base, o)
+		if err != nil {
+			return err
+		}
+		defer cleanupOpaque()
 	}
 	// The start-up deadline bounds only the initial key load; the keys
 	// refresh in the background until Close. An issuer that is down does not
@@ -280,6 +291,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer keys.Close()
+	closeIntrospection, err := o.introspection.start(startup, issuer, keys, logger, o.observer)
+	if err != nil {
+		return err
+	}
+	defer closeIntrospection()
 
 	if o.publicURL == "" {
 		o.publicURL = listeningURL(o.addr, scheme, ln.Addr())
@@ -407,6 +423,7 @@ func newGuard(keys *jwks.Keys, o *options, base string, logger *slog.Logger) (*m
 		}
 		opts = append(opts, middleware.WithDPoP(verifier))
 	}
+	opts = append(opts, o.introspection.guardOptions()...)
 	return middleware.New(keys, opts...)
 }
 
