@@ -401,7 +401,12 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	if err != nil {
 		return nil, g.tokenError(in, "malformed token", errors.Join(ErrMalformedToken, err))
 	}
-	if !jose.DepthWithin(jws.Header, g.cfg.maxDepth) || !jose.DepthWithin(jws.Payload, g.cfg.maxDepth) {
+	// One pass over the payload validates it, limits its depth and checks
+	// its names; the verdicts are reported in the order of the checks they
+	// stand for. Only a payload that fails is scanned for its depth again,
+	// to tell a too deep one (a malformed token) from invalid JSON.
+	payloadValid, namesUnambiguous := validPayload(jws.Payload, g.cfg.maxDepth)
+	if !jose.DepthWithin(jws.Header, g.cfg.maxDepth) || !payloadValid && !jose.DepthWithin(jws.Payload, g.cfg.maxDepth) {
 		return nil, g.tokenError(in, "malformed token", ErrMalformedToken)
 	}
 	parts := new(tokenParts)
@@ -418,8 +423,11 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 		return nil, g.tokenError(in, "wrong token type", ErrTokenType)
 	}
 	in.kid = h.Kid
-	if err := readPayload(jws.Payload, p); err != nil {
-		return nil, g.tokenError(in, "malformed token claims", err)
+	if !payloadValid {
+		return nil, g.tokenError(in, "malformed token claims", ErrClaims)
+	}
+	if _, err := payloadTable.ReadValid(jws.Payload, p); err != nil {
+		return nil, g.tokenError(in, "malformed token claims", ErrClaims)
 	}
 	in.issuer = p.Issuer
 	// The entry is built on the stack and copied to the heap only when the
@@ -462,7 +470,7 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 		return nil, g.tokenError(in, "invalid token claims", ErrClaims)
 	}
 	// Claims.Decode must read what was verified (see unambiguousNames).
-	if !unambiguousNames(jws.Payload) {
+	if !namesUnambiguous {
 		return nil, g.tokenError(in, "invalid token claims", ErrClaims)
 	}
 	claims, err := p.claims(jws.Payload)

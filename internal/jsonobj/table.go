@@ -107,6 +107,11 @@ func (t *Table[T]) Read(data []byte, dst *T) (Seen, error) {
 // error.
 func (t *Table[T]) ReadMember(value []byte, dst *T) (Seen, error) { return t.read(value, dst) }
 
+// ReadValid is Read for data that [Valid] or [ValidNames] accepted just
+// before: it is not validated again. Passing it anything else is a
+// programming error.
+func (t *Table[T]) ReadValid(data []byte, dst *T) (Seen, error) { return t.read(data, dst) }
+
 func (t *Table[T]) read(data []byte, dst *T) (Seen, error) {
 	var seen Seen
 	w, err := startWalk(data)

@@ -2,6 +2,7 @@ package jsonobj_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -183,4 +184,62 @@ func TestReadMember(t *testing.T) {
 	require.ErrorIs(t, readInner, jsonobj.ErrDuplicate)
 	_, err = outerTable.Read([]byte(`{"inner": {"name":"a",}}`), &o)
 	require.ErrorIs(t, err, jsonobj.ErrInvalid, "the whole is validated first")
+}
+
+// recordNames is a Names that records every name it is told, with its
+// depth, and checks that Enter and Leave pair up.
+type recordNames struct {
+	names []string
+	open  []int
+	t     *testing.T
+}
+
+func (r *recordNames) Enter() int {
+	r.open = append(r.open, len(r.names))
+	return len(r.names)
+}
+
+func (r *recordNames) Leave(mark int) {
+	require.Equal(r.t, r.open[len(r.open)-1], mark, "Leave pairs with the last Enter")
+	r.open = r.open[:len(r.open)-1]
+}
+
+func (r *recordNames) Name(mark int, raw []byte, depth int) {
+	require.Equal(r.t, r.open[len(r.open)-1], mark, "Name is told its object's mark")
+	r.names = append(r.names, fmt.Sprintf("%d%s", depth, raw))
+}
+
+// TestValidNames: ValidNames limits nesting as jose.DepthWithin counts it
+// (a top-level object or array at depth 1), and tells every member name,
+// raw and with its depth, of objects at any depth.
+func TestValidNames(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		limit int
+		valid bool
+		names []string
+	}{
+		{`{}`, 1, true, nil},
+		{`{"a":1}`, 1, true, []string{`1"a"`}},
+		{`{"a":{"b":1}}`, 1, false, nil},
+		{`{"a":{"b":1}}`, 2, true, []string{`1"a"`, `2"b"`}},
+		{`[{"a":1}]`, 1, false, nil},
+		{`[{"a":1}]`, 2, true, []string{`2"a"`}},
+		{`[[1]]`, 1, false, nil},
+		{`{"a":"{[{["}`, 1, true, []string{`1"a"`}},
+		{` {"\u0061" : [ {"x":[]} ] , "b":2} `, 3, false, nil},
+		{` {"\u0061" : [ {"x":[]} ] , "b":2} `, 4, true, []string{`1"\u0061"`, `3"x"`, `1"b"`}},
+		{`{"a":1,}`, 5, false, nil},
+		{`"x"`, 0, true, nil},
+		{`{"a":1}`, 0, false, nil},
+	} {
+		r := &recordNames{t: t}
+		valid := jsonobj.ValidNames([]byte(tc.in), tc.limit, r)
+		assert.Equal(t, tc.valid, valid, "%s at limit %d", tc.in, tc.limit)
+		if tc.valid {
+			assert.Equal(t, tc.names, r.names, tc.in)
+			assert.Empty(t, r.open, "every object left")
+			assert.Equal(t, jsonobj.Valid([]byte(tc.in)), jsonobj.ValidNames([]byte(tc.in), tc.limit, nil), tc.in)
+		}
+	}
 }

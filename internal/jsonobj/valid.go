@@ -7,7 +7,29 @@ package jsonobj
 // values: tokens and proofs are validated on every request, and
 // encoding/json's scanner was most of the cost of reading them.
 func Valid(data []byte) bool {
-	v := validator{data: data}
+	return ValidNames(data, maxValidDepth, nil)
+}
+
+// Names is told the member names of every object that [ValidNames] walks,
+// so that a check of names costs no walk of its own.
+type Names interface {
+	// Enter is called when an object begins; Leave is called with its
+	// result when that object ends (not when validation fails inside it).
+	Enter() int
+	Leave(mark int)
+	// Name is called with each member name of the object that the Enter
+	// which returned mark began, at depth (1 for a top-level object); the
+	// name is raw: quoted and escaped as in the text, and valid as a JSON
+	// string.
+	Name(mark int, rawName []byte, depth int)
+}
+
+// ValidNames is [Valid] with two more duties in the same pass: it fails on
+// objects and arrays nested deeper than limit (a top-level object or array
+// is at depth 1), and, when names is not nil, it tells names every member
+// name. Tokens are read once this way instead of in one pass per check.
+func ValidNames(data []byte, limit int, names Names) bool {
+	v := validator{data: data, limit: min(limit, maxValidDepth), names: names}
 	v.ws()
 	if !v.value(0) {
 		return false
@@ -21,8 +43,10 @@ func Valid(data []byte) bool {
 const maxValidDepth = 10000
 
 type validator struct {
-	data []byte
-	i    int
+	data  []byte
+	i     int
+	limit int   // deepest nesting allowed
+	names Names // or nil
 }
 
 func (v *validator) ws() {
@@ -68,7 +92,7 @@ func (v *validator) value(depth int) bool {
 }
 
 func (v *validator) object(depth int) bool {
-	if depth > maxValidDepth {
+	if depth > v.limit {
 		return false
 	}
 	v.i++ // '{'
@@ -77,9 +101,17 @@ func (v *validator) object(depth int) bool {
 		v.i++
 		return true
 	}
+	var mark int
+	if v.names != nil {
+		mark = v.names.Enter()
+	}
 	for {
+		start := v.i
 		if v.i >= len(v.data) || v.data[v.i] != '"' || !v.str() {
 			return false
+		}
+		if v.names != nil {
+			v.names.Name(mark, v.data[start:v.i], depth)
 		}
 		v.ws()
 		if v.i >= len(v.data) || v.data[v.i] != ':' {
@@ -100,6 +132,9 @@ func (v *validator) object(depth int) bool {
 			v.ws()
 		case '}':
 			v.i++
+			if v.names != nil {
+				v.names.Leave(mark)
+			}
 			return true
 		default:
 			return false
@@ -108,7 +143,7 @@ func (v *validator) object(depth int) bool {
 }
 
 func (v *validator) array(depth int) bool {
-	if depth > maxValidDepth {
+	if depth > v.limit {
 		return false
 	}
 	v.i++ // '['
