@@ -350,10 +350,12 @@ func readHeader(data []byte, h *header) error {
 
 // tokenParts are a token's header and claims as read, in one allocation:
 // both leave the stack (the table's decoders and golang-jwt's Validator
-// take pointers), so one object instead of two.
+// take pointers), so one object instead of two; with them, where the
+// payload's members are, as its validation found them.
 type tokenParts struct {
-	h header
-	p payload
+	h     header
+	p     payload
+	spans jsonobj.Spans
 }
 
 // verifyToken returns the verified claims of in.token, from the cache when
@@ -405,12 +407,12 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	// its names; the verdicts are reported in the order of the checks they
 	// stand for. Only a payload that fails is scanned for its depth again,
 	// to tell a too deep one (a malformed token) from invalid JSON.
-	payloadValid, namesUnambiguous := validPayload(jws.Payload, g.cfg.maxDepth)
+	parts := new(tokenParts)
+	h, p := &parts.h, &parts.p
+	payloadValid, namesUnambiguous := validPayload(jws.Payload, g.cfg.maxDepth, &parts.spans)
 	if !jose.DepthWithin(jws.Header, g.cfg.maxDepth) || !payloadValid && !jose.DepthWithin(jws.Payload, g.cfg.maxDepth) {
 		return nil, g.tokenError(in, "malformed token", ErrMalformedToken)
 	}
-	parts := new(tokenParts)
-	h, p := &parts.h, &parts.p
 	if err := readHeader(jws.Header, h); err != nil {
 		return nil, g.tokenError(in, "malformed token", ErrMalformedToken)
 	}
@@ -426,7 +428,7 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 	if !payloadValid {
 		return nil, g.tokenError(in, "malformed token claims", ErrClaims)
 	}
-	if _, err := payloadTable.ReadValid(jws.Payload, p); err != nil {
+	if _, err := payloadTable.ReadSpans(jws.Payload, &parts.spans, p); err != nil {
 		return nil, g.tokenError(in, "malformed token claims", ErrClaims)
 	}
 	in.issuer = p.Issuer

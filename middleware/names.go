@@ -21,7 +21,7 @@ import (
 // verifyToken does not call it: it runs the same check inside the one
 // validation pass of the payload (validPayload).
 func unambiguousNames(data []byte) bool {
-	valid, unambiguous := validPayload(data, maxValidDepth)
+	valid, unambiguous := validPayload(data, maxValidDepth, nil)
 	return valid && unambiguous
 }
 
@@ -33,11 +33,12 @@ const maxValidDepth = 10000
 // arrays nested no deeper than limit) and checks its names as
 // unambiguousNames says, in one pass: valid is false for data that is not
 // valid or too deep, unambiguous is what unambiguousNames would answer for
-// valid data.
-func validPayload(data []byte, limit int) (valid, unambiguous bool) {
+// valid data. When spans is not nil, it records where the members are for
+// payloadTable.ReadSpans.
+func validPayload(data []byte, limit int, spans *jsonobj.Spans) (valid, unambiguous bool) {
 	w := nameWalkers.Get().(*nameWalker)
 	w.folded, w.ends, w.sets, w.ambiguous = w.folded[:0], w.ends[:0], w.sets[:0], false
-	valid = jsonobj.ValidNames(data, limit, w)
+	valid = jsonobj.ValidNames(data, limit, w, spans)
 	unambiguous = !w.ambiguous
 	clear(w.sets[:cap(w.sets)])
 	// Keep no outsized buffer, and no map of a large object.

@@ -106,7 +106,7 @@ func FuzzValidPayload(f *testing.F) {
 		f.Add([]byte(s), uint8(2))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, limit uint8) {
-		valid, unambiguous := validPayload(data, int(limit))
+		valid, unambiguous := validPayload(data, int(limit), nil)
 		require.Equal(t, jsonobj.Valid(data) && jose.DepthWithin(data, int(limit)), valid, "%q at %d", data, limit)
 		if valid {
 			require.Equal(t, referenceUnambiguous(data), unambiguous, "%q", data)
@@ -139,7 +139,7 @@ func TestValidPayloadLargeObjects(t *testing.T) {
 		{`[` + obj("a", big, `"z":1`) + `,` + obj("b", big, `"a1":1`) + `]`, true},
 		{obj("a", big, `"in":`+obj("b", big, `"z":1`)+`,"IN":2`), false},
 	} {
-		valid, unambiguous := validPayload([]byte(tc.in), 10)
+		valid, unambiguous := validPayload([]byte(tc.in), 10, nil)
 		require.True(t, valid)
 		assert.Equal(t, tc.unambiguous, unambiguous, tc.in)
 		assert.Equal(t, referenceUnambiguous([]byte(tc.in)), unambiguous, tc.in)

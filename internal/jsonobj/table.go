@@ -107,10 +107,26 @@ func (t *Table[T]) Read(data []byte, dst *T) (Seen, error) {
 // error.
 func (t *Table[T]) ReadMember(value []byte, dst *T) (Seen, error) { return t.read(value, dst) }
 
-// ReadValid is Read for data that [Valid] or [ValidNames] accepted just
-// before: it is not validated again. Passing it anything else is a
+// ReadSpans is Read for data that [ValidNames] accepted just before,
+// recording spans: data is not validated again, and its members are read
+// where spans says they are, without walking the object again (unless
+// there were more than spans holds). Passing it anything else is a
 // programming error.
-func (t *Table[T]) ReadValid(data []byte, dst *T) (Seen, error) { return t.read(data, dst) }
+func (t *Table[T]) ReadSpans(data []byte, spans *Spans, dst *T) (Seen, error) {
+	if !spans.object {
+		return 0, ErrInvalid
+	}
+	if spans.overflow {
+		return t.read(data, dst)
+	}
+	var seen Seen
+	for _, s := range spans.at[:spans.n] {
+		if err := t.member(data[s.name:s.nameEnd], data[s.value:s.valueEnd], dst, &seen); err != nil {
+			return seen, err
+		}
+	}
+	return t.finish(seen)
+}
 
 func (t *Table[T]) read(data []byte, dst *T) (Seen, error) {
 	var seen Seen
@@ -123,24 +139,34 @@ func (t *Table[T]) read(data []byte, dst *T) (Seen, error) {
 		if !ok {
 			break
 		}
-		i := t.index(rawName)
-		if i < 0 {
-			if t.unknown == IgnoreUnknown {
-				continue
-			}
-			if err := t.unknownMember(rawName); err != nil {
-				return seen, err
-			}
-			continue
-		}
-		if seen.Has(i) {
-			return seen, ErrDuplicate
-		}
-		seen |= 1 << i
-		if !t.members[i].Read(dst, value) {
-			return seen, ErrType
+		if err := t.member(rawName, value, dst, &seen); err != nil {
+			return seen, err
 		}
 	}
+	return t.finish(seen)
+}
+
+// member reads one member into dst and adds it to seen.
+func (t *Table[T]) member(rawName, value []byte, dst *T, seen *Seen) error {
+	i := t.index(rawName)
+	if i < 0 {
+		if t.unknown == IgnoreUnknown {
+			return nil
+		}
+		return t.unknownMember(rawName)
+	}
+	if seen.Has(i) {
+		return ErrDuplicate
+	}
+	*seen |= 1 << i
+	if !t.members[i].Read(dst, value) {
+		return ErrType
+	}
+	return nil
+}
+
+// finish checks that every required member was seen.
+func (t *Table[T]) finish(seen Seen) (Seen, error) {
 	if seen&t.required != t.required {
 		return seen, ErrMissing
 	}

@@ -234,12 +234,38 @@ func TestValidNames(t *testing.T) {
 		{`{"a":1}`, 0, false, nil},
 	} {
 		r := &recordNames{t: t}
-		valid := jsonobj.ValidNames([]byte(tc.in), tc.limit, r)
+		valid := jsonobj.ValidNames([]byte(tc.in), tc.limit, r, nil)
 		assert.Equal(t, tc.valid, valid, "%s at limit %d", tc.in, tc.limit)
 		if tc.valid {
 			assert.Equal(t, tc.names, r.names, tc.in)
 			assert.Empty(t, r.open, "every object left")
-			assert.Equal(t, jsonobj.Valid([]byte(tc.in)), jsonobj.ValidNames([]byte(tc.in), tc.limit, nil), tc.in)
+			assert.Equal(t, jsonobj.Valid([]byte(tc.in)), jsonobj.ValidNames([]byte(tc.in), tc.limit, nil, nil), tc.in)
 		}
 	}
+}
+
+// FuzzReadSpans: on whatever ValidNames accepts, reading the members where
+// it recorded them gives Read's verdict and values, for every policy.
+func FuzzReadSpans(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"a","n":1}`, `{"name":"a","name":"b"}`, `{"NAME":"a","name":"b"}`, `{}`, `[]`, `"x"`, ` { "name" : "a" } `,
+		`{"name":"a","n":"x"}`, `{"n":1}`, `{"a":{"name":1},"name":"b"}`,
+		`{"name":"a","a1":1,"a2":2,"a3":3,"a4":4,"a5":5,"a6":6,"a7":7,"a8":8,"a9":9,"a10":10,"a11":11,"a12":12,"a13":13,"a14":14,"a15":15,"a16":16,"a17":17,"a18":18,"a19":19,"a20":20,"name":"b"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var spans jsonobj.Spans
+		if !jsonobj.ValidNames(data, 10000, nil, &spans) {
+			return
+		}
+		for _, table := range []*jsonobj.Table[tabled]{testTable, strictTable, caseTable} {
+			var got, want tabled
+			gotSeen, gotErr := table.ReadSpans(data, &spans, &got)
+			wantSeen, wantErr := table.Read(data, &want)
+			require.Equal(t, wantErr, gotErr, "%q", data)
+			require.Equal(t, wantSeen, gotSeen, "%q", data)
+			require.Equal(t, want, got, "%q", data)
+		}
+	})
 }

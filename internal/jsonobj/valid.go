@@ -1,5 +1,7 @@
 package jsonobj
 
+import "math"
+
 // Valid reports whether data is one valid JSON value (RFC 8259), surrounded
 // by optional white space. It accepts exactly what encoding/json's Valid
 // accepts (a fuzz test holds the two together), including invalid UTF-8
@@ -7,7 +9,7 @@ package jsonobj
 // values: tokens and proofs are validated on every request, and
 // encoding/json's scanner was most of the cost of reading them.
 func Valid(data []byte) bool {
-	return ValidNames(data, maxValidDepth, nil)
+	return ValidNames(data, maxValidDepth, nil, nil)
 }
 
 // Names is told the member names of every object that [ValidNames] walks,
@@ -28,8 +30,14 @@ type Names interface {
 // objects and arrays nested deeper than limit (a top-level object or array
 // is at depth 1), and, when names is not nil, it tells names every member
 // name. Tokens are read once this way instead of in one pass per check.
-func ValidNames(data []byte, limit int, names Names) bool {
-	v := validator{data: data, limit: min(limit, maxValidDepth), names: names}
+//
+// When spans is not nil and data is an object, ValidNames also records
+// where its top-level members are, for [Table.ReadSpans].
+func ValidNames(data []byte, limit int, names Names, spans *Spans) bool {
+	if spans != nil {
+		*spans = Spans{overflow: len(data) > math.MaxInt32}
+	}
+	v := validator{data: data, limit: min(limit, maxValidDepth), names: names, spans: spans}
 	v.ws()
 	if !v.value(0) {
 		return false
@@ -45,8 +53,35 @@ const maxValidDepth = 10000
 type validator struct {
 	data  []byte
 	i     int
-	limit int   // deepest nesting allowed
-	names Names // or nil
+	limit int    // deepest nesting allowed
+	names Names  // or nil
+	spans *Spans // or nil
+}
+
+// Spans is where the top-level members of a JSON object are, as
+// [ValidNames] found them: a [Table] reads them without walking the object
+// again. Its zero value holds no object.
+type Spans struct {
+	object   bool // the text is an object (its members are below)
+	overflow bool // more members than fit, or a text too long: walk it
+	n        int
+	at       [maxSpans]span
+}
+
+// maxSpans is the number of members recorded; the usual access token has
+// about a dozen.
+const maxSpans = 20
+
+// span is one member: its raw name (quoted) and its raw value.
+type span struct{ name, nameEnd, value, valueEnd int32 }
+
+func (s *Spans) add(name, nameEnd, value, valueEnd int) {
+	if s.n == maxSpans {
+		s.overflow = true
+		return
+	}
+	s.at[s.n] = span{int32(name), int32(nameEnd), int32(value), int32(valueEnd)}
+	s.n++
 }
 
 func (v *validator) ws() {
@@ -95,6 +130,12 @@ func (v *validator) object(depth int) bool {
 	if depth > v.limit {
 		return false
 	}
+	spans := v.spans
+	if depth != 1 {
+		spans = nil
+	} else if spans != nil {
+		spans.object = true
+	}
 	v.i++ // '{'
 	v.ws()
 	if v.i < len(v.data) && v.data[v.i] == '}' {
@@ -110,8 +151,9 @@ func (v *validator) object(depth int) bool {
 		if v.i >= len(v.data) || v.data[v.i] != '"' || !v.str() {
 			return false
 		}
+		nameEnd := v.i
 		if v.names != nil {
-			v.names.Name(mark, v.data[start:v.i], depth)
+			v.names.Name(mark, v.data[start:nameEnd], depth)
 		}
 		v.ws()
 		if v.i >= len(v.data) || v.data[v.i] != ':' {
@@ -119,8 +161,12 @@ func (v *validator) object(depth int) bool {
 		}
 		v.i++
 		v.ws()
+		value := v.i
 		if !v.value(depth) {
 			return false
+		}
+		if spans != nil {
+			spans.add(start, nameEnd, value, v.i)
 		}
 		v.ws()
 		if v.i >= len(v.data) {
