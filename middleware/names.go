@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"bytes"
 	"sync"
 	"unicode"
 	"unicode/utf8"
@@ -104,7 +103,7 @@ func (w *nameWalker) Name(first int, rawName []byte, depth int) {
 	if w.ambiguous {
 		return
 	}
-	name, ok := unquoteName(rawName)
+	name, ok := jsonobj.StringView(rawName) // compared and folded, never kept
 	if !ok {
 		w.ambiguous = true
 		return
@@ -162,22 +161,11 @@ func (w *nameWalker) set(first int) map[string]struct{} {
 	return seen
 }
 
-// unquoteName returns the unescaped member name raw (quotes included),
-// without copying it in the usual case of a name with no escape.
-func unquoteName(raw []byte) ([]byte, bool) {
-	body := raw[1 : len(raw)-1]
-	if bytes.IndexByte(body, '\\') < 0 && utf8.Valid(body) {
-		return body, true
-	}
-	s, ok := jsonobj.String(raw)
-	return []byte(s), ok
-}
-
 // foldName appends name folded as encoding/json folds member names when it
 // matches them to struct fields: ASCII letters upper-cased, any other rune
 // mapped to unicode.ToUpper(unicode.ToLower(r)), so that "ſ" (U+017F) folds
 // like "s" and the Kelvin sign like "k".
-func foldName(dst, name []byte) []byte {
+func foldName(dst []byte, name string) []byte {
 	for i := 0; i < len(name); {
 		if c := name[i]; c < utf8.RuneSelf {
 			if 'a' <= c && c <= 'z' {
@@ -187,7 +175,7 @@ func foldName(dst, name []byte) []byte {
 			i++
 			continue
 		}
-		r, n := utf8.DecodeRune(name[i:])
+		r, n := utf8.DecodeRuneInString(name[i:])
 		dst = utf8.AppendRune(dst, unicode.ToUpper(unicode.ToLower(r)))
 		i += n
 	}

@@ -1,10 +1,8 @@
 package jsonobj
 
 import (
-	"bytes"
 	"errors"
 	"strings"
-	"unicode/utf8"
 	"unsafe"
 )
 
@@ -177,7 +175,7 @@ func (t *Table[T]) finish(seen Seen) (Seen, error) {
 // JSON string rawName, or -1.
 func (t *Table[T]) index(rawName []byte) int {
 	body := rawName[1 : len(rawName)-1]
-	if bytes.IndexByte(body, '\\') >= 0 || !utf8.Valid(body) {
+	if !literal(body) {
 		name, ok := String(rawName)
 		if !ok {
 			return -1
@@ -257,7 +255,7 @@ func StringView(raw []byte) (string, bool) {
 		return "", false
 	}
 	body := raw[1 : len(raw)-1]
-	if bytes.IndexByte(body, '\\') < 0 && utf8.Valid(body) {
+	if literal(body) {
 		return unsafe.String(unsafe.SliceData(body), len(body)), true
 	}
 	return String(raw)
