@@ -269,3 +269,18 @@ func FuzzReadSpans(f *testing.F) {
 		}
 	})
 }
+
+// TestValidStringsEightBytesAtATime: a quote, a backslash escape, a
+// control character or a byte outside ASCII at every position of strings
+// of every length around the eight-byte steps gets encoding/json's
+// verdict.
+func TestValidStringsEightBytesAtATime(t *testing.T) {
+	for n := 1; n <= 20; n++ {
+		for i := range n {
+			for _, c := range []string{`"`, `\n`, `\u00e9`, `\x`, "\x00", "\x1f", "\x7f", "\xff", "é", `\`, " "} {
+				s := []byte(`{"a":"` + strings.Repeat("b", i) + c + strings.Repeat("b", n-i) + `"}`)
+				require.Equal(t, json.Valid(s), jsonobj.Valid(s), "%q", s)
+			}
+		}
+	}
+}
