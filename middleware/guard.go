@@ -379,17 +379,12 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 			g.cache.remove(key, in.token)
 		}
 	}
-	if g.opaque(in.token) {
-		claims, until, e := g.introspectToken(ctx, in)
-		// Kept no longer than the introspection client reuses the answer
-		// (its cache time, the revocation latency; zero: not cached).
-		if e == nil && g.cache != nil && !until.IsZero() {
-			g.cache.put(key, &cacheEntry{token: strings.Clone(in.token), claims: claims, issuer: in.issuer, introspected: true, until: until}, g.cfg.now())
-		}
-		return claims, e
+	if g.opaqueOnly() {
+		return g.introspectCached(ctx, in, key)
 	}
 	compact := in.token
-	if jose.IsCompactJWE(compact) {
+	encrypted := jose.IsCompactJWE(compact)
+	if encrypted {
 		if g.jwe == nil {
 			return nil, g.tokenError(in, "encrypted tokens are not accepted", ErrMalformedToken)
 		}
@@ -399,8 +394,15 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 		}
 		compact = inner
 	}
+	// The token is split once: a Guard that introspects sends it to the
+	// introspection client when it is neither a compact JWS (three parts
+	// that decode) nor has the shape of a compact JWE; a JWT is never
+	// decoded twice for this (TestIntrospectionCostsJWTsNothing).
 	jws, err := jose.Split(compact)
 	if err != nil {
+		if !encrypted && g.cfg.introspection != nil {
+			return g.introspectCached(ctx, in, key)
+		}
 		return nil, g.tokenError(in, "malformed token", errors.Join(ErrMalformedToken, err))
 	}
 	// One pass over the payload validates it, limits its depth and checks
