@@ -337,12 +337,18 @@ var headerTable = jsonobj.NewTable(jsonobj.IgnoreUnknown,
 // data is a decoded token, never modified.
 func parseHeader(data []byte) (header, error) {
 	var h header
-	err := readHeader(data, &h)
+	err := readHeader(data, maxValidDepth, &h, new(jsonobj.Spans))
 	return h, err
 }
 
-func readHeader(data []byte, h *header) error {
-	if _, err := headerTable.Read(data, h); err != nil {
+// readHeader validates the header, nested no deeper than limit, and reads
+// it where its validation found its members, recorded in spans (one walk
+// instead of three).
+func readHeader(data []byte, limit int, h *header, spans *jsonobj.Spans) error {
+	if !jsonobj.ValidNames(data, limit, nil, spans) {
+		return ErrMalformedToken
+	}
+	if _, err := headerTable.ReadSpans(data, spans, h); err != nil {
 		return ErrMalformedToken
 	}
 	return nil
@@ -405,17 +411,19 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 		}
 		return nil, g.tokenError(in, "malformed token", errors.Join(ErrMalformedToken, err))
 	}
-	// One pass over the payload validates it, limits its depth and checks
-	// its names; the verdicts are reported in the order of the checks they
-	// stand for. Only a payload that fails is scanned for its depth again,
-	// to tell a too deep one (a malformed token) from invalid JSON.
+	// The header is validated (a header too deep is malformed) and read in
+	// one walk. One pass over the payload validates it, limits its depth
+	// and checks its names; the verdicts are reported in the order of the
+	// checks they stand for. Only a payload that fails is scanned for its
+	// depth again, to tell a too deep one (a malformed token) from invalid
+	// JSON. The spans of the header are then reused for the payload's.
 	parts := new(tokenParts)
 	h, p := &parts.h, &parts.p
-	payloadValid, namesUnambiguous := validPayload(jws.Payload, g.cfg.maxDepth, &parts.spans)
-	if !jose.DepthWithin(jws.Header, g.cfg.maxDepth) || !payloadValid && !jose.DepthWithin(jws.Payload, g.cfg.maxDepth) {
+	if err := readHeader(jws.Header, g.cfg.maxDepth, h, &parts.spans); err != nil {
 		return nil, g.tokenError(in, "malformed token", ErrMalformedToken)
 	}
-	if err := readHeader(jws.Header, h); err != nil {
+	payloadValid, namesUnambiguous := validPayload(jws.Payload, g.cfg.maxDepth, &parts.spans)
+	if !payloadValid && !jose.DepthWithin(jws.Payload, g.cfg.maxDepth) {
 		return nil, g.tokenError(in, "malformed token", ErrMalformedToken)
 	}
 	// RFC 7515 §4.1.11: crit lists extensions that must be understood; this
