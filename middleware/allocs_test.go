@@ -115,3 +115,21 @@ func TestVerifyContext(t *testing.T) {
 	assert.Nil(t, ctx)
 	assert.Nil(t, got)
 }
+
+// TestIntrospectionCostsJWTsNothing: on a Guard that introspects opaque
+// tokens as well, a JWT is split and decoded once, as on a Guard without
+// introspection (routing it used to decode it a second time): a cold
+// Bearer request allocates the same.
+func TestIntrospectionCostsJWTsNothing(t *testing.T) {
+	iss := newIssuer(t)
+	tok := mint(t, iss, oauthtest.Token{Scope: "read:messages"})
+	allocs := func(g *middleware.Guard) float64 {
+		h := g.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		r := bearer(tok)
+		w := &discard{h: http.Header{}}
+		return testing.AllocsPerRun(50, func() { h.ServeHTTP(w, r) })
+	}
+	plain := allocs(newGuard(t, iss, middleware.WithTokenCache(0, 0)))
+	both := allocs(newGuard(t, iss, middleware.WithTokenCache(0, 0), middleware.WithIntrospection(fixedAnswer(t, iss.Issuer(), map[string]any{"active": false}))))
+	assert.Equal(t, plain, both, "a JWT on a Guard that also introspects")
+}

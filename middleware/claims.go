@@ -211,17 +211,10 @@ func claim(name string, read func(*payload, []byte) bool) jsonobj.Member[payload
 // parsePayload reads a token's claims with payloadTable.
 func parsePayload(data []byte) (payload, error) {
 	var p payload
-	if err := readPayload(data, &p); err != nil {
-		return payload{}, err
+	if _, err := payloadTable.Read(data, &p); err != nil {
+		return payload{}, ErrClaims
 	}
 	return p, nil
-}
-
-func readPayload(data []byte, p *payload) error {
-	if _, err := payloadTable.Read(data, p); err != nil {
-		return ErrClaims
-	}
-	return nil
 }
 
 // stringsView reads a JSON array of strings, sharing v's memory (see

@@ -337,12 +337,18 @@ var headerTable = jsonobj.NewTable(jsonobj.IgnoreUnknown,
 // data is a decoded token, never modified.
 func parseHeader(data []byte) (header, error) {
 	var h header
-	err := readHeader(data, &h)
+	err := readHeader(data, maxValidDepth, &h, new(jsonobj.Spans))
 	return h, err
 }
 
-func readHeader(data []byte, h *header) error {
-	if _, err := headerTable.Read(data, h); err != nil {
+// readHeader validates the header, nested no deeper than limit, and reads
+// it where its validation found its members, recorded in spans (one walk
+// instead of three).
+func readHeader(data []byte, limit int, h *header, spans *jsonobj.Spans) error {
+	if !jsonobj.ValidNames(data, limit, nil, spans) {
+		return ErrMalformedToken
+	}
+	if _, err := headerTable.ReadSpans(data, spans, h); err != nil {
 		return ErrMalformedToken
 	}
 	return nil
@@ -350,10 +356,12 @@ func readHeader(data []byte, h *header) error {
 
 // tokenParts are a token's header and claims as read, in one allocation:
 // both leave the stack (the table's decoders and golang-jwt's Validator
-// take pointers), so one object instead of two.
+// take pointers), so one object instead of two; with them, where the
+// payload's members are, as its validation found them.
 type tokenParts struct {
-	h header
-	p payload
+	h     header
+	p     payload
+	spans jsonobj.Spans
 }
 
 // verifyToken returns the verified claims of in.token, from the cache when
@@ -377,17 +385,12 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 			g.cache.remove(key, in.token)
 		}
 	}
-	if g.opaque(in.token) {
-		claims, until, e := g.introspectToken(ctx, in)
-		// Kept no longer than the introspection client reuses the answer
-		// (its cache time, the revocation latency; zero: not cached).
-		if e == nil && g.cache != nil && !until.IsZero() {
-			g.cache.put(key, &cacheEntry{token: strings.Clone(in.token), claims: claims, issuer: in.issuer, introspected: true, until: until}, g.cfg.now())
-		}
-		return claims, e
+	if g.opaqueOnly() {
+		return g.introspectCached(ctx, in, key)
 	}
 	compact := in.token
-	if jose.IsCompactJWE(compact) {
+	encrypted := jose.IsCompactJWE(compact)
+	if encrypted {
 		if g.jwe == nil {
 			return nil, g.tokenError(in, "encrypted tokens are not accepted", ErrMalformedToken)
 		}
@@ -397,16 +400,30 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 		}
 		compact = inner
 	}
+	// The token is split once: a Guard that introspects sends it to the
+	// introspection client when it is neither a compact JWS (three parts
+	// that decode) nor has the shape of a compact JWE; a JWT is never
+	// decoded twice for this (TestIntrospectionCostsJWTsNothing).
 	jws, err := jose.Split(compact)
 	if err != nil {
+		if !encrypted && g.cfg.introspection != nil {
+			return g.introspectCached(ctx, in, key)
+		}
 		return nil, g.tokenError(in, "malformed token", errors.Join(ErrMalformedToken, err))
 	}
-	if !jose.DepthWithin(jws.Header, g.cfg.maxDepth) || !jose.DepthWithin(jws.Payload, g.cfg.maxDepth) {
-		return nil, g.tokenError(in, "malformed token", ErrMalformedToken)
-	}
+	// The header is validated (a header too deep is malformed) and read in
+	// one walk. One pass over the payload validates it, limits its depth
+	// and checks its names; the verdicts are reported in the order of the
+	// checks they stand for. Only a payload that fails is scanned for its
+	// depth again, to tell a too deep one (a malformed token) from invalid
+	// JSON. The spans of the header are then reused for the payload's.
 	parts := new(tokenParts)
 	h, p := &parts.h, &parts.p
-	if err := readHeader(jws.Header, h); err != nil {
+	if err := readHeader(jws.Header, g.cfg.maxDepth, h, &parts.spans); err != nil {
+		return nil, g.tokenError(in, "malformed token", ErrMalformedToken)
+	}
+	payloadValid, namesUnambiguous := validPayload(jws.Payload, g.cfg.maxDepth, &parts.spans)
+	if !payloadValid && !jose.DepthWithin(jws.Payload, g.cfg.maxDepth) {
 		return nil, g.tokenError(in, "malformed token", ErrMalformedToken)
 	}
 	// RFC 7515 §4.1.11: crit lists extensions that must be understood; this
@@ -418,8 +435,11 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 		return nil, g.tokenError(in, "wrong token type", ErrTokenType)
 	}
 	in.kid = h.Kid
-	if err := readPayload(jws.Payload, p); err != nil {
-		return nil, g.tokenError(in, "malformed token claims", err)
+	if !payloadValid {
+		return nil, g.tokenError(in, "malformed token claims", ErrClaims)
+	}
+	if _, err := payloadTable.ReadSpans(jws.Payload, &parts.spans, p); err != nil {
+		return nil, g.tokenError(in, "malformed token claims", ErrClaims)
 	}
 	in.issuer = p.Issuer
 	// The entry is built on the stack and copied to the heap only when the
@@ -462,7 +482,7 @@ func (g *Guard) verifyToken(ctx context.Context, in *input) (*Claims, *Error) {
 		return nil, g.tokenError(in, "invalid token claims", ErrClaims)
 	}
 	// Claims.Decode must read what was verified (see unambiguousNames).
-	if !unambiguousNames(jws.Payload) {
+	if !namesUnambiguous {
 		return nil, g.tokenError(in, "invalid token claims", ErrClaims)
 	}
 	claims, err := p.claims(jws.Payload)

@@ -200,11 +200,14 @@ func (g *Guard) wellFormed(in *input, token string) bool {
 	return token68(token)
 }
 
-// token68Chars marks the characters of token68 before its padding.
-var token68Chars = func() (t [256]bool) {
+// token68Chars is 1 for the characters of token68 before its padding, 0
+// for every other byte.
+var token68Chars = func() (t [256]uint8) {
 	for c := range 256 {
-		t[c] = c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
+			t[c] = 1
+		}
 	}
 	return t
 }()
@@ -250,9 +253,20 @@ func token68(s string) bool {
 	if s == "" {
 		return false
 	}
+	// Eight characters at a time, one branch for all eight: a token is
+	// hundreds of characters, checked on every request that is not served
+	// from the cache. The last few, or the eight holding the first
+	// character outside token68, go one at a time.
 	i := 0
+	for ; len(s)-i >= 8; i += 8 {
+		c := s[i : i+8]
+		if token68Chars[c[0]]&token68Chars[c[1]]&token68Chars[c[2]]&token68Chars[c[3]]&
+			token68Chars[c[4]]&token68Chars[c[5]]&token68Chars[c[6]]&token68Chars[c[7]] == 0 {
+			break
+		}
+	}
 	for ; i < len(s); i++ {
-		if !token68Chars[s[i]] {
+		if token68Chars[s[i]] == 0 {
 			break
 		}
 	}

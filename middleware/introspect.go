@@ -61,24 +61,21 @@ func WithIntrospection(c *introspect.Client) Option {
 	}
 }
 
-// opaque reports whether token goes to the introspection client: always
-// when the Guard has no key source, else when it has neither the shape of
-// a compact JWS (three parts, a header that decodes) nor of a compact JWE.
-func (g *Guard) opaque(token string) bool {
-	if g.cfg.introspection == nil {
-		return false
+// opaqueOnly reports whether every token goes to the introspection client:
+// the Guard introspects and has no key to verify a JWT with.
+func (g *Guard) opaqueOnly() bool {
+	return g.cfg.introspection != nil && g.keys == nil && len(g.cfg.hmac) == 0
+}
+
+// introspectCached verifies in.token by introspection and keeps the answer
+// in the token cache under key, no longer than the introspection client
+// reuses it (its cache time, the revocation latency; zero: not cached).
+func (g *Guard) introspectCached(ctx context.Context, in *input, key uint64) (*Claims, *Error) {
+	claims, until, e := g.introspectToken(ctx, in)
+	if e == nil && g.cache != nil && !until.IsZero() {
+		g.cache.put(key, &cacheEntry{token: strings.Clone(in.token), claims: claims, issuer: in.issuer, introspected: true, until: until}, g.cfg.now())
 	}
-	if g.keys == nil && len(g.cfg.hmac) == 0 {
-		return true
-	}
-	if jose.IsCompactJWE(token) {
-		return false
-	}
-	if strings.Count(token, ".") != 2 {
-		return true
-	}
-	_, err := jose.Split(token)
-	return err != nil
+	return claims, e
 }
 
 // introspectToken verifies an opaque token at the introspecting issuer and

@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"bytes"
 	"sync"
 	"unicode"
 	"unicode/utf8"
@@ -15,37 +14,63 @@ import (
 // its case folding, which includes exact duplicates), and no top-level name
 // is a case variant of a claim that parsePayload reads by its exact name.
 // Otherwise [Claims.Decode] could yield another value than the accessors
-// ({"sub":"alice","SUB":"admin"} decodes to sub "admin").
+// ({"sub":"alice","SUB":"admin"} decodes to sub "admin"). It is false for
+// data that is not valid JSON.
 //
-// It runs once per verified token (the token cache keeps the result), on a
-// payload that passed json.Valid and the depth limit.
+// verifyToken does not call it: it runs the same check inside the one
+// validation pass of the payload (validPayload).
 func unambiguousNames(data []byte) bool {
-	w := nameWalkers.Get().(*nameWalker)
-	w.data, w.folded, w.ends = data, w.folded[:0], w.ends[:0]
-	i, ok := w.value(w.skipWS(0), 0)
-	ok = ok && w.skipWS(i) == len(data)
-	w.data = nil
-	if cap(w.folded) <= 4096 && cap(w.ends) <= 1024 { // keep no outsized buffer
-		nameWalkers.Put(w)
-	}
-	return ok
+	valid, unambiguous := validPayload(data, maxValidDepth, nil)
+	return valid && unambiguous
 }
 
-// nameWalkers keeps walkers with their buffers between tokens: the walk is
-// recursive, so buffers on the stack would escape anyway, and this check
+// maxValidDepth is no limit at all for unambiguousNames' callers, whose
+// data passed a depth limit already.
+const maxValidDepth = 10000
+
+// validPayload validates the JSON payload data (jsonobj.Valid, objects and
+// arrays nested no deeper than limit) and checks its names as
+// unambiguousNames says, in one pass: valid is false for data that is not
+// valid or too deep, unambiguous is what unambiguousNames would answer for
+// valid data. When spans is not nil, it records where the members are for
+// payloadTable.ReadSpans.
+func validPayload(data []byte, limit int, spans *jsonobj.Spans) (valid, unambiguous bool) {
+	w := nameWalkers.Get().(*nameWalker)
+	w.folded, w.ends, w.sets, w.ambiguous = w.folded[:0], w.ends[:0], w.sets[:0], false
+	valid = jsonobj.ValidNames(data, limit, w, spans)
+	unambiguous = !w.ambiguous
+	clear(w.sets[:cap(w.sets)])
+	// Keep no outsized buffer, and no map of a large object.
+	if cap(w.folded) <= 4096 && cap(w.ends) <= 1024 && cap(w.sets) <= 16 {
+		nameWalkers.Put(w)
+	}
+	return valid, unambiguous
+}
+
+// nameWalkers keeps walkers with their buffers between tokens: this check
 // runs on every token verified.
 var nameWalkers = sync.Pool{New: func() any {
 	// Room for the names of a usual access token.
 	return &nameWalker{folded: make([]byte, 0, 256), ends: make([]int, 0, 2*maxLinearNames)}
 }}
 
-// nameWalker walks a JSON value. The folded names of the objects on the
-// current path are kept back to back in folded, ends[k] being the end of the
-// k-th name; an object's names are dropped when it ends.
+// nameWalker checks the member names that jsonobj.ValidNames walks (it
+// implements jsonobj.Names). The folded names of the objects on the current
+// path are kept back to back in folded, ends[k] being the end of the k-th
+// name; an object's names are dropped when it ends. An object of more than
+// maxLinearNames members also has a set of its names in sets.
 type nameWalker struct {
-	data   []byte
-	folded []byte
-	ends   []int
+	folded    []byte
+	ends      []int
+	sets      []nameSet
+	ambiguous bool // once set, nothing more is recorded
+}
+
+// nameSet holds the folded names of the large object whose first name is
+// ends[first].
+type nameSet struct {
+	first int
+	seen  map[string]struct{}
 }
 
 // maxLinearNames is the number of members up to which an object's names are
@@ -53,164 +78,94 @@ type nameWalker struct {
 // linear time.
 const maxLinearNames = 32
 
-func (w *nameWalker) value(i, depth int) (int, bool) {
-	if i >= len(w.data) {
-		return i, false
+// Enter returns the position of the object's first name in ends.
+func (w *nameWalker) Enter() int { return len(w.ends) }
+
+// Leave drops the names of the object that began at first.
+func (w *nameWalker) Leave(first int) {
+	for len(w.sets) > 0 && w.sets[len(w.sets)-1].first >= first {
+		w.sets[len(w.sets)-1].seen = nil
+		w.sets = w.sets[:len(w.sets)-1]
 	}
-	switch w.data[i] {
-	case '{':
-		return w.object(i, depth)
-	case '[':
-		i = w.skipWS(i + 1)
-		if i < len(w.data) && w.data[i] == ']' {
-			return i + 1, true
-		}
-		for {
-			var ok bool
-			if i, ok = w.value(i, depth+1); !ok {
-				return i, false
-			}
-			i = w.skipWS(i)
-			switch {
-			case i >= len(w.data):
-				return i, false
-			case w.data[i] == ']':
-				return i + 1, true
-			case w.data[i] != ',':
-				return i, false
-			}
-			i = w.skipWS(i + 1)
-		}
-	case '"':
-		end := w.endOfString(i)
-		return end, end <= len(w.data)
+	if w.ambiguous {
+		return
 	}
-	for i < len(w.data) {
-		switch w.data[i] {
-		case ',', '}', ']', ' ', '\t', '\r', '\n':
-			return i, true
-		}
-		i++
+	mark := 0
+	if first > 0 {
+		mark = w.ends[first-1]
 	}
-	return i, true
+	w.ends, w.folded = w.ends[:first], w.folded[:mark]
 }
 
-func (w *nameWalker) object(i, depth int) (int, bool) {
-	first, mark := len(w.ends), len(w.folded)
-	defer func() { w.ends, w.folded = w.ends[:first], w.folded[:mark] }()
-	var seen map[string]struct{}
-	i = w.skipWS(i + 1)
-	if i < len(w.data) && w.data[i] == '}' {
-		return i + 1, true
+// Name checks one member name of the object whose names begin at
+// ends[first], at depth (1: the top level).
+func (w *nameWalker) Name(first int, rawName []byte, depth int) {
+	if w.ambiguous {
+		return
 	}
-	for {
-		if i >= len(w.data) || w.data[i] != '"' {
-			return i, false
-		}
-		end := w.endOfString(i)
-		if end > len(w.data) {
-			return i, false
-		}
-		name, ok := w.name(i, end)
-		if !ok {
-			return i, false
-		}
-		start := len(w.folded)
-		w.folded = foldName(w.folded, name)
-		f := w.folded[start:]
-		if depth == 0 {
-			if exact := claimNamed(f); exact != "" && string(name) != exact {
-				return i, false
-			}
-		}
-		n := len(w.ends) - first
-		switch {
-		case n < maxLinearNames:
-			prev := mark
-			for _, e := range w.ends[first:] {
-				if string(w.folded[prev:e]) == string(f) {
-					return i, false
-				}
-				prev = e
-			}
-		case seen == nil:
-			seen = make(map[string]struct{}, 2*maxLinearNames)
-			prev := mark
-			for _, e := range w.ends[first:] {
-				seen[string(w.folded[prev:e])] = struct{}{}
-				prev = e
-			}
-			fallthrough
-		default:
-			if _, dup := seen[string(f)]; dup {
-				return i, false
-			}
-			seen[string(f)] = struct{}{}
-		}
-		w.ends = append(w.ends, len(w.folded))
-
-		i = w.skipWS(end)
-		if i >= len(w.data) || w.data[i] != ':' {
-			return i, false
-		}
-		if i, ok = w.value(w.skipWS(i+1), depth+1); !ok {
-			return i, false
-		}
-		i = w.skipWS(i)
-		switch {
-		case i >= len(w.data):
-			return i, false
-		case w.data[i] == '}':
-			return i + 1, true
-		case w.data[i] != ',':
-			return i, false
-		}
-		i = w.skipWS(i + 1)
+	name, ok := jsonobj.StringView(rawName) // compared and folded, never kept
+	if !ok {
+		w.ambiguous = true
+		return
 	}
+	mark := len(w.folded)
+	w.folded = foldName(w.folded, name)
+	f := w.folded[mark:]
+	if depth == 1 {
+		if exact := claimNamed(f); exact != "" && string(name) != exact {
+			w.ambiguous = true
+			return
+		}
+	}
+	n := len(w.ends) - first
+	switch {
+	case n < maxLinearNames:
+		prev := 0
+		if first > 0 {
+			prev = w.ends[first-1]
+		}
+		for _, e := range w.ends[first:] {
+			if string(w.folded[prev:e]) == string(f) {
+				w.ambiguous = true
+				return
+			}
+			prev = e
+		}
+	default:
+		set := w.set(first)
+		if _, dup := set[string(f)]; dup {
+			w.ambiguous = true
+			return
+		}
+		set[string(f)] = struct{}{}
+	}
+	w.ends = append(w.ends, len(w.folded))
 }
 
-// name returns the unescaped member name data[i:end] (quotes included),
-// without copying it in the usual case of a name with no escape.
-func (w *nameWalker) name(i, end int) ([]byte, bool) {
-	raw := w.data[i+1 : end-1]
-	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
-		return raw, true
+// set returns the set of the folded names of the object whose names begin
+// at ends[first], made from them when that object has none yet.
+func (w *nameWalker) set(first int) map[string]struct{} {
+	if k := len(w.sets) - 1; k >= 0 && w.sets[k].first == first {
+		return w.sets[k].seen
 	}
-	s, ok := jsonobj.String(w.data[i:end])
-	return []byte(s), ok
-}
-
-func (w *nameWalker) skipWS(i int) int {
-	for i < len(w.data) {
-		switch w.data[i] {
-		case ' ', '\t', '\r', '\n':
-			i++
-		default:
-			return i
-		}
+	seen := make(map[string]struct{}, 2*maxLinearNames)
+	prev := 0
+	if first > 0 {
+		prev = w.ends[first-1]
 	}
-	return i
-}
-
-// endOfString returns the index just past the string that starts at
-// data[i], or len(data)+1 when it does not end.
-func (w *nameWalker) endOfString(i int) int {
-	for i++; i < len(w.data); i++ {
-		switch w.data[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
+	for _, e := range w.ends[first:] {
+		seen[string(w.folded[prev:e])] = struct{}{}
+		prev = e
 	}
-	return len(w.data) + 1
+	w.sets = append(w.sets, nameSet{first: first, seen: seen})
+	return seen
 }
 
 // foldName appends name folded as encoding/json folds member names when it
 // matches them to struct fields: ASCII letters upper-cased, any other rune
 // mapped to unicode.ToUpper(unicode.ToLower(r)), so that "ſ" (U+017F) folds
 // like "s" and the Kelvin sign like "k".
-func foldName(dst, name []byte) []byte {
+func foldName(dst []byte, name string) []byte {
 	for i := 0; i < len(name); {
 		if c := name[i]; c < utf8.RuneSelf {
 			if 'a' <= c && c <= 'z' {
@@ -220,7 +175,7 @@ func foldName(dst, name []byte) []byte {
 			i++
 			continue
 		}
-		r, n := utf8.DecodeRune(name[i:])
+		r, n := utf8.DecodeRuneInString(name[i:])
 		dst = utf8.AppendRune(dst, unicode.ToUpper(unicode.ToLower(r)))
 		i += n
 	}

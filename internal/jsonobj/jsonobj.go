@@ -12,11 +12,9 @@
 package jsonobj
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"strconv"
-	"unicode/utf8"
 )
 
 // ErrInvalid means the input is not one valid JSON object.
@@ -115,7 +113,7 @@ func String(raw []byte) (string, bool) {
 		return "", false
 	}
 	body := raw[1 : len(raw)-1]
-	if bytes.IndexByte(body, '\\') < 0 && utf8.Valid(body) {
+	if literal(body) {
 		return string(body), true
 	}
 	var s string

@@ -1,10 +1,8 @@
 package jsonobj
 
 import (
-	"bytes"
 	"errors"
 	"strings"
-	"unicode/utf8"
 	"unsafe"
 )
 
@@ -107,6 +105,27 @@ func (t *Table[T]) Read(data []byte, dst *T) (Seen, error) {
 // error.
 func (t *Table[T]) ReadMember(value []byte, dst *T) (Seen, error) { return t.read(value, dst) }
 
+// ReadSpans is Read for data that [ValidNames] accepted just before,
+// recording spans: data is not validated again, and its members are read
+// where spans says they are, without walking the object again (unless
+// there were more than spans holds). Passing it anything else is a
+// programming error.
+func (t *Table[T]) ReadSpans(data []byte, spans *Spans, dst *T) (Seen, error) {
+	if !spans.object {
+		return 0, ErrInvalid
+	}
+	if spans.overflow {
+		return t.read(data, dst)
+	}
+	var seen Seen
+	for _, s := range spans.at[:spans.n] {
+		if err := t.member(data[s.name:s.nameEnd], data[s.value:s.valueEnd], dst, &seen); err != nil {
+			return seen, err
+		}
+	}
+	return t.finish(seen)
+}
+
 func (t *Table[T]) read(data []byte, dst *T) (Seen, error) {
 	var seen Seen
 	w, err := startWalk(data)
@@ -118,24 +137,34 @@ func (t *Table[T]) read(data []byte, dst *T) (Seen, error) {
 		if !ok {
 			break
 		}
-		i := t.index(rawName)
-		if i < 0 {
-			if t.unknown == IgnoreUnknown {
-				continue
-			}
-			if err := t.unknownMember(rawName); err != nil {
-				return seen, err
-			}
-			continue
-		}
-		if seen.Has(i) {
-			return seen, ErrDuplicate
-		}
-		seen |= 1 << i
-		if !t.members[i].Read(dst, value) {
-			return seen, ErrType
+		if err := t.member(rawName, value, dst, &seen); err != nil {
+			return seen, err
 		}
 	}
+	return t.finish(seen)
+}
+
+// member reads one member into dst and adds it to seen.
+func (t *Table[T]) member(rawName, value []byte, dst *T, seen *Seen) error {
+	i := t.index(rawName)
+	if i < 0 {
+		if t.unknown == IgnoreUnknown {
+			return nil
+		}
+		return t.unknownMember(rawName)
+	}
+	if seen.Has(i) {
+		return ErrDuplicate
+	}
+	*seen |= 1 << i
+	if !t.members[i].Read(dst, value) {
+		return ErrType
+	}
+	return nil
+}
+
+// finish checks that every required member was seen.
+func (t *Table[T]) finish(seen Seen) (Seen, error) {
 	if seen&t.required != t.required {
 		return seen, ErrMissing
 	}
@@ -146,7 +175,7 @@ func (t *Table[T]) read(data []byte, dst *T) (Seen, error) {
 // JSON string rawName, or -1.
 func (t *Table[T]) index(rawName []byte) int {
 	body := rawName[1 : len(rawName)-1]
-	if bytes.IndexByte(body, '\\') >= 0 || !utf8.Valid(body) {
+	if !literal(body) {
 		name, ok := String(rawName)
 		if !ok {
 			return -1
@@ -226,7 +255,7 @@ func StringView(raw []byte) (string, bool) {
 		return "", false
 	}
 	body := raw[1 : len(raw)-1]
-	if bytes.IndexByte(body, '\\') < 0 && utf8.Valid(body) {
+	if literal(body) {
 		return unsafe.String(unsafe.SliceData(body), len(body)), true
 	}
 	return String(raw)

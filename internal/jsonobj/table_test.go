@@ -2,6 +2,7 @@ package jsonobj_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -183,4 +184,103 @@ func TestReadMember(t *testing.T) {
 	require.ErrorIs(t, readInner, jsonobj.ErrDuplicate)
 	_, err = outerTable.Read([]byte(`{"inner": {"name":"a",}}`), &o)
 	require.ErrorIs(t, err, jsonobj.ErrInvalid, "the whole is validated first")
+}
+
+// recordNames is a Names that records every name it is told, with its
+// depth, and checks that Enter and Leave pair up.
+type recordNames struct {
+	names []string
+	open  []int
+	t     *testing.T
+}
+
+func (r *recordNames) Enter() int {
+	r.open = append(r.open, len(r.names))
+	return len(r.names)
+}
+
+func (r *recordNames) Leave(mark int) {
+	require.Equal(r.t, r.open[len(r.open)-1], mark, "Leave pairs with the last Enter")
+	r.open = r.open[:len(r.open)-1]
+}
+
+func (r *recordNames) Name(mark int, raw []byte, depth int) {
+	require.Equal(r.t, r.open[len(r.open)-1], mark, "Name is told its object's mark")
+	r.names = append(r.names, fmt.Sprintf("%d%s", depth, raw))
+}
+
+// TestValidNames: ValidNames limits nesting as jose.DepthWithin counts it
+// (a top-level object or array at depth 1), and tells every member name,
+// raw and with its depth, of objects at any depth.
+func TestValidNames(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		limit int
+		valid bool
+		names []string
+	}{
+		{`{}`, 1, true, nil},
+		{`{"a":1}`, 1, true, []string{`1"a"`}},
+		{`{"a":{"b":1}}`, 1, false, nil},
+		{`{"a":{"b":1}}`, 2, true, []string{`1"a"`, `2"b"`}},
+		{`[{"a":1}]`, 1, false, nil},
+		{`[{"a":1}]`, 2, true, []string{`2"a"`}},
+		{`[[1]]`, 1, false, nil},
+		{`{"a":"{[{["}`, 1, true, []string{`1"a"`}},
+		{` {"\u0061" : [ {"x":[]} ] , "b":2} `, 3, false, nil},
+		{` {"\u0061" : [ {"x":[]} ] , "b":2} `, 4, true, []string{`1"\u0061"`, `3"x"`, `1"b"`}},
+		{`{"a":1,}`, 5, false, nil},
+		{`"x"`, 0, true, nil},
+		{`{"a":1}`, 0, false, nil},
+	} {
+		r := &recordNames{t: t}
+		valid := jsonobj.ValidNames([]byte(tc.in), tc.limit, r, nil)
+		assert.Equal(t, tc.valid, valid, "%s at limit %d", tc.in, tc.limit)
+		if tc.valid {
+			assert.Equal(t, tc.names, r.names, tc.in)
+			assert.Empty(t, r.open, "every object left")
+			assert.Equal(t, jsonobj.Valid([]byte(tc.in)), jsonobj.ValidNames([]byte(tc.in), tc.limit, nil, nil), tc.in)
+		}
+	}
+}
+
+// FuzzReadSpans: on whatever ValidNames accepts, reading the members where
+// it recorded them gives Read's verdict and values, for every policy.
+func FuzzReadSpans(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"a","n":1}`, `{"name":"a","name":"b"}`, `{"NAME":"a","name":"b"}`, `{}`, `[]`, `"x"`, ` { "name" : "a" } `,
+		`{"name":"a","n":"x"}`, `{"n":1}`, `{"a":{"name":1},"name":"b"}`,
+		`{"name":"a","a1":1,"a2":2,"a3":3,"a4":4,"a5":5,"a6":6,"a7":7,"a8":8,"a9":9,"a10":10,"a11":11,"a12":12,"a13":13,"a14":14,"a15":15,"a16":16,"a17":17,"a18":18,"a19":19,"a20":20,"name":"b"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var spans jsonobj.Spans
+		if !jsonobj.ValidNames(data, 10000, nil, &spans) {
+			return
+		}
+		for _, table := range []*jsonobj.Table[tabled]{testTable, strictTable, caseTable} {
+			var got, want tabled
+			gotSeen, gotErr := table.ReadSpans(data, &spans, &got)
+			wantSeen, wantErr := table.Read(data, &want)
+			require.Equal(t, wantErr, gotErr, "%q", data)
+			require.Equal(t, wantSeen, gotSeen, "%q", data)
+			require.Equal(t, want, got, "%q", data)
+		}
+	})
+}
+
+// TestValidStringsEightBytesAtATime: a quote, a backslash escape, a
+// control character or a byte outside ASCII at every position of strings
+// of every length around the eight-byte steps gets encoding/json's
+// verdict.
+func TestValidStringsEightBytesAtATime(t *testing.T) {
+	for n := 1; n <= 20; n++ {
+		for i := range n {
+			for _, c := range []string{`"`, `\n`, `\u00e9`, `\x`, "\x00", "\x1f", "\x7f", "\xff", "é", `\`, " "} {
+				s := []byte(`{"a":"` + strings.Repeat("b", i) + c + strings.Repeat("b", n-i) + `"}`)
+				require.Equal(t, json.Valid(s), jsonobj.Valid(s), "%q", s)
+			}
+		}
+	}
 }

@@ -1,5 +1,11 @@
 package jsonobj
 
+import (
+	"encoding/binary"
+	"math"
+	"math/bits"
+)
+
 // Valid reports whether data is one valid JSON value (RFC 8259), surrounded
 // by optional white space. It accepts exactly what encoding/json's Valid
 // accepts (a fuzz test holds the two together), including invalid UTF-8
@@ -7,7 +13,35 @@ package jsonobj
 // values: tokens and proofs are validated on every request, and
 // encoding/json's scanner was most of the cost of reading them.
 func Valid(data []byte) bool {
-	v := validator{data: data}
+	return ValidNames(data, maxValidDepth, nil, nil)
+}
+
+// Names is told the member names of every object that [ValidNames] walks,
+// so that a check of names costs no walk of its own.
+type Names interface {
+	// Enter is called when an object begins; Leave is called with its
+	// result when that object ends (not when validation fails inside it).
+	Enter() int
+	Leave(mark int)
+	// Name is called with each member name of the object that the Enter
+	// which returned mark began, at depth (1 for a top-level object); the
+	// name is raw: quoted and escaped as in the text, and valid as a JSON
+	// string.
+	Name(mark int, rawName []byte, depth int)
+}
+
+// ValidNames is [Valid] with two more duties in the same pass: it fails on
+// objects and arrays nested deeper than limit (a top-level object or array
+// is at depth 1), and, when names is not nil, it tells names every member
+// name. Tokens are read once this way instead of in one pass per check.
+//
+// When spans is not nil and data is an object, ValidNames also records
+// where its top-level members are, for [Table.ReadSpans].
+func ValidNames(data []byte, limit int, names Names, spans *Spans) bool {
+	if spans != nil {
+		*spans = Spans{overflow: len(data) > math.MaxInt32}
+	}
+	v := validator{data: data, limit: min(limit, maxValidDepth), names: names, spans: spans}
 	v.ws()
 	if !v.value(0) {
 		return false
@@ -21,8 +55,37 @@ func Valid(data []byte) bool {
 const maxValidDepth = 10000
 
 type validator struct {
-	data []byte
-	i    int
+	data  []byte
+	i     int
+	limit int    // deepest nesting allowed
+	names Names  // or nil
+	spans *Spans // or nil
+}
+
+// Spans is where the top-level members of a JSON object are, as
+// [ValidNames] found them: a [Table] reads them without walking the object
+// again. Its zero value holds no object.
+type Spans struct {
+	object   bool // the text is an object (its members are below)
+	overflow bool // more members than fit, or a text too long: walk it
+	n        int
+	at       [maxSpans]span
+}
+
+// maxSpans is the number of members recorded; the usual access token has
+// about a dozen.
+const maxSpans = 20
+
+// span is one member: its raw name (quoted) and its raw value.
+type span struct{ name, nameEnd, value, valueEnd int32 }
+
+func (s *Spans) add(name, nameEnd, value, valueEnd int) {
+	if s.n == maxSpans {
+		s.overflow = true
+		return
+	}
+	s.at[s.n] = span{int32(name), int32(nameEnd), int32(value), int32(valueEnd)}
+	s.n++
 }
 
 func (v *validator) ws() {
@@ -68,8 +131,14 @@ func (v *validator) value(depth int) bool {
 }
 
 func (v *validator) object(depth int) bool {
-	if depth > maxValidDepth {
+	if depth > v.limit {
 		return false
+	}
+	spans := v.spans
+	if depth != 1 {
+		spans = nil
+	} else if spans != nil {
+		spans.object = true
 	}
 	v.i++ // '{'
 	v.ws()
@@ -77,9 +146,18 @@ func (v *validator) object(depth int) bool {
 		v.i++
 		return true
 	}
+	var mark int
+	if v.names != nil {
+		mark = v.names.Enter()
+	}
 	for {
+		start := v.i
 		if v.i >= len(v.data) || v.data[v.i] != '"' || !v.str() {
 			return false
+		}
+		nameEnd := v.i
+		if v.names != nil {
+			v.names.Name(mark, v.data[start:nameEnd], depth)
 		}
 		v.ws()
 		if v.i >= len(v.data) || v.data[v.i] != ':' {
@@ -87,8 +165,12 @@ func (v *validator) object(depth int) bool {
 		}
 		v.i++
 		v.ws()
+		value := v.i
 		if !v.value(depth) {
 			return false
+		}
+		if spans != nil {
+			spans.add(start, nameEnd, value, v.i)
 		}
 		v.ws()
 		if v.i >= len(v.data) {
@@ -100,6 +182,9 @@ func (v *validator) object(depth int) bool {
 			v.ws()
 		case '}':
 			v.i++
+			if v.names != nil {
+				v.names.Leave(mark)
+			}
 			return true
 		default:
 			return false
@@ -108,7 +193,7 @@ func (v *validator) object(depth int) bool {
 }
 
 func (v *validator) array(depth int) bool {
-	if depth > maxValidDepth {
+	if depth > v.limit {
 		return false
 	}
 	v.i++ // '['
@@ -142,6 +227,19 @@ func (v *validator) array(depth int) bool {
 func (v *validator) str() bool {
 	data := v.data
 	for i := v.i + 1; i < len(data); i++ {
+		// Skip eight plain bytes at a time: most of a token is string
+		// content. stop marks the first byte to look at one by one.
+		for len(data)-i >= 8 {
+			m := stop(binary.LittleEndian.Uint64(data[i:]))
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(data) {
+			break
+		}
 		switch c := data[i]; {
 		case c == '"':
 			v.i = i + 1
@@ -214,4 +312,19 @@ func digits(data []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// stop returns the high bit of the lowest byte of x (eight bytes of a
+// string, the first in the low byte) that is a quote, a backslash or a
+// control character, and possibly of higher bytes too; zero when there is
+// none. Only the lowest bit it sets is exact (a borrow can mark the byte
+// above a hit), and that is the one str uses.
+func stop(x uint64) uint64 {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	q := x ^ '"'*ones  // zero bytes where x has a quote
+	b := x ^ '\\'*ones // zero bytes where x has a backslash
+	return ((q-ones)&^q | (b-ones)&^b | (x-0x20*ones)&^x) & highs
 }
