@@ -219,9 +219,12 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 // placeholder is the only credential the go-sdk's RequireBearerToken sees.
 const placeholder = "senderbound-verified"
 
-// handoffHeader is the request header the go-sdk's RequireBearerToken sees:
-// it reads Authorization and nothing else, and never writes to it.
-var handoffHeader = http.Header{"Authorization": {"Bearer " + placeholder}}
+// handoffHeader returns the request header the go-sdk's RequireBearerToken
+// sees: the placeholder alone. A new one per request, so that nothing
+// downstream can change a header shared by every request.
+func handoffHeader() http.Header {
+	return http.Header{"Authorization": {"Bearer " + placeholder}}
+}
 
 // handoff carries the verified TokenInfo and the request's real header
 // through the go-sdk's RequireBearerToken.
@@ -256,7 +259,7 @@ func (g *Guard) handOver(w http.ResponseWriter, r *http.Request, sdk http.Handle
 		return
 	}
 	r2 := r.WithContext(context.WithValue(r.Context(), handoffKey{}, &handoff{info: info, header: r.Header}))
-	r2.Header = handoffHeader
+	r2.Header = handoffHeader()
 	sdk.ServeHTTP(w, r2)
 }
 
